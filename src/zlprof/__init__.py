@@ -1,0 +1,61 @@
+"""zlprof: a live terminal profiler for inference loops.
+
+The instrumentation API (what a program's own code calls)::
+
+    import zlprof
+
+    with zlprof.measure("forward_pass"):   # the process-wide profiler
+        ...
+    @zlprof.measure("sampling")            # also a decorator
+    def sample(logits): ...
+
+    prof = zlprof.Profiler(memory=True)    # an explicit, in-memory instance
+    with prof.measure("tokenize"): ...
+    prof.statistics("tokenize")            # -> PerformanceStats
+    print(prof.report())
+
+Under ``zlprof live`` / ``zlprof record`` the process-wide profiler streams frames to the
+parent over a dedicated pipe (``ZLPROF_FD``); otherwise it collects in memory.
+"""
+
+from .profiler import (
+    Profiler,
+    ProfilerError,
+    cost,
+    gauge,
+    get_profiler,
+    measure,
+    token,
+)
+from .stats import PerformanceStats
+
+__version__ = "0.1.0"
+
+
+def statistics(name: str) -> PerformanceStats:
+    """Statistics of ``name`` on the process-wide profiler (in-memory mode)."""
+    return get_profiler().statistics(name)
+
+
+def report() -> str:
+    """The text report of the process-wide profiler (in-memory mode)."""
+    return get_profiler().report()
+
+
+def reset() -> None:
+    get_profiler().reset()
+
+
+__all__ = [
+    "PerformanceStats",
+    "Profiler",
+    "ProfilerError",
+    "cost",
+    "gauge",
+    "get_profiler",
+    "measure",
+    "report",
+    "reset",
+    "statistics",
+    "token",
+]

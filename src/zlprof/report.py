@@ -1,0 +1,1 @@
+"""Text report (placeholder module replaced below)."""
