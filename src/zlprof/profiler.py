@@ -669,6 +669,10 @@ def _make_default() -> Profiler:
         # do not leak the pipe into grandchildren that might also import zlprof
         os.environ.pop(ENV_FD, None)
         if fd >= 0:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
             prof = Profiler(
                 enabled=enabled,
                 memory="blocks",

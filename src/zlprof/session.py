@@ -142,6 +142,8 @@ class SessionState:
         self.tpot = OpAccumulator(exact_limit=self.exact_limit)
         self.itl = OpAccumulator(exact_limit=self.exact_limit)
         self.text_tail: deque[str] = deque(maxlen=400)
+        #: cumulative output tokens over time (one point per token frame)
+        self.token_series = _Series(["t", "tokens"])
         self._decoder: protocol.FrameDecoder | None = None
 
     # ------------------------------------------------------------------ ingestion
@@ -298,6 +300,13 @@ class SessionState:
                 itl.append(t - r.last)
             r.last = t
             r.tokens += 1
+        if rows:
+            self.token_series.extend(
+                {
+                    "t": np.asarray([int(rows[-1][0])], np.int64),
+                    "tokens": np.asarray([self.tokens_total], np.int64),
+                }
+            )
         if ttft:
             self.ttft.add(np.asarray(ttft, np.int64))
         if tpot:
