@@ -232,7 +232,7 @@ def cmd_live(args: argparse.Namespace, command: list[str]) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .sources import ReplaySource
+    from .replay import ReplaySource
 
     speed: float | None
     if args.speed == "max":

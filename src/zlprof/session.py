@@ -374,10 +374,17 @@ class SessionState:
         return acc.window_stats(since, name, min(self.wall_ns, int(window_s * 1e9)))
 
     def stats_for_name(self, name: str) -> PerformanceStats:
-        """Statistics for a full path, or for a block name merged over every path it has."""
+        """Statistics of a call path (``a/b``), or of a block name merged over its paths.
+
+        A name without ``/`` means every measurement of blocks with that name, wherever
+        they ran (as the seed's per-name statistics); a recursive block's nested time is
+        then counted at each level.
+        """
         with self.lock:
-            pid = self.path_id(name)
-            if pid is not None:
+            if "/" in name:
+                pid = self.path_id(name)
+                if pid is None:
+                    raise KeyError(f"no measurements at path {name!r}")
                 return self.stats_for(pid)
             pids = [p.id for p in self.paths.values() if p.name == name and p.id in self.ops]
             if not pids:
