@@ -609,13 +609,13 @@ class Profiler:
             )
             # remove exactly what was encoded: the owner may have appended meanwhile
             del buf[:n]
-            if self._width == 5:
+            if self._width == 5 and (arr[:, 3] >= 0).any() | (arr[:, 4] >= 0).any():
                 sink.write(
                     protocol.encode_measurements(
                         ts.tid, arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4]
                     )
                 )
-            else:
+            else:  # no block in this batch read memory: leave the columns out
                 sink.write(protocol.encode_measurements(ts.tid, arr[:, 0], arr[:, 1], arr[:, 2]))
         if ts.tokens:
             toks = ts.tokens[:]

@@ -213,8 +213,9 @@ class OpAccumulator:
     exact_limit: int = DEFAULT_EXACT_LIMIT
     recent_capacity: int = DEFAULT_RECENT_CAPACITY
     moments: _Moments = field(default_factory=_Moments)
+    # exact mode: every sample so far, sorted, plus batches not merged in yet
+    _sorted: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     _chunks: list[np.ndarray] = field(default_factory=list)
-    _sorted: np.ndarray | None = None
     hist: LogHistogram | None = None
     mem_allocated: int = 0
     mem_peak: int = 0
@@ -248,13 +249,14 @@ class OpAccumulator:
         if len(d) == 0:
             return
         self.moments.add(d)
-        self._sorted = None
         if self.hist is None:
             self._chunks.append(d.copy())
             if self.moments.n > self.exact_limit:
                 self.hist = LogHistogram()
+                self.hist.add(self._sorted)
                 self.hist.add(np.concatenate(self._chunks))
                 self._chunks = []
+                self._sorted = np.zeros(0, np.int64)
         else:
             self.hist.add(d)
         if t1 is not None:
@@ -301,19 +303,22 @@ class OpAccumulator:
         return self._r_t1[order], self._r_d[order]
 
     def durations(self) -> np.ndarray | None:
-        """All samples (exact mode only), unsorted."""
-        if self.hist is not None:
-            return None
-        if len(self._chunks) > 1:
-            self._chunks = [np.concatenate(self._chunks)]
-        return self._chunks[0] if self._chunks else np.zeros(0, np.int64)
+        """All samples (exact mode only), in ascending order; None past the exact limit."""
+        return self.sorted_durations()
 
     def sorted_durations(self) -> np.ndarray | None:
+        """Every sample, sorted. New batches are sorted on their own and merged in, so a
+        refresh costs O(n) copying, not an O(n log n) sort of everything."""
         if self.hist is not None:
             return None
-        if self._sorted is None:
-            d = self.durations()
-            self._sorted = np.sort(d) if d is not None else None
+        if self._chunks:
+            new = np.sort(np.concatenate(self._chunks))
+            self._chunks = []
+            old = self._sorted
+            if len(old) == 0:
+                self._sorted = new
+            else:
+                self._sorted = np.insert(old, np.searchsorted(old, new, side="right"), new)
         return self._sorted
 
     def quantiles_ns(self, qs: list[float]) -> list[float]:
@@ -379,7 +384,7 @@ class OpAccumulator:
             out.mem_peak = max(out.mem_peak, acc.mem_peak)
             out.last_t1 = max(out.last_t1, acc.last_t1)
         if all(a.hist is None for a in [self, *others]) and out.moments.n <= out.exact_limit:
-            out._chunks = [c for a in [self, *others] for c in a._chunks]
+            out._chunks = [a.sorted_durations() for a in [self, *others]]  # type: ignore[misc]
         else:
             out.hist = LogHistogram()
             for a in [self, *others]:
@@ -397,7 +402,7 @@ class OpAccumulator:
         return out
 
     def nbytes(self) -> int:
-        n = sum(c.nbytes for c in self._chunks)
+        n = sum(c.nbytes for c in self._chunks) + self._sorted.nbytes
         if self.hist is not None:
             n += self.hist.nbytes()
         if self._r_t1 is not None and self._r_d is not None:
