@@ -1,0 +1,782 @@
+"""ReplaySource: a recording played back into a SessionState at its recorded pace.
+
+A replay is a Source like a live child: it owns ``state`` and folds frames into it from a
+background thread, so the app reads ``source.state`` exactly as for a live session. On top
+of the Source surface it can pause, change speed and seek.
+
+Timing. Every frame is due at the latest timestamp it carries (measurement ends, memory
+sample times, token times, log times) on the child's ``perf_counter`` clock, relative to
+the ``hello`` frame's ``start_ns``; a frame without a timestamp (names, costs, meta, end)
+is due with the frame before it. Due times are made non-decreasing, so frames are always
+folded in file order. At speed ``x`` the playback clock advances ``x`` session seconds
+per wall second; at speed ``None`` ("max") every frame is due at once.
+
+Seeking. Construction reads and decodes the file (a corrupt or truncated tail becomes a
+warning naming the byte offset, and everything before it is replayed). ``start()`` starts
+playing at once and, in a second thread, makes an *index*: one pass folds every frame, one at a time, into a private SessionState
+and keeps a checkpoint every ``CHECKPOINT_FOLD_S`` seconds of folding (measured, so the
+spacing adapts to the machine and to how many ops a frame touches). A checkpoint holds a copy of everything in the state
+except the per-op samples: those are rebuilt on restore from one per-op log of
+(end time, duration) in fold order (16 bytes a measurement, shared by every checkpoint).
+Seeking to t = restore the last checkpoint at or before t into a scratch state, fold the
+frames from there up to t, and swap the result into ``state`` under its lock (a forward
+seek that is closer to the current position than to a checkpoint just folds forward).
+Playback folds one frame per ``ingest_many`` call, as the index pass does, so a seek
+yields the same state as playing to that point, down to the float rounding of the means.
+
+Public surface for the app (besides Source's): ``position_s``, ``duration_s``, ``speed``
+(``None`` = max), ``speed_text``, ``paused``, ``seekable``, ``pause()``, ``resume()``,
+``toggle_pause()``, ``set_speed(x)``, ``faster()``, ``slower()``, ``seek(s)``,
+``seek_relative(ds)``, ``seek_start()``, ``seek_end()``, ``settle()``, ``wait()``.
+Control methods never block on folding: a seek is applied by the playback thread (the
+latest request wins) unless ``wait=True``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import dataclasses
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .protocol import Frame
+from .recording import read_recording
+from .session import SessionState
+from .sources import Source
+from .stats import LogHistogram, OpAccumulator
+
+#: Folding time between checkpoints, as measured while indexing: a seek refolds at most
+#: about this much on top of restoring a checkpoint.
+CHECKPOINT_FOLD_S = 0.05
+#: More checkpoints than this: every other one is dropped and the spacing doubles.
+MAX_CHECKPOINTS = 256
+#: The speed ladder of faster()/slower(); past the top is "max" (None).
+SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
+#: A playback thread folds for at most this long before it looks at its controls again.
+FOLD_SLICE_S = 0.02
+#: The longest the playback thread sleeps between checks while a frame is not yet due.
+MAX_SLEEP_S = 0.1
+
+# OpAccumulator fields that hold samples; checkpoints rebuild these from the op logs.
+_SAMPLE_FIELDS = frozenset({"_sorted", "_chunks", "hist", "_r_t1", "_r_d"})
+# SessionState attributes never copied (the lock is the object's own; the decoder is a
+# live-ingestion detail).
+_SKIP_STATE = frozenset({"lock", "_decoder"})
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), frozenset)
+
+
+# --------------------------------------------------------------------------- copying
+
+
+def _copy(v: Any) -> Any:
+    """An independent copy of one SessionState attribute value."""
+    if isinstance(v, _IMMUTABLE):
+        return v
+    if isinstance(v, tuple):
+        return v if all(isinstance(x, _IMMUTABLE) for x in v) else tuple(_copy(x) for x in v)
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if isinstance(v, OpAccumulator):
+        return clone_accumulator(v)
+    if isinstance(v, LogHistogram):
+        h = LogHistogram.__new__(LogHistogram)
+        h.__dict__.update({k: _copy(x) for k, x in vars(v).items()})
+        return h
+    if type(v) is dict:
+        return {k: _copy(x) for k, x in v.items()}
+    if type(v) is list:
+        return [_copy(x) for x in v]
+    if type(v) is deque:
+        return deque((_copy(x) for x in v), maxlen=v.maxlen)
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        out = copy.copy(v)
+        for f in dataclasses.fields(v):
+            setattr(out, f.name, _copy(getattr(v, f.name)))
+        return out
+    if hasattr(v, "__dict__") and not callable(v):
+        # plain helper objects such as the session's column series: copy attribute-wise,
+        # trimming growable columns to their used length when they say how much is used
+        out = copy.copy(v)
+        used = getattr(v, "n", None)
+        for k, x in vars(v).items():
+            if k == "cols" and isinstance(x, dict) and isinstance(used, int):
+                setattr(out, k, {c: a[:used].copy() for c, a in x.items()})
+            else:
+                setattr(out, k, _copy(x))
+        return out
+    return copy.deepcopy(v)
+
+
+def clone_accumulator(acc: OpAccumulator) -> OpAccumulator:
+    """An independent copy of an OpAccumulator (samples, histogram, recent ring)."""
+    out = copy.copy(acc)
+    for f in dataclasses.fields(acc):
+        setattr(out, f.name, _copy(getattr(acc, f.name)))
+    return out
+
+
+def clone_state(state: SessionState) -> SessionState:
+    """An independent copy of a SessionState (its own lock; taken under the source's)."""
+    with state.lock:
+        out = SessionState(exact_limit=state.exact_limit)
+        for name, value in vars(state).items():
+            if name in _SKIP_STATE:
+                continue
+            setattr(out, name, _copy(value))
+        return out
+
+
+def _transplant(dst: SessionState, src: SessionState) -> None:
+    """Move everything ``src`` knows into ``dst`` (same object for the app), under its lock.
+
+    ``src`` must not be used afterwards. ``dst.version`` only ever grows.
+    """
+    with dst.lock:
+        version = dst.version
+        for name, value in vars(src).items():
+            if name in _SKIP_STATE or name == "version":
+                continue
+            setattr(dst, name, value)
+        dst.version = max(version, src.version) + 1
+
+
+# --------------------------------------------------------------------------- index
+
+
+def frame_time(fr: Frame) -> int | None:
+    """The latest timestamp (ns, child clock) a frame carries, or None."""
+    b = fr.body
+    k = fr.kind
+    if k == "meas":
+        t1 = b["t1"]
+        return int(t1.max()) if len(t1) else None
+    if k == "mem":
+        t = b["t"]
+        return int(t.max()) if len(t) else None
+    if k == "tokens":
+        rows = b["rows"]
+        return max(int(r[0]) for r in rows) if rows else None
+    if k == "log":
+        t = b.get("t")
+        return int(t) if isinstance(t, int) and not isinstance(t, bool) and t > 0 else None
+    return None
+
+
+def _origin_ns(frames: list[Frame]) -> int:
+    """Session time zero: the hello frame's start, else the earliest timestamp."""
+    for fr in frames:
+        if fr.kind == "hello":
+            return int(fr.body["start_ns"])
+    lo: int | None = None
+    for fr in frames:
+        if fr.kind == "meas" and len(fr.body["t0"]):
+            t = int(fr.body["t0"].min())
+        else:
+            t = frame_time(fr)  # type: ignore[assignment]
+        if t is not None and (lo is None or t < lo):
+            lo = t
+    return lo or 0
+
+
+@dataclasses.dataclass
+class _Checkpoint:
+    frame: int  # frames [0, frame) are folded
+    fields: dict[str, Any]  # copies of the state's attributes, except ops
+    ops: dict[int, dict[str, Any]]  # per op: its non-sample fields
+    hist: set[int]  # ops past the exact limit
+    ring: dict[int, int]  # per op: samples in its recent ring
+
+
+class _Index:
+    """Checkpoints of a SessionState along the recording, plus the per-op sample logs."""
+
+    def __init__(self, frames: list[Frame], exact_limit: int) -> None:
+        self.exact_limit = exact_limit
+        self.checkpoints: list[_Checkpoint] = []
+        self.frames_at: list[int] = []
+        st = SessionState(exact_limit=exact_limit)
+        self._snap(st, 0)
+        spacing = CHECKPOINT_FOLD_S
+        folding = 0.0
+        n = len(frames)
+        clock = time.perf_counter
+        for i, fr in enumerate(frames):
+            t = clock()
+            st.ingest_many([fr])
+            folding += clock() - t
+            if folding >= spacing and i + 1 < n:
+                self._snap(st, i + 1)
+                folding = 0.0
+                if len(self.checkpoints) > MAX_CHECKPOINTS:
+                    self.checkpoints = self.checkpoints[::2]
+                    spacing *= 2
+        self.frames_at = [cp.frame for cp in self.checkpoints]
+        self.logs = self._op_logs(frames)
+
+    def _snap(self, st: SessionState, frame: int) -> None:
+        fields = {k: _copy(v) for k, v in vars(st).items() if k not in _SKIP_STATE and k != "ops"}
+        ops: dict[int, dict[str, Any]] = {}
+        hist: set[int] = set()
+        ring: dict[int, int] = {}
+        for pid, acc in st.ops.items():
+            ops[pid] = {
+                f.name: _copy(getattr(acc, f.name))
+                for f in dataclasses.fields(acc)
+                if f.name not in _SAMPLE_FIELDS
+            }
+            if acc.hist is not None:
+                hist.add(pid)
+            ring[pid] = acc._r_len if acc._r_t1 is not None else -1
+        self.checkpoints.append(_Checkpoint(frame, fields, ops, hist, ring))
+
+    @staticmethod
+    def _op_logs(frames: list[Frame]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Per op: (t1, duration) of every measurement, in the order folding adds them."""
+        bodies = [fr.body for fr in frames if fr.kind == "meas" and fr.body["n"]]
+        if not bodies:
+            return {}
+        path = np.concatenate([b["path"] for b in bodies])
+        t0 = np.concatenate([b["t0"] for b in bodies])
+        t1 = np.concatenate([b["t1"] for b in bodies])
+        order = np.argsort(path, kind="stable")
+        sp = path[order]
+        cuts = np.flatnonzero(sp[1:] != sp[:-1]) + 1
+        starts = np.r_[0, cuts]
+        ends = np.r_[cuts, len(sp)]
+        logs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            idx = order[s:e]
+            a = t1[idx]
+            logs[int(sp[s])] = (a, a - t0[idx])
+        return logs
+
+    def checkpoint_before(self, frame: int) -> _Checkpoint:
+        return self.checkpoints[bisect.bisect_right(self.frames_at, frame) - 1]
+
+    def restore(self, cp: _Checkpoint) -> SessionState:
+        """A fresh SessionState equal to the indexed one after ``cp.frame`` frames."""
+        st = SessionState(exact_limit=self.exact_limit)
+        for k, v in cp.fields.items():
+            setattr(st, k, _copy(v))
+        ops: dict[int, OpAccumulator] = {}
+        empty = np.zeros(0, np.int64)
+        for pid, fields in cp.ops.items():
+            acc = OpAccumulator()
+            for k, v in fields.items():
+                setattr(acc, k, _copy(v))
+            n = acc.moments.n
+            t1log, dlog = self.logs.get(pid, (empty, empty))
+            d = dlog[:n]
+            if pid in cp.hist:
+                acc.hist = LogHistogram()
+                acc.hist.add(d)
+            else:
+                acc._chunks = [d.copy()] if n else []
+            k = cp.ring[pid]
+            if k >= 0:
+                cap = acc.recent_capacity
+                acc._r_t1 = np.zeros(cap, np.int64)
+                acc._r_d = np.zeros(cap, np.int64)
+                acc._r_t1[:k] = t1log[n - k : n]
+                acc._r_d[:k] = dlog[n - k : n]
+                acc._r_pos = k % cap
+                acc._r_len = k
+            ops[pid] = acc
+        st.ops = ops
+        return st
+
+
+# --------------------------------------------------------------------------- source
+
+
+class ReplaySource(Source):
+    """Plays a ``.zlp`` recording into ``state`` at its recorded pace (or faster, slower).
+
+    ``speed``: session seconds per wall second, ``None`` for as fast as possible.
+    ``start_s``: where playback starts. Raises ``RecordingError`` (one line) for a file
+    that is not a recording; a damaged tail is a warning in ``state.warnings``.
+    """
+
+    kind = "replay"
+    seekable = True
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        speed: float | None = 1.0,
+        start_s: float = 0.0,
+        *,
+        state: SessionState | None = None,
+        paused: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(state)
+        self._clock = clock  # wall seconds; tests pass a fake one
+        res = read_recording(path)  # RecordingError for a non-recording / newer schema
+        self.path = Path(path)
+        self.recording_path = self.path
+        self.file_size = res.size
+        self.warning = res.warning
+        self._frames = res.frames
+        self._ends = [
+            *(res.offsets[1:]),
+            (res.size if res.warning is None else _tail_offset(res.warning, res.size)),
+        ] if res.frames else []
+        self.origin_ns = _origin_ns(res.frames)
+        times: list[int] = []
+        t = 0
+        for fr in res.frames:
+            ft = frame_time(fr)
+            if ft is not None:
+                t = max(t, ft - self.origin_ns)
+            times.append(t)
+        self._times = times
+        self._duration_ns = times[-1] if times else 0
+        # standard and error output of the child, as LiveSource keeps them
+        self._output: list[tuple[int, str, str]] = [
+            (i, fr.body.get("level", ""), fr.body["msg"])
+            for i, fr in enumerate(res.frames)
+            if fr.kind == "log" and fr.body.get("level") in ("stdout", "stderr")
+        ]
+        self.state.source_path = str(self.path)  # type: ignore[attr-defined]
+        self._base_warnings = [self.warning] if self.warning else []
+        self.state.warnings[:0] = [w for w in self._base_warnings if w not in self.state.warnings]
+
+        self._cond = threading.Condition()
+        self._build_lock = threading.Lock()  # held while the index is built
+        self._fold_lock = threading.Lock()  # one seek or fold sequence at a time
+        self._index: _Index | None = None
+        self._thread: threading.Thread | None = None
+        self._index_thread: threading.Thread | None = None
+        self._set_speed_checked(speed)
+        self._speed: float | None = speed
+        self._paused = bool(paused)
+        self._stopping = False
+        self._clock_running = False  # the playback thread is up and the clock ticks
+        self._anchor_ns = float(min(max(0.0, start_s) * 1e9, self._duration_ns))
+        self._anchor_wall = self._clock()
+        self._next = 0  # frames [0, _next) are in state
+        self._seek_target: float | None = None
+        self._seek_seq = 0
+        self._applied_seq = 0
+        self._ended = threading.Event()
+        self.index_s = 0.0  # how long building the index took
+        self.last_seek_s = 0.0  # how long the last seek took
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the recording in session seconds."""
+        return self._duration_ns / 1e9
+
+    @property
+    def position_s(self) -> float:
+        """Where playback is (session seconds; a pending seek's target counts already)."""
+        with self._cond:
+            return self._position_ns(self._clock()) / 1e9
+
+    @property
+    def speed(self) -> float | None:
+        return self._speed
+
+    @property
+    def speed_text(self) -> str:
+        s = self._speed
+        if s is None:
+            return "max"
+        return f"{s:g}x"
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def frame_count(self) -> int:
+        return len(self._frames)
+
+    @property
+    def checkpoints(self) -> int:
+        return len(self._index.checkpoints) if self._index is not None else 0
+
+    def describe(self) -> str:
+        for fr in self._frames:
+            if fr.kind == "hello":
+                argv = fr.body.get("argv") or []
+                if argv:
+                    return " ".join(str(a) for a in argv)
+        return self.path.name
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start playing, and building the seek index, in background threads."""
+        if self._thread is not None:
+            return
+        self._index_thread = threading.Thread(
+            target=self._build_index_quietly, name="zlprof-replay-index", daemon=True
+        )
+        self._index_thread.start()
+        self._thread = threading.Thread(target=self._run, name="zlprof-replay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=5)
+        if self.status not in ("ended", "stopped"):
+            self._set_status("stopped")
+        self._ended.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until playback reaches the end (or stops); True if it did."""
+        return self._ended.wait(timeout)
+
+    def wait_indexed(self, timeout: float | None = None) -> bool:
+        """Wait until the seek index is built (seeks are fastest from then on)."""
+        if self._index is not None:
+            return True
+        if self._index_thread is None:
+            self._ensure_index()
+            return True
+        self._index_thread.join(timeout)
+        return self._index is not None
+
+    def settle(self, timeout: float | None = 10.0) -> bool:
+        """Wait until pending seeks are applied and every frame due now is folded."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._cond.notify_all()  # wake the player: the clock may have moved
+            while True:
+                if self._stopping:
+                    return True
+                if self._clock_running and self._seek_target is None and not self._due_locked():
+                    return True
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(0.05 if left is None else min(left, 0.05))
+
+    # ------------------------------------------------------------------ controls
+
+    def pause(self) -> None:
+        with self._cond:
+            if not self._paused:
+                now = self._clock()
+                self._anchor_ns = self._position_ns(now)
+                self._anchor_wall = now
+                self._paused = True
+            self._cond.notify_all()
+        self._update_status()
+
+    def resume(self) -> None:
+        """Play on; at the end, play again from the start."""
+        restart = False
+        with self._cond:
+            if self._paused:
+                self._paused = False
+                self._anchor_wall = self._clock()
+            if self._at_end_locked() and self._seek_target is None:
+                restart = True
+            self._cond.notify_all()
+        if restart:
+            self.seek(0.0)
+        self._update_status()
+
+    def toggle_pause(self) -> bool:
+        """Pause or resume; returns the new ``paused``."""
+        if self._paused or self.status == "ended":
+            self.resume()
+        else:
+            self.pause()
+        return self._paused
+
+    def set_speed(self, speed: float | None) -> None:
+        """Session seconds per wall second; ``None`` plays as fast as possible."""
+        self._set_speed_checked(speed)
+        with self._cond:
+            now = self._clock()
+            self._anchor_ns = self._position_ns(now)
+            self._anchor_wall = now
+            self._speed = None if speed is None else float(speed)
+            self._cond.notify_all()
+
+    def faster(self) -> float | None:
+        """The next speed up the ladder (0.1x ... 128x, then max); returns it."""
+        s = self._speed
+        if s is not None:
+            up = [x for x in SPEEDS if x > s * 1.0001]
+            self.set_speed(up[0] if up else None)
+        return self._speed
+
+    def slower(self) -> float | None:
+        """The next speed down the ladder (max, 128x ... 0.1x); returns it."""
+        s = self._speed
+        if s is None:
+            self.set_speed(SPEEDS[-1])
+        else:
+            down = [x for x in SPEEDS if x < s * 0.9999]
+            self.set_speed(down[-1] if down else SPEEDS[0])
+        return self._speed
+
+    def seek(self, seconds: float, *, wait: bool = False) -> None:
+        """Move playback to ``seconds`` (clamped to the recording), forwards or backwards.
+
+        The playback thread applies it (a newer request replaces an older one); with
+        ``wait`` this returns once ``state`` shows that position. Without a running
+        thread the seek is applied here and now.
+        """
+        if isinstance(seconds, float) and math.isnan(seconds):
+            raise ValueError("cannot seek to NaN")
+        target = float(min(max(0.0, seconds) * 1e9, self._duration_ns))
+        with self._cond:
+            self._seek_seq += 1
+            seq = self._seek_seq
+            self._seek_target = target
+            self._cond.notify_all()
+            alive = self._thread is not None and self._thread.is_alive()
+        if not alive:
+            self._apply_pending_seek()
+            return
+        if wait:
+            with self._cond:
+                while self._applied_seq < seq and not self._stopping:
+                    self._cond.wait(0.1)
+
+    def seek_relative(self, delta_s: float, *, wait: bool = False) -> None:
+        """Seek ``delta_s`` seconds from the current (or already requested) position."""
+        self.seek(self.position_s + delta_s, wait=wait)
+
+    def seek_start(self, *, wait: bool = False) -> None:
+        self.seek(0.0, wait=wait)
+
+    def seek_end(self, *, wait: bool = False) -> None:
+        self.seek(self.duration_s, wait=wait)
+
+    # ------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _set_speed_checked(speed: float | None) -> None:
+        if speed is not None and not (isinstance(speed, int | float) and speed > 0
+                                      and math.isfinite(speed)):
+            raise ValueError(f"speed must be a positive number or None, not {speed!r}")
+
+    def _position_ns(self, now: float) -> float:
+        if self._seek_target is not None:
+            return self._seek_target
+        if not self._clock_running or self._paused or self._speed is None:
+            return self._anchor_ns
+        return min(
+            float(self._duration_ns),
+            self._anchor_ns + (now - self._anchor_wall) * 1e9 * self._speed,
+        )
+
+    def _due_locked(self) -> bool:
+        """A frame is waiting to be folded at the current position."""
+        if self._next >= len(self._times):
+            return False
+        if self._speed is None and not self._paused:
+            return True
+        return self._times[self._next] <= self._position_ns(self._clock())
+
+    def _at_end_locked(self) -> bool:
+        return (
+            self._next >= len(self._times)
+            and self._position_ns(self._clock()) >= self._duration_ns
+        )
+
+    def _update_status(self) -> None:
+        with self._cond:
+            if not self._clock_running:
+                return
+            at_end = self._at_end_locked() and self._seek_target is None
+            if at_end:
+                status = "ended"
+            elif self._stopping:
+                status = "stopped"
+            elif self._paused:
+                status = "paused"
+            else:
+                status = "running"
+        self._set_status(status)
+        if status == "ended":
+            self._ended.set()
+        else:
+            self._ended.clear()
+
+    def _ensure_index(self) -> _Index:
+        """The seek index, built here unless another thread is building it (then wait)."""
+        with self._build_lock:
+            if self._index is None:
+                t = time.perf_counter()
+                self._index = _Index(self._frames, self.state.exact_limit)
+                self.index_s = time.perf_counter() - t
+            return self._index
+
+    def _fold(self, state: SessionState, lo: int, hi: int, live: bool) -> None:
+        """Fold frames [lo, hi) into ``state`` one by one (as the index pass does)."""
+        frames = self._frames
+        with state.lock:
+            for i in range(lo, hi):
+                fr = frames[i]
+                state.ingest_many([fr])
+                if live and fr.kind == "log":
+                    level = fr.body.get("level")
+                    if level == "stdout":
+                        self.stdout_tail.append(fr.body["msg"])
+                    elif level == "stderr":
+                        self.stderr_tail.append(fr.body["msg"])
+
+    def _count_read(self, n: int) -> None:
+        self.frames_read = n
+        self.bytes_read = self._ends[n - 1] if n else 0
+
+    def _apply_pending_seek(self) -> None:
+        """Apply the newest seek request (any thread; folding is serialised)."""
+        with self._fold_lock:
+            with self._cond:
+                target = self._seek_target
+                seq = self._seek_seq
+                nxt = self._next
+            if target is None:
+                return
+            t0 = time.perf_counter()
+            k = bisect.bisect_right(self._times, target)
+            index = self._index
+            if nxt <= k and (index is None or index.checkpoint_before(k).frame <= nxt):
+                # forwards, nearer than any checkpoint (or no index yet): fold on
+                self._fold(self.state, nxt, k, live=True)
+            else:
+                index = self._ensure_index()
+                cp = index.checkpoint_before(k)
+                scratch = index.restore(cp)
+                self._fold(scratch, cp.frame, k, live=False)
+                scratch.warnings[:0] = [w for w in self._base_warnings if w not in scratch.warnings]
+                _transplant(self.state, scratch)
+                self._rebuild_output_tails(k)
+            self._count_read(k)
+            self.last_seek_s = time.perf_counter() - t0
+            with self._cond:
+                self._next = k
+                self._anchor_ns = target
+                self._anchor_wall = self._clock()
+                if self._seek_seq == seq:
+                    self._seek_target = None
+                self._applied_seq = max(self._applied_seq, seq)
+                self._cond.notify_all()
+        self._update_status()
+
+    def _rebuild_output_tails(self, k: int) -> None:
+        for level, tail in (("stdout", self.stdout_tail), ("stderr", self.stderr_tail)):
+            msgs = [m for i, lv, m in self._output if i < k and lv == level]
+            tail.clear()
+            tail.extend(msgs[-(tail.maxlen or len(msgs)) :])
+
+    def _build_index_quietly(self) -> None:
+        try:
+            self._ensure_index()
+        except Exception as exc:  # a bug must not pass silently, nor kill the app
+            self.state.warnings.append(f"replay: cannot build the seek index: {exc!r}")
+
+    def _run(self) -> None:
+        try:
+            self._play()
+        except Exception as exc:  # a bug must not pass silently, nor kill the app
+            self.state.warnings.append(f"replay stopped: {exc!r}")
+            with self._cond:
+                self._stopping = True
+                self._cond.notify_all()
+        self._update_status()
+        self._ended.set()
+
+    def _play(self) -> None:
+        with self._cond:
+            if self._seek_target is None and self._next == 0:
+                # the start position (reaching it is a seek from frame 0)
+                self._seek_seq += 1
+                self._seek_target = self._anchor_ns
+            self._clock_running = True
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                pending = self._seek_target is not None
+            if pending:
+                self._apply_pending_seek()
+                continue
+            delay = MAX_SLEEP_S
+            with self._cond:
+                if self._stopping:
+                    return
+                if self._due_locked():
+                    lo = self._next
+                    max_speed = self._speed is None and not self._paused
+                    limit = math.inf if max_speed else self._position_ns(self._clock())
+                else:
+                    lo = -1
+                    if (
+                        not self._paused
+                        and self._speed is not None
+                        and self._next < len(self._times)
+                    ):
+                        gap = self._times[self._next] - self._position_ns(self._clock())
+                        delay = min(MAX_SLEEP_S, max(0.0, gap / 1e9 / self._speed))
+            if lo < 0:
+                self._update_status()
+                with self._cond:
+                    if self._stopping or self._seek_target is not None or self._due_locked():
+                        continue
+                    if self._at_end_locked() or self._paused:
+                        self._cond.wait()
+                    else:
+                        self._cond.wait(delay)
+                continue
+            # fold what is due, for at most FOLD_SLICE_S, then look at the controls again
+            t_end = time.perf_counter() + FOLD_SLICE_S
+            hi = lo
+            times = self._times
+            n = len(times)
+            with self._fold_lock:
+                with self._cond:
+                    if self._seek_target is not None or self._next != lo:
+                        continue
+                while hi < n and times[hi] <= limit and time.perf_counter() < t_end:
+                    self._fold(self.state, hi, hi + 1, live=True)
+                    hi += 1
+                    if self._seek_target is not None:
+                        break
+                self._count_read(hi)
+                with self._cond:
+                    self._next = hi
+                    if max_speed and hi:
+                        self._anchor_ns = max(self._anchor_ns, float(times[hi - 1]))
+                        if hi >= n:
+                            self._anchor_ns = float(self._duration_ns)
+                    self._cond.notify_all()
+            self._update_status()
+
+
+def _tail_offset(warning: str, size: int) -> int:
+    """The byte offset a reader warning names ("... at byte N ..."), else ``size``."""
+    marker = "at byte "
+    i = warning.find(marker)
+    if i < 0:
+        return size
+    digits = ""
+    for ch in warning[i + len(marker) :]:
+        if not ch.isdigit():
+            break
+        digits += ch
+    return int(digits) if digits else size
