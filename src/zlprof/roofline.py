@@ -1141,9 +1141,12 @@ def _render(
             grid.put(cx, cy, p.marker, style, take=True)
             legend.append((f"{p.marker} {lab}", style))
         if under:
-            names = ", ".join(f"{q.marker} {q.label}{'!' if q.above_roof else ''}" for q in under)
             where = p.label if placed else p.marker
-            legend.append((f"+{len(under)} at {where}: {names}", STYLE_AXIS))
+            legend.append((f"+{len(under)} at {where}:", STYLE_AXIS))
+            for q in under:
+                legend.append(
+                    (f"{q.marker} {q.label}{'!' if q.above_roof else ''}", _point_style(q, hl))
+                )
     for p in points:
         if not p.plottable:
             why = "no FLOPs" if p.flops == 0 else ("no bytes" if p.nbytes == 0 else "no time")
@@ -1243,22 +1246,34 @@ def roofline_rows(points: Sequence[RooflinePoint]) -> list[tuple[str, ...]]:
     return out
 
 
-def roofline_table(points: Sequence[RooflinePoint], highlight: str | None = None) -> Table:
-    """A rich Table of the same numbers the chart draws (ids match the chart's markers)."""
+def roofline_table(
+    points: Sequence[RooflinePoint], highlight: str | None = None, *, notes: bool = False
+) -> Table:
+    """A rich Table of the same numbers the chart draws (ids match the chart's markers).
+
+    Points above the roof are red with ``!`` after their bound; ``notes`` adds the note
+    column (long: the text report lists the notes below the table instead).
+    """
     hl = find_point(points, highlight)
     t = Table(box=None, pad_edge=False, header_style="bold", expand=False)
-    for c in TABLE_COLUMNS:
+    cols = TABLE_COLUMNS if notes else TABLE_COLUMNS[:-1]
+    for c in cols:
+        left = c in ("#", "op", "bound", "note")
         t.add_column(
-            c,
-            justify="left" if c in ("#", "op", "bound", "note") else "right",
-            no_wrap=c != "note",
+            "roof" if c == "roof GFLOP/s" else c,
+            justify="left" if left else "right",
+            no_wrap=c not in ("op", "note"),
             overflow="fold",
+            min_width=12 if c == "op" else None,
         )
     for p, row in zip(points, roofline_rows(points), strict=True):
         style = STYLE_ABOVE if p.above_roof else None
         if hl is p:
             style = STYLE_HIGHLIGHT
-        t.add_row(*row, style=style)
+        cells = list(row[: len(cols)])
+        if p.above_roof:
+            cells[11] += " !"
+        t.add_row(*cells, style=style)
     return t
 
 
@@ -1273,18 +1288,28 @@ def roofline_text_report(
     width = max(40, int(width))
     rows = state.op_rows()
     points = place(rows, peaks)
-    lines = [f"Roofline: {peaks.describe()}"]
+    import textwrap
+
+    head = [f"Roofline: {peaks.describe()}"]
     if peaks.copy_gbps == peaks.copy_gbps and "gbps" not in peaks.overridden:
-        lines.append(
-            f"  copy {fmt_num(peaks.copy_gbps)} GB/s, triad {fmt_num(peaks.triad_gbps)} GB/s "
+        head.append(
+            f"copy {fmt_num(peaks.copy_gbps)} GB/s, triad {fmt_num(peaks.triad_gbps)} GB/s "
             f"(STREAM counting: copy 2, triad 3 arrays), GEMM fp32 {fmt_num(peaks.gemm_gflops)}"
             f" GFLOP/s; {peaks.blas or 'BLAS ?'}, NumPy {peaks.numpy_version}"
+        )
+    lines: list[str] = []
+    for i, h in enumerate(head):
+        lines.extend(
+            textwrap.wrap(h, width, initial_indent="" if i == 0 else "  ", subsequent_indent="  ")
         )
     uncosted = [r for r in rows if r.flops == 0 and r.nbytes == 0]
     if not points:
         lines.append("")
-        lines.append(
-            "no op costs recorded: instrumented ops report them with zlprof.cost(flops, nbytes)"
+        lines.extend(
+            textwrap.wrap(
+                "no op costs recorded: instrumented ops report them with zlprof.cost(flops, nbytes)",
+                width,
+            )
         )
         return "\n".join(lines) + "\n"
     h = height or max(20, min(40, 16 + len(points) // 2))
@@ -1305,11 +1330,19 @@ def roofline_text_report(
     lines.extend(line.rstrip() for line in buf.getvalue().rstrip("\n").split("\n"))
     above = [p for p in points if p.above_roof]
     lines.append("")
-    lines.append(
+    summary = (
         f"{len(points)} op(s) placed ({sum(p.bound == 'memory' for p in points)} memory-bound, "
         f"{sum(p.bound == 'compute' for p in points)} compute-bound); "
         f"{len(above)} above the roof; {len(uncosted)} measured op(s) without costs"
     )
+    lines.extend(textwrap.wrap(summary, width, subsequent_indent="  "))
     for p in above:
-        lines.append(f"  {p.marker} {p.key}: {p.note}")
+        lines.extend(
+            textwrap.wrap(
+                f"{p.marker} {p.key}: {p.note}",
+                width,
+                initial_indent="  ",
+                subsequent_indent="    ",
+            )
+        )
     return "\n".join(lines) + "\n"
