@@ -531,16 +531,27 @@ def time_shares(state: Any, rows: Sequence[Any] | None = None) -> dict[str, floa
     cat_of = {name: cat for cat, names in CATEGORIES for name in names}
     out = {cat: 0.0 for cat, _ in CATEGORIES}
     out["other"] = 0.0
+    # exclusive time: total minus the totals of the nearest *measured* descendants (an
+    # enclosing block may have no measurement yet while it is still open)
+    total = {r.full: r.stats.total_ms for r in rows}
+    inner: dict[str, float] = {}
     measured = 0.0
+    for r in rows:
+        parts = r.full.split("/")
+        for k in range(len(parts) - 1, 0, -1):
+            anc = "/".join(parts[:k])
+            if anc in total:
+                inner[anc] = inner.get(anc, 0.0) + r.stats.total_ms
+                break
+        else:
+            measured += r.stats.total_ms
     for r in rows:
         cat = "other"
         for part in reversed(r.full.split("/")):
             if part in cat_of:
                 cat = cat_of[part]
                 break
-        out[cat] += r.self_ms
-        if r.depth == 0:
-            measured += r.stats.total_ms
+        out[cat] += max(0.0, total[r.full] - inner.get(r.full, 0.0))
     wall_ms = state.wall_ns / 1e6
     out["unmeasured"] = max(0.0, wall_ms - measured)
     return out
