@@ -1,60 +1,320 @@
-"""The session library: recorded sessions in the default directory, newest first."""
+"""The session library: recorded sessions in the sessions directory, newest first.
+
+Listing must stay fast with many large recordings, so a recording is not folded here. A
+scan walks the frame headers with one small ``pread`` each (length, checksum and the
+frame kind, which opens every msgpack payload) and decodes only the few frames a listing
+needs: the hello and meta frames (program, start date, configuration), every tokens
+frame (to count the output tokens), the end frame (exit status), and the last few
+measurement / memory frames (the session's last timestamp, hence its duration). Skipped
+frames are not checksummed: a damaged measurement frame shows when the session is opened,
+while truncation (a frame running past the end of the file) shows here.
+
+Scans are cached in-process by (path, size, modification time), so the app's session
+browser can relist at no cost.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
-from dataclasses import dataclass
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from . import fmt
-from .recording import RecordingError, default_sessions_dir, list_sessions, load_session
+from . import fmt, protocol
+from .protocol import Frame, ProtocolError
+from .recording import (
+    FILE_HEADER_SIZE,
+    SUFFIX,
+    RecordingError,
+    check_header,
+    default_sessions_dir,
+)
+
+#: Measurement / memory frames at the end of a file decoded for the last timestamp.
+TAIL_FRAMES = 8
+
+# msgpack prefix of a frame payload: fixarray(2) then fixstr kind
+_KIND_PREFIX = {kind: bytes([0x92, 0xA0 | len(kind)]) + kind.encode() for kind in protocol.KINDS}
+_DECODE = frozenset({"hello", "meta", "tokens", "end"})
 
 
 @dataclass
 class SessionInfo:
+    """One recorded session as the library lists it."""
+
     path: Path
+    #: Unix time the session started (the child's clock at its hello), else the file's mtime
     started: float
     program: str
     duration_s: float
     tokens_per_s: float
     size: int
+    #: ok | stopped | exit N | killed | incomplete (no end frame) | truncated | unreadable
     status: str
+    tokens: int = 0
+    argv: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    #: why the scan stopped early (names the byte offset), or why the file is unreadable
+    warning: str | None = None
+    end_reason: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "started": self.started,
+            "program": self.program,
+            "duration_s": self.duration_s,
+            "tokens": self.tokens,
+            "tokens_per_s": self.tokens_per_s,
+            "size": self.size,
+            "status": self.status,
+            "end_reason": self.end_reason,
+            "warning": self.warning,
+        }
+
+
+def program_name(argv: list[Any]) -> str:
+    """A short name for the program a session ran: ``workload --preset tiny``, ``train.py``."""
+    if not argv:
+        return "?"
+    words = [str(a) for a in argv]
+    first = Path(words[0])
+    rest = words[1:]
+    if first.name == "__main__.py":
+        name = first.parent.name  # python -m pkg.mod: the module's directory
+    elif first.name.startswith("python") and len(rest) >= 2 and rest[0] == "-m":
+        name, rest = rest[1], rest[2:]
+    else:
+        name = first.name
+    return " ".join([name, *rest])
+
+
+class _Scan:
+    """What one pass over the frame headers learns."""
+
+    def __init__(self) -> None:
+        self.hello: dict[str, Any] | None = None
+        self.config: dict[str, Any] = {}
+        self.tokens = 0
+        self.last_ns = 0
+        self.first_ns: int | None = None
+        self.end: dict[str, Any] | None = None
+        self.warning: str | None = None
+        self.tail: deque[tuple[int, int, int]] = deque(maxlen=TAIL_FRAMES)  # offset, len, crc
+        self.first_timed: tuple[int, int, int] | None = None
+
+    def see(self, t: int) -> None:
+        if t > self.last_ns:
+            self.last_ns = t
+
+
+def _read_payload(fd: int, pos: int, length: int, crc: int) -> Frame | None:
+    payload = os.pread(fd, length, pos + protocol.HEADER_SIZE)
+    if len(payload) != length:
+        raise ProtocolError(f"truncated frame at byte {pos}")
+    if zlib.crc32(payload) != crc:
+        raise ProtocolError(f"corrupt frame (checksum mismatch) at byte {pos}")
+    try:
+        return protocol.decode_payload(payload)
+    except ProtocolError as exc:
+        raise ProtocolError(f"corrupt frame at byte {pos}: {exc}") from None
+
+
+def _scan(fd: int, size: int) -> _Scan:
+    sc = _Scan()
+    pos = FILE_HEADER_SIZE
+    peek = protocol.HEADER_SIZE + 8
+    try:
+        while pos < size:
+            head = os.pread(fd, peek, pos)
+            if len(head) < protocol.HEADER_SIZE:
+                raise ProtocolError(f"truncated frame header at byte {pos}")
+            length, crc = protocol.HEADER.unpack_from(head, 0)
+            if length > protocol.MAX_FRAME:
+                raise ProtocolError(f"corrupt frame length at byte {pos}")
+            if pos + protocol.HEADER_SIZE + length > size:
+                raise ProtocolError(f"truncated frame at byte {pos}")
+            prefix = head[protocol.HEADER_SIZE :]
+            kind = next((k for k, p in _KIND_PREFIX.items() if prefix.startswith(p)), None)
+            if kind in ("meas", "mem", "log"):
+                sc.tail.append((pos, length, crc))
+                if sc.first_timed is None and kind != "log":
+                    sc.first_timed = (pos, length, crc)
+            elif kind in _DECODE or kind is None:
+                fr = _read_payload(fd, pos, length, crc)
+                if fr is not None:
+                    _fold(sc, fr)
+            pos += protocol.HEADER_SIZE + length
+    except ProtocolError as exc:
+        if "newer than this zlprof" in str(exc):
+            raise RecordingError(str(exc)) from None
+        sc.warning = f"{exc}; {size - pos} bytes after it were not read"
+    # the last timestamp: from the last measurement / memory / log frames
+    for off, length, crc in list(sc.tail):
+        try:
+            fr = _read_payload(fd, off, length, crc)
+        except ProtocolError:
+            continue
+        if fr is not None:
+            _fold(sc, fr)
+    if sc.hello is None and sc.first_timed is not None:
+        off, length, crc = sc.first_timed
+        try:
+            fr = _read_payload(fd, off, length, crc)
+            if fr is not None:
+                _fold(sc, fr)
+        except ProtocolError:
+            pass
+    return sc
+
+
+def _fold(sc: _Scan, fr: Frame) -> None:
+    b = fr.body
+    if fr.kind == "hello":
+        if sc.hello is None:
+            sc.hello = b
+            sc.config.update(b.get("config") or {})
+    elif fr.kind == "meta":
+        sc.config.update(b["config"])
+    elif fr.kind == "tokens":
+        for t, _req, _index, phase, _piece in b["rows"]:
+            sc.see(t)
+            if phase not in ("start", "end"):
+                sc.tokens += 1
+    elif fr.kind == "end":
+        sc.end = b
+    elif fr.kind == "meas" and b["n"]:
+        sc.see(int(b["t1"].max()))
+        lo = int(b["t0"].min())
+        if sc.first_ns is None or lo < sc.first_ns:
+            sc.first_ns = lo
+    elif fr.kind == "mem" and len(b["t"]):
+        sc.see(int(b["t"].max()))
+        if sc.first_ns is None:
+            sc.first_ns = int(b["t"].min())
+    elif fr.kind == "log":
+        t = b.get("t")
+        if isinstance(t, int):
+            sc.see(t)
+
+
+def _status(sc: _Scan) -> str:
+    if sc.warning is not None:
+        return "truncated"
+    if sc.end is None:
+        return "incomplete"
+    code = sc.end.get("status", 0)
+    reason = str(sc.end.get("reason", ""))
+    if code == 0:
+        return "ok"
+    if reason.startswith("stopped"):
+        return "stopped"
+    if code < 0:
+        return "killed"
+    return f"exit {code}"
+
+
+_cache: dict[tuple[str, int, int], SessionInfo] = {}
+_cache_lock = threading.Lock()
 
 
 def session_info(path: Path) -> SessionInfo:
-    size = path.stat().st_size
+    """The listing facts of one recording, from a header scan (never raises)."""
+    path = Path(path)
     try:
-        st = load_session(path)
+        st = path.stat()
+    except OSError as exc:
+        return SessionInfo(path, 0.0, "?", 0.0, 0.0, 0, "unreadable", warning=str(exc))
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    info = _scan_info(path, st.st_size, st.st_mtime)
+    with _cache_lock:
+        if len(_cache) > 4096:
+            _cache.clear()
+        _cache[key] = info
+    return info
+
+
+def _scan_info(path: Path, size: int, mtime: float) -> SessionInfo:
+    def unreadable(why: str) -> SessionInfo:
+        return SessionInfo(path, mtime, "?", 0.0, 0.0, size, "unreadable", warning=why)
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        return unreadable(exc.strerror or str(exc))
+    try:
+        check_header(os.pread(fd, FILE_HEADER_SIZE, 0), path)
+        sc = _scan(fd, size)
     except RecordingError as exc:
-        return SessionInfo(path, path.stat().st_mtime, "?", 0.0, 0.0, size, f"unreadable: {exc}")
-    s = st.summary()
-    argv = s["argv"] or []
-    program = " ".join(str(a) for a in argv[-6:]) if argv else "?"
-    status = "truncated" if st.warnings else (
-        "ok" if s["end_status"] in (0, None) else (st.end_reason or "failed")
-    )
+        return unreadable(str(exc))
+    except OSError as exc:
+        return unreadable(exc.strerror or str(exc))
+    finally:
+        os.close(fd)
+    hello = sc.hello or {}
+    origin = hello.get("start_ns") if sc.hello else sc.first_ns
+    duration_s = max(0, sc.last_ns - origin) / 1e9 if origin is not None and sc.last_ns else 0.0
+    argv = [str(a) for a in hello.get("argv") or []]
+    wall = hello.get("wall_time")
     return SessionInfo(
-        path,
-        s["wall_time"] or path.stat().st_mtime,
-        program,
-        s["elapsed_s"],
-        s["tokens_per_s"],
-        size,
-        status,
+        path=path,
+        started=float(wall) if isinstance(wall, int | float) and wall > 0 else mtime,
+        program=program_name(argv),
+        duration_s=duration_s,
+        tokens_per_s=sc.tokens / duration_s if duration_s > 0 else 0.0,
+        size=size,
+        status=_status(sc),
+        tokens=sc.tokens,
+        argv=argv,
+        config=sc.config,
+        warning=sc.warning,
+        end_reason=str((sc.end or {}).get("reason", "")),
     )
+
+
+def list_session_infos(directory: Path | None = None) -> list[SessionInfo]:
+    """Every ``.zlp`` recording in ``directory`` (default: the sessions directory), newest
+    first. The data behind ``zlprof sessions`` and the app's session browser."""
+    d = Path(directory) if directory is not None else default_sessions_dir()
+    try:
+        paths = [p for p in d.iterdir() if p.suffix == SUFFIX and p.is_file()]
+    except OSError:
+        return []
+    infos = [session_info(p) for p in paths]
+    infos.sort(key=lambda i: (i.started, i.path.name), reverse=True)
+    return infos
 
 
 def session_table(directory: Path | None = None) -> str:
-    d = directory or default_sessions_dir()
-    paths = list_sessions(d)
-    if not paths:
+    """The text of ``zlprof sessions``."""
+    d = Path(directory) if directory is not None else default_sessions_dir()
+    infos = list_session_infos(d)
+    if not infos:
         return f"No recorded sessions in {d}\n"
-    lines = [f"{'started':19}  {'duration':>8}  {'tok/s':>7}  {'size':>9}  {'status':9}  path"]
-    for p in paths:
-        info = session_info(p)
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.started))
+    width = min(36, max(len("program"), *(len(i.program) for i in infos)))
+    head = (
+        f"{'started':16}  {'program':{width}}  {'duration':>8}  {'tok/s':>7}  {'size':>9}  "
+        f"{'status':10}  path"
+    )
+    lines = [f"Recorded sessions in {d}, newest first:", head]
+    for i in infos:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.started))
+        program = i.program if len(i.program) <= width else i.program[: width - 1] + "…"
+        rate = f"{i.tokens_per_s:7.1f}" if i.tokens else f"{'-':>7}"
         lines.append(
-            f"{started:19}  {fmt.duration_s(info.duration_s):>8}  {info.tokens_per_s:7.1f}  "
-            f"{fmt.nbytes(info.size):>9}  {info.status[:9]:9}  {p}"
+            f"{started:16}  {program:{width}}  {fmt.duration_s(i.duration_s):>8}  {rate}  "
+            f"{fmt.nbytes(i.size):>9}  {i.status[:10]:10}  {i.path}"
         )
     return "\n".join(lines) + "\n"
