@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -911,15 +912,27 @@ STYLE_ABOVE = "bold red"
 STYLE_HIGHLIGHT = "bold reverse"
 STYLE_TITLE = "bold"
 
+#: The chart's style roles and their defaults; ``render_roofline(styles=...)`` overrides
+#: any of them with a style string or a ``rich.style.Style`` (e.g. from a Textual theme).
+DEFAULT_STYLES: dict[str, str] = {
+    "roof": STYLE_ROOF,
+    "ridge": STYLE_RIDGE,
+    "axis": STYLE_AXIS,
+    "memory": STYLE_MEMORY,
+    "compute": STYLE_COMPUTE,
+    "above": STYLE_ABOVE,
+    "title": STYLE_TITLE,
+}
+
 
 class _Grid:
     def __init__(self, w: int, h: int) -> None:
         self.w, self.h = w, h
         self.ch: list[list[str]] = [[" "] * w for _ in range(h)]
-        self.st: list[list[str]] = [[""] * w for _ in range(h)]
+        self.st: list[list[Style | str]] = [[""] * w for _ in range(h)]
         self.taken: list[list[bool]] = [[False] * w for _ in range(h)]
 
-    def put(self, x: int, y: int, text: str, style: str = "", take: bool = False) -> None:
+    def put(self, x: int, y: int, text: str, style: Style | str = "", take: bool = False) -> None:
         for i, c in enumerate(text):
             if 0 <= x + i < self.w and 0 <= y < self.h:
                 self.ch[y][x + i] = c
@@ -991,6 +1004,7 @@ def render_roofline(
     highlight: str | None = None,
     *,
     title: bool = True,
+    styles: dict[str, Any] | None = None,
 ) -> Text:
     """A log-log roofline in ``width`` x ``height`` terminal cells.
 
@@ -1006,10 +1020,14 @@ def render_roofline(
         msg = "roofline: too small" if width < 24 or height < 8 else "roofline: no peaks"
         return Text(msg[: max(0, width)], no_wrap=True, overflow="crop", end="")
     hl = find_point(points, highlight)
+    S = {
+        k: v if isinstance(v, Style) else Style.parse(v)
+        for k, v in {**DEFAULT_STYLES, **(styles or {})}.items()
+    }
     cap = max(0, (height - 4) // 3)
     text = None
     for legend_rows in range(0, cap + 1):
-        text, overflow = _render(points, peaks, width, height, hl, title, legend_rows)
+        text, overflow = _render(points, peaks, width, height, hl, title, legend_rows, S)
         if not overflow:
             break
     assert text is not None
@@ -1024,6 +1042,7 @@ def _render(
     hl: RooflinePoint | None,
     title: bool,
     legend_rows: int,
+    S: dict[str, Style],
 ) -> tuple[Text, bool]:
     pi, beta, ridge = peaks.gflops, peaks.gbps, peaks.ridge
     plot_pts = [p for p in points if p.plottable]
@@ -1069,7 +1088,7 @@ def _render(
         for x in range(plot_cols):
             b = int(canvas.bits[y, x])
             if b:
-                grid.put(ox + x, oy + y, chr(0x2800 + b), STYLE_ROOF)
+                grid.put(ox + x, oy + y, chr(0x2800 + b), S["roof"])
 
     # axes
     ytick_rows = {}
@@ -1080,31 +1099,31 @@ def _render(
     for y in range(plot_rows):
         if y in ytick_rows:
             lab = _tick_label(ytick_rows[y])
-            grid.put(0, oy + y, lab.rjust(ylab_w - 1) + "┤", STYLE_AXIS, take=True)
+            grid.put(0, oy + y, lab.rjust(ylab_w - 1) + "┤", S["axis"], take=True)
         else:
-            grid.put(ylab_w - 1, oy + y, "│", STYLE_AXIS, take=True)
+            grid.put(ylab_w - 1, oy + y, "│", S["axis"], take=True)
     axis_y = oy + plot_rows
-    grid.put(ylab_w - 1, axis_y, "└" + "─" * plot_cols, STYLE_AXIS, take=True)
+    grid.put(ylab_w - 1, axis_y, "└" + "─" * plot_cols, S["axis"], take=True)
     label_y = axis_y + 1
     last_end = -1
     for e in range(xlo, xhi + 1):
         col = px_x(10.0**e) // 2
         if not 0 <= col < plot_cols:
             continue
-        grid.put(ox + col, axis_y, "┬", STYLE_AXIS)
+        grid.put(ox + col, axis_y, "┬", S["axis"])
         lab = _tick_label(e)
         start = max(0, min(width - len(lab), ox + col - len(lab) // 2))
         if start > last_end:
-            grid.put(start, label_y, lab, STYLE_AXIS, take=True)
+            grid.put(start, label_y, lab, S["axis"], take=True)
             last_end = start + len(lab)
     rcol = ridge_px // 2
-    grid.put(ox + rcol, axis_y, "▲", STYLE_RIDGE)
+    grid.put(ox + rcol, axis_y, "▲", S["ridge"])
     unit = "FLOP/B"
     if width - len(unit) > last_end:
-        grid.put(width - len(unit), label_y, unit, STYLE_AXIS, take=True)
+        grid.put(width - len(unit), label_y, unit, S["axis"], take=True)
     if title:
         t = f"GFLOP/s  pi {fmt_num(pi)}  beta {fmt_num(beta)} GB/s  ridge ▲ {fmt_num(ridge)} FLOP/B"
-        grid.put(0, 0, t[:width], STYLE_TITLE, take=True)
+        grid.put(0, 0, t[:width], S["title"], take=True)
 
     # points: markers first (largest time first, the highlighted one before all)
     order = sorted(plot_pts, key=lambda p: (p is not hl, p.id))
@@ -1117,8 +1136,8 @@ def _render(
             hidden[p.id] = cell_owner[(cx, cy)]
             continue
         cell_owner[(cx, cy)] = p
-        grid.put(cx, cy, "●", _point_style(p, hl), take=True)
-    legend: list[tuple[str, str]] = []  # (text, style)
+        grid.put(cx, cy, "●", _point_style(p, hl, S), take=True)
+    legend: list[tuple[str, Style]] = []  # (text, style)
     x_max = width
     for p in order:
         if p.id in hidden:
@@ -1126,7 +1145,7 @@ def _render(
         (cx, cy) = next(k for k, v in cell_owner.items() if v is p)
         under = [q for q in order if hidden.get(q.id) is p]
         lab = p.label + ("!" if p.above_roof else "") + (f" +{len(under)}" if under else "")
-        style = _point_style(p, hl)
+        style = _point_style(p, hl, S)
         placed = False
         for x0 in (cx + 2, cx - 1 - len(lab), cx + 1, cx - len(lab)):
             if x0 >= ox and x0 + len(lab) <= x_max and grid.free(x0, cy, len(lab)):
@@ -1142,15 +1161,15 @@ def _render(
             legend.append((f"{p.marker} {lab}", style))
         if under:
             where = p.label if placed else p.marker
-            legend.append((f"+{len(under)} at {where}:", STYLE_AXIS))
+            legend.append((f"+{len(under)} at {where}:", S["axis"]))
             for q in under:
                 legend.append(
-                    (f"{q.marker} {q.label}{'!' if q.above_roof else ''}", _point_style(q, hl))
+                    (f"{q.marker} {q.label}{'!' if q.above_roof else ''}", _point_style(q, hl, S))
                 )
     for p in points:
         if not p.plottable:
             why = "no FLOPs" if p.flops == 0 else ("no bytes" if p.nbytes == 0 else "no time")
-            legend.append((f"{p.marker} {p.label} ({why}, off chart)", _point_style(p, hl)))
+            legend.append((f"{p.marker} {p.label} ({why}, off chart)", _point_style(p, hl, S)))
 
     # roof annotations where free
     ceil_row = oy + ceiling_py // 4
@@ -1158,7 +1177,7 @@ def _render(
     x0 = width - len(lab) - 1
     for yy in (ceil_row + 1, ceil_row - 1):
         if oy <= yy < oy + plot_rows and x0 > ox + rcol and grid.free(x0, yy, len(lab)):
-            grid.put(x0, yy, lab, STYLE_ROOF, take=True)
+            grid.put(x0, yy, lab, S["roof"], take=True)
             break
     lab = f"beta {fmt_num(beta)} GB/s"
     for row in range(plot_rows):
@@ -1168,11 +1187,11 @@ def _render(
         if perf < pi * 0.5 and 0 <= col < rcol:
             x0 = ox + col - len(lab) - 2
             if row >= plot_rows // 3 and x0 > ox and grid.free(x0, oy + row, len(lab)):
-                grid.put(x0, oy + row, lab, STYLE_ROOF, take=True)
+                grid.put(x0, oy + row, lab, S["roof"], take=True)
                 break
 
     # legend rows: entries flow left to right, wrapped at the width
-    lines: list[list[tuple[str, str]]] = [[]]
+    lines: list[list[tuple[str, Style]]] = [[]]
     used = 0
     for entry, style in legend:
         entry = entry if len(entry) <= width else entry[: width - 1] + "…"
@@ -1188,7 +1207,7 @@ def _render(
     for r, line in enumerate(lines[:legend_rows]):
         if overflow and r == legend_rows - 1:
             hidden_n = sum(len(li) for li in lines[r:])
-            line = [(f"+{hidden_n} more in the table", STYLE_AXIS)]
+            line = [(f"+{hidden_n} more in the table", S["axis"])]
         x = 0
         for entry, style in line:
             grid.put(x, label_y + 1 + r, entry, style)
@@ -1196,10 +1215,10 @@ def _render(
     return grid.to_text(), overflow
 
 
-def _point_style(p: RooflinePoint, hl: RooflinePoint | None) -> str:
-    base = STYLE_ABOVE if p.above_roof else (STYLE_MEMORY if p.bound == "memory" else STYLE_COMPUTE)
+def _point_style(p: RooflinePoint, hl: RooflinePoint | None, S: dict[str, Style]) -> Style:
+    base = S["above"] if p.above_roof else (S["memory"] if p.bound == "memory" else S["compute"])
     if hl is not None and p is hl:
-        return f"{base} reverse"
+        return base + Style(reverse=True, bold=True)
     return base
 
 

@@ -1,0 +1,90 @@
+"""The hints panel: the bottleneck rules' findings, most severe first, with evidence.
+
+``update_view(hints)`` re-renders only when the hints changed; the panel scrolls when they
+do not fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ...diagnose import Hint
+
+_BADGE = {"critical": "CRIT", "warning": "WARN", "info": "info"}
+
+
+class HintsPanel(VerticalScroll):
+    """Each hint: severity, title, its numbers, and what to do."""
+
+    COMPONENT_CLASSES = {
+        "hints--critical",
+        "hints--warning",
+        "hints--info",
+        "hints--evidence",
+        "hints--suggestion",
+    }
+    DEFAULT_CSS = """
+    HintsPanel { height: 1fr; }
+    HintsPanel > Static { width: 1fr; height: auto; }
+    HintsPanel > .hints--critical { color: $error; text-style: bold; }
+    HintsPanel > .hints--warning { color: $warning; text-style: bold; }
+    HintsPanel > .hints--info { color: $text-muted; }
+    HintsPanel > .hints--evidence { color: $foreground; }
+    HintsPanel > .hints--suggestion { color: $success; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hints: list[Hint] = []
+        self._key: tuple[Any, ...] | None = None
+        self._body = Static(Text("no hints yet"), markup=False)
+        #: how many times the text was rebuilt (cheapness is testable)
+        self.renders = 0
+
+    def compose(self) -> Any:
+        yield self._body
+
+    def update_view(self, hints: Sequence[Hint]) -> bool:
+        """Show ``hints``; returns whether the content changed."""
+        key = tuple((h.rule, h.severity, h.title, h.evidence, h.suggestion) for h in hints)
+        if key == self._key:
+            return False
+        self._key = key
+        self.hints = list(hints)
+        if self.is_mounted:  # before mounting, on_mount shows them
+            self.renders += 1
+            self._body.update(self.hints_text())
+        return True
+
+    def hints_text(self) -> Text:
+        st = self.get_component_rich_style
+        out = Text()
+        if not self.hints:
+            out.append("no hints yet", st("hints--info"))
+            return out
+        for i, h in enumerate(self.hints):
+            if i:
+                out.append("\n\n")
+            sev = h.severity if h.severity in _BADGE else "info"
+            out.append(f"{_BADGE[sev]} ", st(f"hints--{sev}"))
+            out.append(h.title, st(f"hints--{sev}"))
+            if h.evidence:
+                out.append("\n  " + h.evidence, st("hints--evidence"))
+            if h.suggestion:
+                out.append("\n  -> " + h.suggestion, st("hints--suggestion"))
+        return out
+
+    def on_mount(self) -> None:
+        if self.hints:
+            self.renders += 1
+            self._body.update(self.hints_text())  # component styles exist once mounted
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self.is_mounted and self.hints:  # a theme change recolours the hints
+            self._body.update(self.hints_text())

@@ -1,0 +1,114 @@
+"""The roofline panel: each op with costs against this machine's roof, drawn to the
+panel's size.
+
+``update_view(state, peaks, highlight)`` places the ops (only when the state, the peaks
+or the highlight changed) and ``render`` draws the chart for the current content size (a
+resize redraws from the kept points; nothing is recomputed). Colours come from component
+classes styled with Textual's standard theme variables, so every theme applies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widget import Widget
+
+from ...roofline import MachinePeaks, RooflinePoint, place, render_roofline
+
+
+class RooflinePanel(Widget):
+    """A log-log roofline of the session's ops (ids and labels match the roofline table)."""
+
+    COMPONENT_CLASSES = {
+        "roofline--roof",
+        "roofline--axis",
+        "roofline--memory",
+        "roofline--compute",
+        "roofline--above",
+        "roofline--title",
+    }
+    DEFAULT_CSS = """
+    RooflinePanel { height: 1fr; min-height: 8; text-wrap: nowrap; text-overflow: clip; }
+    RooflinePanel > .roofline--roof { color: $secondary; }
+    RooflinePanel > .roofline--axis { color: $text-muted; }
+    RooflinePanel > .roofline--memory { color: $warning; text-style: bold; }
+    RooflinePanel > .roofline--compute { color: $success; text-style: bold; }
+    RooflinePanel > .roofline--above { color: $error; text-style: bold; }
+    RooflinePanel > .roofline--title { color: $foreground; text-style: bold; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.points: list[RooflinePoint] = []
+        self.peaks: MachinePeaks | None = None
+        self.highlight: str | None = None
+        self.message = "roofline: waiting for data"
+        self._data_key: tuple[Any, ...] | None = None
+        self._drawn_key: tuple[Any, ...] | None = None
+        self._drawn: Text | None = None
+        #: how many times the points were placed / the chart drawn (cheapness is testable)
+        self.placements = 0
+        self.draws = 0
+
+    def update_view(
+        self, state: Any, peaks: MachinePeaks | None, highlight: str | None = None
+    ) -> bool:
+        """Place the state's ops against ``peaks``; returns whether anything changed.
+
+        ``peaks`` None (still calibrating) shows a note instead of a chart. Call it under
+        ``state.lock`` when another thread ingests.
+        """
+        peaks_key = None if peaks is None else (peaks.gflops, peaks.gbps, peaks.source)
+        key = (id(state), getattr(state, "version", None), peaks_key, highlight)
+        if key == self._data_key:
+            return False
+        self._data_key = key
+        self.peaks = peaks
+        self.highlight = highlight
+        if peaks is None:
+            self.points = []
+            self.message = "roofline: measuring machine peaks (zlprof roofline --calibrate)"
+        elif state is None:
+            self.points = []
+            self.message = "roofline: waiting for data"
+        else:
+            self.points = place(state.op_rows(), peaks)
+            self.placements += 1
+            self.message = (
+                ""
+                if self.points
+                else "roofline: no op costs yet (ops report them with zlprof.cost)"
+            )
+        self.refresh()
+        return True
+
+    def _styles(self) -> dict[str, Any]:
+        st = self.get_component_rich_style
+        roof = st("roofline--roof")
+        return {
+            "roof": roof,
+            "ridge": roof,
+            "axis": st("roofline--axis"),
+            "memory": st("roofline--memory"),
+            "compute": st("roofline--compute"),
+            "above": st("roofline--above"),
+            "title": st("roofline--title"),
+        }
+
+    def render(self) -> Text:
+        width, height = self.content_size.width, self.content_size.height
+        if self.peaks is None or self.message:
+            return Text(self.message, style=self.get_component_rich_style("roofline--axis"))
+        key = (self._data_key, width, height)
+        if key != self._drawn_key or self._drawn is None:
+            self._drawn = render_roofline(
+                self.points, self.peaks, width, height, self.highlight, styles=self._styles()
+            )
+            self._drawn_key = key
+            self.draws += 1
+        return self._drawn
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._drawn_key = None  # a theme change recolours the chart
