@@ -1,0 +1,662 @@
+"""View models for the app: pure functions from SessionState data to what a panel shows.
+
+No widgets here (so everything is testable without a terminal): the operations table's
+columns, rows, sorting, filtering, tree collapsing and the cell diff that lets the table
+update in place; the time-share bars; the memory summary; the drill-down model; and
+:func:`collect`, which gathers one consistent snapshot of a SessionState for the screen
+that asked for it. Statistics themselves come from SessionState / stats.py; this module
+only selects, orders and formats them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .. import fmt
+from ..session import OpRow, SessionState
+from ..stats import PerformanceStats
+
+#: The recent window of the ``w`` key, in seconds.
+WINDOW_S = 10.0
+
+# --------------------------------------------------------------------------- columns
+
+
+def _count(n: int) -> str:
+    if n >= 10_000_000:
+        return f"{n / 1e6:.1f}M"
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f}M"
+    return f"{n:,}"
+
+
+def _ms(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return fmt.ms(v)
+
+
+def _share(v: float) -> str:
+    if v is None or math.isnan(v):
+        return "-"
+    return fmt.pct(v)
+
+
+def _mem(v: int) -> str:
+    return fmt.nbytes(v, signed=True) if v else "0"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the operations table."""
+
+    key: str
+    label: str
+    width: int
+    value: Callable[[OpRow], float]
+    text: Callable[[OpRow], str]
+    #: lower numbers are kept first when the table is too narrow for every column
+    priority: int = 0
+
+
+def _nan_last(v: float) -> float:
+    return -math.inf if v is None or math.isnan(v) else v
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("count", "count", 7, lambda r: r.stats.count, lambda r: _count(r.stats.count), 1),
+    Column("total", "total", 9, lambda r: r.stats.total_ms, lambda r: _ms(r.stats.total_ms), 3),
+    Column("share", "share", 7, lambda r: r.stats.share, lambda r: _share(r.stats.share), 0),
+    Column("min", "min", 7, lambda r: _nan_last(r.stats.min_ms), lambda r: _ms(r.stats.min_ms), 8),
+    Column("avg", "avg", 7, lambda r: _nan_last(r.stats.avg_ms), lambda r: _ms(r.stats.avg_ms), 6),
+    Column("p50", "p50", 7, lambda r: _nan_last(r.stats.median_ms), lambda r: _ms(r.stats.median_ms), 2),
+    Column("p95", "p95", 7, lambda r: _nan_last(r.stats.p95_ms), lambda r: _ms(r.stats.p95_ms), 5),
+    Column("p99", "p99", 7, lambda r: _nan_last(r.stats.p99_ms), lambda r: _ms(r.stats.p99_ms), 4),
+    Column("max", "max", 7, lambda r: _nan_last(r.stats.max_ms), lambda r: _ms(r.stats.max_ms), 7),
+    Column("std", "std", 7, lambda r: _nan_last(r.stats.std_ms), lambda r: _ms(r.stats.std_ms), 9),
+    Column(
+        "mem", "mem Δ", 10, lambda r: r.stats.mem_delta_bytes,
+        lambda r: _mem(r.stats.mem_delta_bytes), 10,
+    ),
+)
+COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
+
+#: Cells of padding DataTable puts around every column (cell_padding=1 on both sides).
+COLUMN_PADDING = 2
+
+
+def columns_for_width(width: int, min_op: int = 26) -> tuple[tuple[Column, ...], int]:
+    """The columns that fit a table ``width`` cells wide, and the op column's width.
+
+    Columns are added in priority order while the op column keeps at least ``min_op``
+    cells (fewer on very small terminals); they are shown in their natural order.
+    """
+    min_op = min(min_op, max(10, width // 3))
+    chosen: list[Column] = []
+    used = min_op + COLUMN_PADDING
+    for col in sorted(COLUMNS, key=lambda c: c.priority):
+        need = col.width + COLUMN_PADDING
+        if used + need <= width:
+            chosen.append(col)
+            used += need
+    cols = tuple(c for c in COLUMNS if c in chosen)
+    op = width - sum(c.width + COLUMN_PADDING for c in cols) - COLUMN_PADDING
+    return cols, max(op, 4)
+
+
+#: What ``s`` cycles through: program (tree) order, then each column, then the name.
+SORT_KEYS: tuple[str, ...] = ("tree", *(c.key for c in COLUMNS), "name")
+SORT_LABELS = {"tree": "program order", "name": "name", **{c.key: c.label for c in COLUMNS}}
+
+
+def next_sort(key: str) -> str:
+    i = SORT_KEYS.index(key) if key in SORT_KEYS else 0
+    return SORT_KEYS[(i + 1) % len(SORT_KEYS)]
+
+
+def default_descending(key: str) -> bool:
+    """Numbers sort largest first; names and program order ascending."""
+    return key not in ("tree", "name")
+
+
+# --------------------------------------------------------------------------- table rows
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    sort: str = "tree"
+    descending: bool = False
+    flat: bool = False
+    filter: str = ""
+    collapsed: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class RowView:
+    """One displayed row: a key (the op's full path) and its formatted cells."""
+
+    key: str
+    path_id: int
+    depth: int
+    label: str
+    cells: tuple[str, ...]
+    has_children: bool = False
+    collapsed: bool = False
+    #: False for an ancestor kept only to hold a filter match in the tree
+    match: bool = True
+
+
+def _sort_value(row: OpRow, key: str) -> Any:
+    if key == "name":
+        return row.full.lower()
+    col = COLUMN_BY_KEY.get(key)
+    return col.value(row) if col is not None else 0
+
+
+def _label(row: OpRow, opts: TableOptions, has_children: bool) -> str:
+    if opts.flat:
+        return row.full
+    if has_children:
+        glyph = "▸ " if row.full in opts.collapsed else "▾ "
+    else:
+        glyph = "  "
+    return "  " * row.depth + glyph + row.name
+
+
+def build_table(
+    rows: list[OpRow], opts: TableOptions, columns: Iterable[Column] = COLUMNS
+) -> list[RowView]:
+    """Rows to display, in display order, after filtering, collapsing and sorting.
+
+    ``rows`` come in tree order (SessionState.op_rows). In tree mode siblings are sorted
+    under their parent and a filter keeps the ancestors of every match (marked
+    ``match=False``); in flat mode all rows are sorted together and show full paths.
+    """
+    cols = tuple(columns)
+    needle = opts.filter.strip().lower()
+    by_full = {r.full: r for r in rows}
+    children: dict[str, list[OpRow]] = {}
+    roots: list[OpRow] = []
+    for r in rows:
+        if r.parent and r.parent in by_full:
+            children.setdefault(r.parent, []).append(r)
+        else:
+            roots.append(r)
+
+    matched = {r.full for r in rows if not needle or needle in r.full.lower()}
+
+    def view(r: OpRow, match: bool = True) -> RowView:
+        kids = bool(children.get(r.full)) and not opts.flat
+        return RowView(
+            key=r.full,
+            path_id=r.path_id,
+            depth=0 if opts.flat else r.depth,
+            label=_label(r, opts, kids),
+            cells=tuple(c.text(r) for c in cols),
+            has_children=kids,
+            collapsed=kids and r.full in opts.collapsed,
+            match=match,
+        )
+
+    reverse = opts.descending
+
+    def ordered(items: list[OpRow]) -> list[OpRow]:
+        if opts.sort == "tree":
+            return items[::-1] if reverse else items
+        return sorted(items, key=lambda r: _sort_value(r, opts.sort), reverse=reverse)
+
+    if opts.flat:
+        return [view(r) for r in ordered([r for r in rows if r.full in matched])]
+
+    # tree mode: keep the ancestors of matches
+    keep: set[str] = set()
+    for full in matched:
+        r = by_full[full]
+        keep.add(full)
+        while r.parent and r.parent in by_full and r.parent not in keep:
+            keep.add(r.parent)
+            r = by_full[r.parent]
+
+    out: list[RowView] = []
+
+    def walk(items: list[OpRow]) -> None:
+        for r in ordered([i for i in items if i.full in keep]):
+            out.append(view(r, r.full in matched))
+            if r.full not in opts.collapsed or needle:
+                walk(children.get(r.full, []))
+
+    walk(roots)
+    return out
+
+
+#: Prefix of a label cell drawn dimmed (an ancestor kept only for a filter match).
+DIM = "\x00dim:"
+
+
+def display_cells(r: RowView) -> tuple[str, ...]:
+    """What the table shows for a row: the label (maybe marked dim) and the value cells."""
+    return (r.label if r.match else DIM + r.label, *r.cells)
+
+
+@dataclass
+class TablePlan:
+    """How to turn the displayed table into the new rows without rebuilding it."""
+
+    remove: list[str] = field(default_factory=list)
+    add: list[RowView] = field(default_factory=list)
+    #: (row key, column index in the cell tuple (0 = label), new text)
+    changes: list[tuple[str, int, str]] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+    reorder: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.remove or self.add or self.changes or self.reorder)
+
+
+def plan_table(
+    old_order: list[str], old_cells: dict[str, tuple[str, ...]], new: list[RowView]
+) -> TablePlan:
+    """The cell-level difference between what is shown and ``new``."""
+    plan = TablePlan(order=[r.key for r in new])
+    new_keys = set(plan.order)
+    plan.remove = [k for k in old_order if k not in new_keys]
+    for r in new:
+        cells = display_cells(r)
+        prev = old_cells.get(r.key)
+        if prev is None:
+            plan.add.append(r)
+            continue
+        for i, (a, b) in enumerate(zip(prev, cells, strict=True)):
+            if a != b:
+                plan.changes.append((r.key, i, b))
+    kept_old = [k for k in old_order if k in new_keys]
+    plan.reorder = kept_old + [r.key for r in plan.add] != plan.order
+    return plan
+
+
+# --------------------------------------------------------------------------- panels
+
+
+def short_name(full: str) -> str:
+    """The last two parts of a call path (``layer0/attention``): enough to tell ops apart."""
+    parts = full.split("/")
+    return "/".join(parts[-2:])
+
+
+@dataclass(frozen=True)
+class ShareBar:
+    label: str
+    share: float
+    full: str = ""
+
+
+def share_bars(rows: list[OpRow], limit: int = 50) -> list[ShareBar]:
+    """Each op's self time as a share of wall time, largest first, plus the unmeasured rest.
+
+    Shares are of the statistics span (wall time since the start or the last reset);
+    nested blocks count once (self time excludes children), so on one thread the shares
+    and the "outside measured blocks" remainder add up to 100 %.
+    """
+    bars = [ShareBar(short_name(r.full), r.self_share, r.full) for r in rows if r.self_share > 0]
+    bars.sort(key=lambda b: b.share, reverse=True)
+    total = sum(b.share for b in bars)
+    bars = bars[:limit]
+    rest = 1.0 - total
+    if rows and rest > 0.0005:
+        bars.append(ShareBar("(outside measured blocks)", rest, ""))
+    return bars
+
+
+@dataclass
+class MemoryView:
+    t_s: np.ndarray
+    rss: np.ndarray
+    traced: np.ndarray
+    gauges: dict[str, np.ndarray]
+    peak_rss: int
+    last_rss: int
+    last_traced: int
+    kv_bytes: int
+    growth_per_s: float
+
+
+def memory_view(series: dict[str, np.ndarray], origin_ns: int) -> MemoryView:
+    """Memory over time (seconds since the session start) and its headline numbers."""
+    t = series.get("t", np.zeros(0, np.int64))
+    rss = series.get("rss", np.zeros(0, np.int64))
+    traced = series.get("traced", np.zeros(0, np.int64))
+    gauges = {k: v for k, v in series.items() if k not in ("t", "rss", "traced")}
+    t_s = (t - origin_ns) / 1e9 if len(t) else np.zeros(0)
+    ok = rss >= 0
+    peak = int(rss[ok].max()) if ok.any() else 0
+    last = int(rss[ok][-1]) if ok.any() else 0
+    tr_ok = traced >= 0
+    last_tr = int(traced[tr_ok][-1]) if tr_ok.any() else -1
+    kv = -1
+    for name, col in gauges.items():
+        if "kv" in name.lower():
+            good = col[col >= 0]
+            if len(good):
+                kv = int(good[-1])
+            break
+    growth = 0.0
+    if ok.sum() >= 2:
+        ts, rs = t_s[ok], rss[ok]
+        # growth over the last third of the series (robust to start-up allocation)
+        k = max(2, len(ts) // 3)
+        dt = ts[-1] - ts[-k]
+        if dt > 0:
+            growth = float(rs[-1] - rs[-k]) / dt
+    return MemoryView(t_s, rss, traced, gauges, peak, last, last_tr, kv, growth)
+
+
+# --------------------------------------------------------------------------- drill-down
+
+
+@dataclass(frozen=True)
+class ChildRow:
+    path_id: int
+    name: str
+    count: int
+    total_ms: float
+    self_ms: float
+    share_of_parent: float
+
+
+@dataclass
+class DrillView:
+    path_id: int
+    full: str
+    name: str
+    parent_id: int
+    parent_full: str
+    cumulative: PerformanceStats
+    window: PerformanceStats
+    self_ms: float
+    self_share: float
+    hist_edges_ms: np.ndarray
+    hist_counts: np.ndarray
+    recent_t_s: np.ndarray
+    recent_ms: np.ndarray
+    children: list[ChildRow]
+    flops: int
+    nbytes: int
+    cost_calls: int
+    estimator: str
+
+
+def log_edges(lo_ns: float, hi_ns: float, bins: int) -> np.ndarray:
+    """``bins + 1`` log-spaced bucket edges covering [lo, hi] (ns)."""
+    bins = max(1, int(bins))
+    lo = max(float(lo_ns), 1.0)
+    hi = max(float(hi_ns), lo)
+    if hi <= lo * 1.0001:
+        lo, hi = lo / 1.1, hi * 1.1
+    edges = np.geomspace(lo, hi, bins + 1)
+    edges[-1] = np.nextafter(edges[-1], np.inf)  # the max falls inside the last bucket
+    return edges
+
+
+def drill_view(state: SessionState, pid: int, bins: int = 60, window_s: float = WINDOW_S) -> DrillView | None:
+    """Everything the drill-down screen shows for one op (None if it is unknown)."""
+    with state.lock:
+        info = state.paths.get(pid)
+        if info is None and pid not in state.ops:
+            return None
+        rows = {r.path_id: r for r in state.op_rows()}
+        me = rows.get(pid)
+        cum = state.stats_for(pid)
+        win = state.stats_for(pid, window_s)
+        acc = state.ops.get(pid)
+        if acc is not None and acc.count:
+            edges = log_edges(acc.moments.lo, acc.moments.hi, bins)
+            counts = acc.histogram_counts(edges)
+            t1, d = acc.recent()
+        else:
+            edges = log_edges(1e3, 1e6, bins)
+            counts = np.zeros(len(edges) - 1, np.int64)
+            t1, d = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        kids = []
+        total = cum.total_ms
+        for c in sorted(state.children_of(pid)):
+            r = rows.get(c)
+            if r is None:
+                continue
+            kids.append(
+                ChildRow(
+                    c,
+                    r.name,
+                    r.stats.count,
+                    r.stats.total_ms,
+                    r.self_ms,
+                    (r.stats.total_ms / total) if total > 0 else 0.0,
+                )
+            )
+        kids.sort(key=lambda k: k.total_ms, reverse=True)
+        parent = info.parent if info else 0
+        return DrillView(
+            path_id=pid,
+            full=state.name_of(pid),
+            name=info.name if info else f"#{pid}",
+            parent_id=parent if parent in state.paths else 0,
+            parent_full=state.name_of(parent) if parent in state.paths else "",
+            cumulative=cum,
+            window=win,
+            self_ms=me.self_ms if me else 0.0,
+            self_share=me.self_share if me else 0.0,
+            hist_edges_ms=edges / 1e6,
+            hist_counts=np.asarray(counts, np.int64),
+            recent_t_s=(t1 - state.origin_ns) / 1e9,
+            recent_ms=d / 1e6,
+            children=kids,
+            flops=me.flops if me else 0,
+            nbytes=me.nbytes if me else 0,
+            cost_calls=me.cost_calls if me else 0,
+            estimator=cum.estimator,
+        )
+
+
+STAT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("count", "count"),
+    ("total", "total ms"),
+    ("share", "share"),
+    ("min_ms", "min"),
+    ("avg_ms", "avg"),
+    ("median_ms", "p50"),
+    ("p95_ms", "p95"),
+    ("p99_ms", "p99"),
+    ("max_ms", "max"),
+    ("std_ms", "std dev"),
+)
+
+
+def stat_text(st: PerformanceStats, name: str) -> str:
+    if name == "count":
+        return _count(st.count)
+    if name == "total":
+        return _ms(st.total_ms) if st.count else "-"
+    if name == "share":
+        return _share(st.share) if st.count else "-"
+    return _ms(getattr(st, name))
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+@dataclass(frozen=True)
+class MainRequest:
+    """What the main screen needs from the next snapshot."""
+
+    window: bool = False
+    memory: bool = True
+
+
+@dataclass(frozen=True)
+class DrillRequest:
+    path_id: int
+    bins: int = 60
+
+
+@dataclass
+class Snapshot:
+    """One consistent read of a SessionState, taken off the UI thread."""
+
+    request: Any
+    version: int
+    measurements: int
+    last_ns: int
+    elapsed_s: float
+    tokens_total: int
+    tokens_per_s: float
+    ttft_ms: float | None
+    tpot_ms: float | None
+    measurements_per_s: float
+    warnings: list[str]
+    end_status: int | None
+    end_reason: str
+    info: dict[str, Any]
+    rows: list[OpRow] = field(default_factory=list)
+    memory: MemoryView | None = None
+    drill: DrillView | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _median(acc: Any) -> float | None:
+    if acc.count == 0:
+        return None
+    return float(acc.quantiles_ns([50])[0] / 1e6)
+
+
+def collect(state: SessionState, request: Any) -> Snapshot:
+    """Gather what ``request`` needs from ``state`` (takes the state's lock)."""
+    with state.lock:
+        snap = Snapshot(
+            request=request,
+            version=state.version,
+            measurements=state.measurements,
+            last_ns=state.last_ns,
+            elapsed_s=state.elapsed_ns / 1e9,
+            tokens_total=state.tokens_total,
+            tokens_per_s=state.tokens_per_s(WINDOW_S),
+            ttft_ms=_median(state.ttft),
+            tpot_ms=_median(state.tpot),
+            measurements_per_s=state.measurements_per_s(),
+            warnings=list(state.warnings),
+            end_status=state.end_status,
+            end_reason=state.end_reason,
+            info=dict(state.info),
+        )
+        if isinstance(request, MainRequest):
+            snap.rows = state.op_rows(WINDOW_S if request.window else None)
+            if request.memory:
+                snap.memory = memory_view(state.memory_series(), state.origin_ns)
+        elif isinstance(request, DrillRequest):
+            snap.drill = drill_view(state, request.path_id, request.bins)
+    return snap
+
+
+def with_rate(snap: Snapshot, prev: Snapshot | None) -> Snapshot:
+    """Replace the session-average measurement rate by the rate since ``prev`` (data clock)."""
+    if prev is None or snap.last_ns <= prev.last_ns or snap.measurements < prev.measurements:
+        return snap
+    dt = (snap.last_ns - prev.last_ns) / 1e9
+    if dt < 0.05:
+        return snap
+    return replace(snap, measurements_per_s=(snap.measurements - prev.measurements) / dt)
+
+
+# --------------------------------------------------------------------------- status
+
+
+def program_name(argv: list[str]) -> str:
+    """A short name for the child: ``python -m pkg args`` -> ``pkg args``."""
+    parts = [str(a) for a in argv]
+    if not parts:
+        return "?"
+    head = parts[0].rsplit("/", 1)[-1]
+    if head.startswith("python"):
+        parts = parts[1:]
+        if parts[:1] == ["-m"]:
+            parts = parts[1:]
+        elif parts and not parts[0].startswith("-"):
+            parts[0] = parts[0].rsplit("/", 1)[-1]
+    else:
+        parts[0] = head
+    return " ".join(parts) or head
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """The header's facts, formatted."""
+
+    state: str
+    state_text: str
+    program: str
+    pid: str
+    elapsed: str
+    tokens_per_s: str
+    ttft: str
+    tpot: str
+    meas_rate: str
+    measurements: str
+    recording: str
+    detail: str = ""
+    window: bool = False
+
+
+def _opt_ms(v: float | None) -> str:
+    return "-" if v is None else f"{fmt.ms(v)} ms"
+
+
+def status_view(
+    *,
+    status: str,
+    exit_code: int | None,
+    end_reason: str,
+    argv: list[str],
+    pid: int | None,
+    recording: str | None,
+    snap: Snapshot | None,
+    paused: bool = False,
+    window: bool = False,
+    waited_s: float = 0.0,
+) -> StatusView:
+    """Header facts from the source's status and the latest snapshot."""
+    state = status
+    if status in ("running", "paused") or status == "starting":
+        text = {"running": "running", "paused": "paused", "starting": "starting"}[status]
+    elif status == "silent":
+        text = f"silent: no measurements after {waited_s:.0f} s"
+    elif status == "crashed":
+        text = f"crashed ({end_reason or f'exit {exit_code}'})"
+    elif status == "ended":
+        text = "ended" if not exit_code else f"ended (exit {exit_code})"
+    elif status == "stopped":
+        text = "stopped"
+    else:
+        text = status
+    if paused:
+        state = "paused"
+        text = f"view paused · {text}"
+    s = snap
+    return StatusView(
+        state=state,
+        state_text=text,
+        program=program_name(argv),
+        pid=str(pid) if pid else "-",
+        elapsed=fmt.duration_s(s.elapsed_s) if s else "-",
+        tokens_per_s=f"{s.tokens_per_s:.1f}" if s and s.tokens_total else "-",
+        ttft=_opt_ms(s.ttft_ms if s else None),
+        tpot=_opt_ms(s.tpot_ms if s else None),
+        meas_rate=fmt.rate(s.measurements_per_s) if s and s.measurements else "-",
+        measurements=_count(s.measurements) if s else "0",
+        recording=recording or "not recorded",
+        detail=end_reason if status == "crashed" else "",
+        window=window,
+    )

@@ -1,0 +1,144 @@
+"""One operation in depth: histogram, recent durations, full statistics, children."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from ..model import DrillRequest, DrillView, Snapshot
+from ..widgets.charts import DurationHistogram, RecentPlot
+from ..widgets.details import ChildrenTable, StatsPanel
+from ..widgets.status import Panel, StatusBar
+
+if TYPE_CHECKING:
+    from ..app import ZlprofApp
+
+
+class DrillDownScreen(Screen):
+    """Escape returns to the main screen; Enter on a child opens it; u goes to the parent."""
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (60, "-narrow"), (100, "-normal"), (150, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (18, "-medium"), (36, "-tall")]
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", key_display="esc"),
+        Binding("u,backspace", "parent", "Parent", key_display="u"),
+        Binding("enter", "child", "Child", key_display="⏎"),
+        Binding("space", "app.pause", "Pause", key_display="␣"),
+        Binding("r", "app.reset", "Reset"),
+        Binding("l", "app.output", "Log"),
+    ]
+
+    def __init__(self, path_id: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path_id = path_id
+        self.view: DrillView | None = None
+        self.last: Snapshot | None = None
+        self.applied = 0
+        #: ops visited from here, so ``u`` after a child returns along the same path
+        self.trail: list[int] = []
+
+    @property
+    def zapp(self) -> ZlprofApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Static(id="drill-title")
+        with Horizontal(id="drill-top"):
+            with Panel(id="stats-panel", title="statistics"):
+                with VerticalScroll(id="stats-scroll"):
+                    yield StatsPanel(id="stats")
+            with Vertical(id="drill-plots"):
+                with Panel(id="hist-panel", title="durations · log scale"):
+                    yield DurationHistogram(id="hist")
+                with Panel(id="recent-panel", title="recent durations over time"):
+                    yield RecentPlot(id="recent")
+        with Horizontal(id="drill-bottom"):
+            with Panel(id="children-panel", title="children · self vs total"):
+                yield ChildrenTable(id="children")
+            yield from self.zapp.extra_drill_panels()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one(ChildrenTable).focus()
+        self._title(None)
+        # ask for data once the plots know their size
+        self.call_after_refresh(self.zapp.request_refresh, True)
+
+    # ------------------------------------------------------------------ refresh
+
+    def view_request(self) -> DrillRequest:
+        try:
+            bins = self.query_one(DurationHistogram).bins_wanted()
+        except Exception:  # not mounted yet
+            bins = 60
+        return DrillRequest(self.path_id, bins)
+
+    def apply_snapshot(self, snap: Snapshot) -> None:
+        self.last = snap
+        self.zapp.update_status(self)
+        if self.zapp.paused or snap.drill is None or snap.drill.path_id != self.path_id:
+            return
+        d = self.view = snap.drill
+        self.applied += 1
+        self._title(d)
+        self.query_one(StatsPanel).show(d)
+        st = d.cumulative
+        self.query_one(DurationHistogram).update_data(
+            d.hist_edges_ms, d.hist_counts, {"p50": st.median_ms, "p95": st.p95_ms, "p99": st.p99_ms}
+        )
+        self.query_one(RecentPlot).update_data(d.recent_t_s, d.recent_ms)
+        self.query_one(ChildrenTable).show(d.children)
+        self.query_one("#children-panel", Panel).border_subtitle = (
+            f"{len(d.children)} children" if d.children else "no children"
+        )
+        self.zapp.update_extra_panels(self, snap)
+
+    def _title(self, d: DrillView | None) -> None:
+        title = Text(no_wrap=True, overflow="ellipsis")
+        if d is None:
+            title.append(self.zapp.source.state.name_of(self.path_id), "bold")
+        else:
+            title.append(d.full, "bold")
+            if d.parent_full:
+                title.append("   parent ", "dim")
+                title.append(d.parent_full)
+                title.append(" (u)", "dim")
+        self.query_one("#drill-title", Static).update(title)
+
+    # ------------------------------------------------------------------ navigation
+
+    def show_op(self, path_id: int) -> None:
+        """Switch this screen to another op (a child or the parent)."""
+        self.path_id = path_id
+        self.view = None
+        self._title(None)
+        self.zapp.request_refresh(force=True)
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_parent(self) -> None:
+        if self.trail:
+            self.show_op(self.trail.pop())
+        elif self.view is not None and self.view.parent_id:
+            self.show_op(self.view.parent_id)
+
+    def action_child(self) -> None:
+        child = self.query_one(ChildrenTable).selected()
+        if child is not None:
+            self.trail.append(self.path_id)
+            self.show_op(child.path_id)
+
+    @on(DataTable.RowSelected, "#children")
+    def _child_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_child()

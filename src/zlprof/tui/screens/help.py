@@ -1,0 +1,82 @@
+"""``?``: every key of the app, generated from the bindings themselves."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from ... import __version__
+
+INTRO = (
+    "zlprof shows where an inference loop spends its time and memory while it runs. "
+    "Statistics are per call path; percentiles are nearest-rank, std dev over the "
+    "population. Shares are of wall time since the start (or the last reset)."
+)
+
+EXTRA_KEYS: tuple[tuple[str, str], ...] = (
+    ("↑ ↓ PgUp PgDn", "move in the table"),
+    ("← →", "collapse / expand a subtree (tree view)"),
+    ("v", "tree or flat view"),
+    ("ctrl+p", "command palette (every action, searchable)"),
+    ("ctrl+c", "quit (stops the child)"),
+)
+
+
+def key_rows(groups: list[tuple[str, list[Binding]]]) -> Table:
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column()
+    for title, bindings in groups:
+        t.add_row(Text(title, style="bold underline"), "")
+        seen: set[str] = set()
+        for b in bindings:
+            if b.action in seen:
+                continue
+            seen.add(b.action)
+            key = b.key_display or b.key.split(",")[0]
+            t.add_row(key, b.tooltip or b.description)
+        t.add_row("", "")
+    t.add_row(Text("more", style="bold underline"), "")
+    for key, text in EXTRA_KEYS:
+        t.add_row(key, text)
+    return t
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal listing every key; Escape, q or ? closes it."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90%;
+        max-width: 90;
+        height: 90%;
+        border: round $primary;
+        border-title-style: bold;
+        background: $surface;
+        padding: 0 1;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape,question_mark,q", "dismiss", "Close", key_display="esc"),
+    ]
+
+    def __init__(self, groups: list[tuple[str, list[Binding]]]) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as box:
+            box.border_title = f"zlprof {__version__} · keys"
+            yield Static(Text(INTRO, style="dim"))
+            yield Static("")
+            yield Static(key_rows(self.groups))
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)

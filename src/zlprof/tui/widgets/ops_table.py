@@ -1,0 +1,237 @@
+"""The operations table: a DataTable updated cell by cell, never rebuilt on new data.
+
+Rows are keyed by the op's full path. :meth:`OpsTable.show_rows` diffs the new rows
+against what is displayed (model.plan_table) and applies only the difference: removed
+rows, added rows, changed cells (``update_cell``) and, when the order changed, one
+``sort`` by rank. The cursor stays on the op it was on. The columns are rebuilt only when
+the table's width crosses a point where a column appears or disappears.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from ...session import OpRow
+from ..model import (
+    COLUMN_BY_KEY,
+    DIM,
+    Column,
+    RowView,
+    TableOptions,
+    build_table,
+    columns_for_width,
+    display_cells,
+    plan_table,
+)
+
+
+class OpCell(Text):
+    """The label cell; it carries its row key so rows can be ordered by rank."""
+
+    def __init__(self, text: str, key: str, dim: bool = False) -> None:
+        super().__init__(text, style="dim" if dim else "", no_wrap=True, overflow="ellipsis", end="")
+        self.row_key = key
+
+
+def _value_cell(text: str) -> Text:
+    return Text(text, justify="right", no_wrap=True, end="")
+
+
+class OpsTable(DataTable):
+    """Per-operation statistics, one row per call path."""
+
+    BINDINGS = [
+        # shown in the footer (DataTable's own Enter binding is hidden)
+        Binding("enter", "select_cursor", "Open", key_display="⏎", tooltip="Open the op's drill-down"),
+        Binding("left", "collapse", "Collapse", show=False),
+        Binding("right", "expand", "Expand", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    OpsTable {
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+        scrollbar-size-horizontal: 0;
+    }
+    """
+
+    class Collapse(Message):
+        """The user asked to collapse or expand the subtree under ``key``."""
+
+        def __init__(self, key: str, collapse: bool) -> None:
+            super().__init__()
+            self.key = key
+            self.collapse = collapse
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+        self.shown_columns: tuple[Column, ...] = ()
+        self.op_width = 0
+        self._order: list[str] = []
+        self._cells: dict[str, tuple[str, ...]] = {}
+        self.row_views: dict[str, RowView] = {}
+        self._source: tuple[list[OpRow], TableOptions] = ([], TableOptions())
+        self._sort: tuple[str, bool] = ("tree", False)
+        #: number of update_cell calls made (for tests and benchmarks)
+        self.cell_updates = 0
+        self.rebuilds = 0
+
+    # ------------------------------------------------------------------ columns
+
+    def layout_width(self) -> int:
+        # leave room for the vertical scrollbar so no horizontal scrolling is needed
+        return max(0, self.size.width - 1)
+
+    def ensure_columns(self) -> bool:
+        """(Re)create the columns if the width calls for a different set. True if rebuilt."""
+        width = self.layout_width()
+        if width <= 0:
+            return False
+        cols, op_width = columns_for_width(width)
+        if cols == self.shown_columns and op_width == self.op_width and self.columns:
+            return False
+        cursor_key = self.cursor_key()
+        self.shown_columns, self.op_width = cols, op_width
+        self.clear(columns=True)
+        self.rebuilds += 1
+        self.add_column(self._heading("op", "op"), width=op_width, key="op")
+        for c in cols:
+            self.add_column(self._heading(c.key, c.label, right=True), width=c.width, key=c.key)
+        self._order, self._cells = [], {}
+        rows, options = self._source
+        if rows:
+            self._apply(build_table(rows, options, cols))
+            self._restore_cursor(cursor_key, 0)
+        return True
+
+    def _heading(self, key: str, label: str, right: bool = False) -> Text:
+        sort, desc = self._sort
+        if key == sort or (key == "op" and sort in ("name", "tree")):
+            arrow = "▼" if desc else "▲"
+            if key == "op" and sort == "tree":
+                label = f"op (program order) {arrow}"
+            else:
+                label = f"{label} {arrow}"
+            return Text(label, style="bold", justify="right" if right else "left", no_wrap=True)
+        return Text(label, justify="right" if right else "left", no_wrap=True)
+
+    def set_sort(self, key: str, descending: bool) -> None:
+        """Show the sort column and direction in the headings."""
+        if (key, descending) == self._sort:
+            return
+        self._sort = (key, descending)
+        for ck, column in self.columns.items():
+            name = ck.value or ""
+            label = "op" if name == "op" else COLUMN_BY_KEY[name].label
+            column.label = self._heading(name, label, right=name != "op")
+        self.notify_style_update()
+
+    # ------------------------------------------------------------------ rows
+
+    def cursor_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except CellDoesNotExist:
+            return None
+        return row_key.value
+
+    def cursor_view(self) -> RowView | None:
+        key = self.cursor_key()
+        return self.row_views.get(key) if key else None
+
+    def show_ops(self, rows: list[OpRow], options: TableOptions) -> None:
+        """Show SessionState rows under ``options``, changing only the cells that differ."""
+        self._source = (rows, options)
+        self.set_sort(options.sort, options.descending)
+        if self.ensure_columns():
+            return  # rebuilt from the rows just stored
+        if not self.columns:
+            return  # not laid out yet: shown once the width is known
+        cursor_key = self.cursor_key()
+        cursor_row = self.cursor_row
+        self._apply(build_table(rows, options, self.shown_columns))
+        self._restore_cursor(cursor_key, cursor_row)
+
+    def _cell(self, index: int, text: str, key: str) -> Text:
+        if index == 0:
+            dim = text.startswith(DIM)
+            return OpCell(text[len(DIM):] if dim else text, key, dim)
+        return _value_cell(text)
+
+    def _apply(self, rows: list[RowView]) -> None:
+        ncols = 1 + len(self.shown_columns)
+        plan = plan_table(self._order, self._cells, rows)
+        self.row_views = {r.key: r for r in rows}
+        if plan.empty:
+            return
+        col_keys = ["op", *(c.key for c in self.shown_columns)]
+        for key in plan.remove:
+            try:
+                self.remove_row(key)
+            except RowDoesNotExist:
+                pass
+            self._cells.pop(key, None)
+        for r in plan.add:
+            cells = display_cells(r)[:ncols]
+            self.add_row(*(self._cell(i, t, r.key) for i, t in enumerate(cells)), key=r.key)
+            self._cells[r.key] = cells
+        for key, index, text in plan.changes:
+            if index >= ncols:
+                continue
+            self.update_cell(key, col_keys[index], self._cell(index, text, key))
+            self.cell_updates += 1
+            old = self._cells[key]
+            self._cells[key] = old[:index] + (text,) + old[index + 1 :]
+        if plan.reorder:
+            rank = {k: i for i, k in enumerate(plan.order)}
+            self.sort("op", key=lambda cell: rank.get(getattr(cell, "row_key", ""), 0))
+        self._order = plan.order
+
+    def _restore_cursor(self, key: str | None, fallback_row: int) -> None:
+        if not self.row_count:
+            return
+        if key is not None and key in self.row_views:
+            try:
+                index = self.get_row_index(key)
+            except RowDoesNotExist:
+                index = min(fallback_row, self.row_count - 1)
+        else:
+            index = min(fallback_row, self.row_count - 1)
+        if index != self.cursor_row:
+            self.move_cursor(row=index, animate=False)
+
+    def select_key(self, key: str) -> bool:
+        """Put the cursor on the row of ``key`` (True if it is shown)."""
+        if key not in self.row_views:
+            return False
+        try:
+            self.move_cursor(row=self.get_row_index(key), animate=False)
+        except RowDoesNotExist:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ events
+
+    def on_resize(self) -> None:
+        self.ensure_columns()
+
+    def action_collapse(self) -> None:
+        view = self.cursor_view()
+        if view is None:
+            return
+        if view.has_children and not view.collapsed:
+            self.post_message(self.Collapse(view.key, True))
+        elif "/" in view.key:
+            # on a leaf or a collapsed node: go to the parent row
+            self.select_key(view.key.rsplit("/", 1)[0])
+
+    def action_expand(self) -> None:
+        view = self.cursor_view()
+        if view is not None and view.has_children and view.collapsed:
+            self.post_message(self.Collapse(view.key, False))
