@@ -27,8 +27,10 @@ far too low for any modern CPU running BLAS):
 * **pi**, float32 GEMM (``A @ B``, n x n, 2 n^3 FLOP) through NumPy's BLAS with its own
   thread count (reported by threadpoolctl; the workload uses the same BLAS and threads).
 
-Every kernel runs ``reps`` times; the best repetition is taken (as STREAM does) and the
-spread ``(best - worst) / best`` is kept to show how stable the figure is.
+Every kernel runs ``reps`` times, the three kernels interleaved (so a burst of other load
+spoils one repetition of each, not all of one); the best repetition is taken (as STREAM
+does) and the spread ``(best - worst) / best`` is kept to show how stable the figure is.
+The load average is recorded: peaks measured on a busy machine read low (``busy``).
 
 Peaks are cached as JSON in ``$XDG_CACHE_HOME/zlprof/peaks.json`` (else
 ``~/.cache/zlprof/peaks.json``), one entry per machine key (hostname, CPU model, NumPy
@@ -327,6 +329,15 @@ class MachinePeaks:
     counted: dict[str, int] = field(default_factory=dict)
     llc_bytes: int = 0
     overridden: list[str] = field(default_factory=list)
+    #: 1-minute load average around the calibration, and the CPU count: a load near or
+    #: above the CPU count means other work competed and the peaks read low
+    loadavg: float = 0.0
+    cpus: int = 0
+
+    @property
+    def busy(self) -> bool:
+        """The machine was busy while calibrating (load >= half the CPUs besides us)."""
+        return self.cpus > 0 and self.loadavg >= max(1.0, self.cpus * 0.5) + 1.0
 
     @property
     def ridge(self) -> float:
@@ -357,10 +368,11 @@ class MachinePeaks:
         pi_src = "override" if "gflops" in self.overridden else "fp32 GEMM"
         threads = f", {self.blas_threads} BLAS threads" if self.blas_threads else ""
         when = f" {self.date[:10]}" if self.date else ""
+        busy = " (machine was busy: may read low)" if self.busy else ""
         return (
             f"pi {fmt_num(self.gflops)} GFLOP/s ({pi_src}{threads}) | "
             f"beta {fmt_num(self.gbps)} GB/s ({self.beta_kernel}) | "
-            f"ridge {fmt_num(self.ridge)} FLOP/B | {self.source}{when}"
+            f"ridge {fmt_num(self.ridge)} FLOP/B | {self.source}{when}{busy}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -400,6 +412,13 @@ def _run_parallel(
     ]
     for f in futs:
         f.result()
+
+
+def _loadavg() -> float:
+    try:
+        return float(os.getloadavg()[0])
+    except (OSError, AttributeError):
+        return 0.0
 
 
 def _copy_kernel(a: np.ndarray, b: np.ndarray) -> None:
@@ -450,53 +469,51 @@ def calibrate(
 
     if progress is not None:
         progress(0.0, f"allocating 3 x {n * 8 / (1 << 20):.0f} MiB")
+    load_before = _loadavg()
     a = np.full(n, 1.0)
     b = np.full(n, 2.0)
     c = np.full(n, 0.5)
     array_bytes = a.nbytes
-    counted = {"copy": 2 * array_bytes, "triad": 3 * array_bytes}
+    counted = {"copy": 2 * array_bytes, "triad": 3 * array_bytes, "gemm": 2 * gemm_n**3}
     samples: dict[str, list[float]] = {"copy": [], "triad": [], "gemm": []}
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((gemm_n, gemm_n), dtype=np.float32)
+    B = rng.standard_normal((gemm_n, gemm_n), dtype=np.float32)
     pool = (
         ThreadPoolExecutor(nthreads, thread_name_prefix="zlprof-stream") if nthreads > 1 else None
     )
     try:
         _run_parallel(pool, _copy_kernel, (a, b), nthreads)  # warm up page tables, pool
+        C = A @ B  # warm-up (BLAS threads spin up)
+        if C.dtype != np.float32:
+            raise RuntimeError(f"GEMM promoted to {C.dtype}")
+        # the kernels are interleaved, so a burst of other load on the machine hits one
+        # repetition of each rather than every repetition of one kernel
         for r in range(reps):
-            t0 = clock()
-            _run_parallel(pool, _copy_kernel, (a, b), nthreads)
-            dt = clock() - t0
-            samples["copy"].append(counted["copy"] / max(dt, 1e-12) / 1e9)
-            tick(f"copy {r + 1}/{reps}: {samples['copy'][-1]:.1f} GB/s")
-        if not np.array_equal(b[:: max(1, n // 1024)], a[:: max(1, n // 1024)]):
-            raise RuntimeError("copy kernel produced a wrong result")
-        b.fill(2.0)
-        for r in range(reps):
+            b.fill(2.0)
             t0 = clock()
             _run_parallel(pool, _triad_kernel, (a, b, c), nthreads)
             dt = clock() - t0
             samples["triad"].append(counted["triad"] / max(dt, 1e-12) / 1e9)
             tick(f"triad {r + 1}/{reps}: {samples['triad'][-1]:.1f} GB/s")
-        if not (a[0] == 3.5 and a[-1] == 3.5 and a[n // 2] == 3.5):
-            raise RuntimeError("triad kernel produced a wrong result")
+            if not (a[0] == 3.5 and a[-1] == 3.5 and a[n // 2] == 3.5):
+                raise RuntimeError("triad kernel produced a wrong result")
+            t0 = clock()
+            _run_parallel(pool, _copy_kernel, (a, b), nthreads)
+            dt = clock() - t0
+            samples["copy"].append(counted["copy"] / max(dt, 1e-12) / 1e9)
+            tick(f"copy {r + 1}/{reps}: {samples['copy'][-1]:.1f} GB/s")
+            if not (b[0] == 3.5 and b[-1] == 3.5 and b[n // 2] == 3.5):
+                raise RuntimeError("copy kernel produced a wrong result")
+            t0 = clock()
+            np.matmul(A, B, out=C)
+            dt = clock() - t0
+            samples["gemm"].append(counted["gemm"] / max(dt, 1e-12) / 1e9)
+            tick(f"gemm {r + 1}/{reps}: {samples['gemm'][-1]:.1f} GFLOP/s")
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-        del a, b, c
-
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((gemm_n, gemm_n), dtype=np.float32)
-    B = rng.standard_normal((gemm_n, gemm_n), dtype=np.float32)
-    C = A @ B  # warm-up (BLAS threads spin up)
-    if C.dtype != np.float32:
-        raise RuntimeError(f"GEMM promoted to {C.dtype}")
-    counted["gemm"] = 2 * gemm_n**3
-    for r in range(reps):
-        t0 = clock()
-        np.matmul(A, B, out=C)
-        dt = clock() - t0
-        samples["gemm"].append(counted["gemm"] / max(dt, 1e-12) / 1e9)
-        tick(f"gemm {r + 1}/{reps}: {samples['gemm'][-1]:.1f} GFLOP/s")
-    del A, B, C
+        del a, b, c, A, B
 
     best = {k: max(v) for k, v in samples.items()}
     spread = {k: (max(v) - min(v)) / max(v) if max(v) > 0 else 0.0 for k, v in samples.items()}
@@ -522,6 +539,8 @@ def calibrate(
         samples=samples,
         counted=counted,
         llc_bytes=last_level_cache_bytes(),
+        loadavg=max(load_before, _loadavg()),
+        cpus=os.cpu_count() or 0,
     )
     tick("done")
     return peaks
