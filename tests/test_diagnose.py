@@ -441,3 +441,24 @@ def test_healthy_session_has_no_warnings() -> None:
     st = loop_session(steps=150)
     hints = diagnose(st)
     assert [h for h in hints if h.severity != "info"] == []
+
+
+def test_batch_sweep_from_bench_json_groups_by_other_params() -> None:
+    def res(preset: str, batch: int, tps: float) -> dict:
+        return {
+            "name": f"preset={preset} batch={batch}",
+            "params": {"preset": preset, "batch": batch},
+            "throughput": {"tokens_per_second": tps},
+        }
+
+    doc = {
+        "schema": "zlprof.bench/1",
+        "results": [res("tiny", 1, 100), res("tiny", 2, 198), res("tiny", 4, 390)]
+        + [res("medium", 1, 10), res("medium", 2, 14), res("medium", 4, 15)],
+    }
+    hints = rule_batch_scaling(doc)
+    by_group = {h.data["group"]: h for h in hints}
+    assert "memory-bound" in by_group["preset=tiny"].title
+    assert "(preset=tiny)" in by_group["preset=tiny"].title
+    assert "compute-bound" in by_group["preset=medium"].title
+    assert sweep_points(doc["results"])[0] == (1, 10.0) or sweep_points(doc)[0] == (1, 100.0)

@@ -428,41 +428,83 @@ def rule_prefill(state: Any) -> list[Hint]:
 # --------------------------------------------------------------------------- rule 4
 
 
-def sweep_points(sweep: Sequence[Any] | None) -> list[tuple[int, float]]:
-    """(batch, tokens/s) pairs, averaged per batch size and sorted, from any sweep form."""
-    pts: dict[int, list[float]] = {}
+def _sweep_item(item: Any) -> tuple[Any, Any, str]:
+    """(batch, tokens/s, label of the other parameters) of one sweep entry."""
+    if hasattr(item, "params") and hasattr(item, "throughput"):  # bench.BenchmarkResult
+        params = dict(item.params)
+        return params.pop("batch", None), item.throughput.tokens_per_second, _label(params)
+    if hasattr(item, "config") and hasattr(item, "tokens_per_s"):  # a SessionState
+        return item.config.get("batch"), item.tokens_per_s(None), ""
+    if isinstance(item, dict):
+        if "params" in item and "throughput" in item:  # a result of `zlprof bench` JSON
+            params = dict(item.get("params") or {})
+            tp = item.get("throughput") or {}
+            return params.pop("batch", None), tp.get("tokens_per_second"), _label(params)
+        return item.get("batch"), item.get("tokens_per_s", item.get("tokens_per_second")), ""
+    b, v = item
+    return b, v, ""
+
+
+def _label(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+
+
+def sweep_groups(sweep: Any) -> dict[str, list[tuple[int, float]]]:
+    """(batch, tokens/s) pairs per group of other parameters (a bench sweep may also vary
+    the preset), averaged per batch size and sorted by batch.
+
+    Accepts ``(batch, tokens_per_s)`` pairs, ``{"batch", "tokens_per_s"}`` mappings,
+    SessionStates (their ``config["batch"]`` and session tokens/s), ``bench``
+    BenchmarkResults, or a ``zlprof bench --format json`` document or its results.
+    """
+    if isinstance(sweep, dict) and "results" in sweep:
+        sweep = sweep["results"]
+    groups: dict[str, dict[int, list[float]]] = {}
     for item in sweep or ():
-        if hasattr(item, "config") and hasattr(item, "tokens_per_s"):
-            b = item.config.get("batch")
-            v = item.tokens_per_s(None)
-        elif isinstance(item, dict):
-            b = item.get("batch")
-            v = item.get("tokens_per_s")
-        else:
-            b, v = item
         try:
+            b, v, label = _sweep_item(item)
             b, v = int(b), float(v)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             continue
         if b >= 1 and v > 0 and math.isfinite(v):
-            pts.setdefault(b, []).append(v)
-    return sorted((b, sum(v) / len(v)) for b, v in pts.items())
+            groups.setdefault(label, {}).setdefault(b, []).append(v)
+    return {
+        label: sorted((b, sum(v) / len(v)) for b, v in pts.items()) for label, pts in groups.items()
+    }
 
 
-def rule_batch_scaling(sweep: Sequence[Any] | None) -> list[Hint]:
+def sweep_points(sweep: Any) -> list[tuple[int, float]]:
+    """The (batch, tokens/s) pairs of the sweep's largest group (see :func:`sweep_groups`)."""
+    groups = sweep_groups(sweep)
+    if not groups:
+        return []
+    return max(groups.values(), key=len)
+
+
+def rule_batch_scaling(sweep: Any) -> list[Hint]:
     """Throughput vs batch size: ~linear = memory-bound, plateau = compute-bound."""
-    pts = sweep_points(sweep)
-    if len(pts) < BATCH_MIN_SIZES:
+    groups = sweep_groups(sweep)
+    hints = [
+        _batch_hint(pts, label)
+        for label, pts in sorted(groups.items())
+        if len(pts) >= BATCH_MIN_SIZES
+    ]
+    if not hints:
+        have = max((len(p) for p in groups.values()), default=0)
         return [
             _not_enough(
                 "batch_scaling",
                 "Batch scaling",
                 f"needs tokens/s at >= {BATCH_MIN_SIZES} batch sizes (a batch sweep from "
-                f"`zlprof bench`, or recordings at several --batch values); have {len(pts)}",
+                f"`zlprof bench`, or recordings at several --batch values); have {have}",
                 "Measure tokens/s at batch 1, 2, 4, 8 (e.g. one recording per --batch) and "
                 "pass them as a sweep.",
             )
         ]
+    return hints
+
+
+def _batch_hint(pts: list[tuple[int, float]], label: str) -> Hint:
     b = np.array([p[0] for p in pts], np.float64)
     v = np.array([p[1] for p in pts], np.float64)
     slope, _, r2 = linear_fit(np.log(b), np.log(v))
@@ -476,20 +518,19 @@ def rule_batch_scaling(sweep: Sequence[Any] | None) -> list[Hint]:
         f"{gains[-1]:.0%} of proportional (linear if slope >= {BATCH_LINEAR_SLOPE}, "
         f"plateau if the last step gains <= {BATCH_PLATEAU_GAIN:.0%})"
     )
-    data = {"points": pts, "slope": slope, "r2": r2, "last_gain": gains[-1]}
+    data = {"points": pts, "slope": slope, "r2": r2, "last_gain": gains[-1], "group": label}
+    where = f" ({label})" if label else ""
     if slope >= BATCH_LINEAR_SLOPE and gains[-1] > BATCH_PLATEAU_GAIN:
-        return [
-            Hint(
-                "batch_scaling",
-                "warning",
-                f"Throughput scales ~linearly with batch (slope {slope:.2f}): memory-bound",
-                evidence,
-                "Memory-bound: each step streams the weights once for the whole batch, so "
-                "quantise weights (int8/Q4 move 4-8x fewer bytes) and use more memory "
-                "bandwidth; a larger batch is nearly free until the plateau.",
-                data=data,
-            )
-        ]
+        return Hint(
+            "batch_scaling",
+            "warning",
+            f"Throughput scales ~linearly with batch{where} (slope {slope:.2f}): memory-bound",
+            evidence,
+            "Memory-bound: each step streams the weights once for the whole batch, so "
+            "quantise weights (int8/Q4 move 4-8x fewer bytes) and use more memory "
+            "bandwidth; a larger batch is nearly free until the plateau.",
+            data=data,
+        )
     if gains[-1] <= BATCH_PLATEAU_GAIN:
         knee = int(b[-1])
         for i, g in enumerate(gains):
@@ -497,28 +538,24 @@ def rule_batch_scaling(sweep: Sequence[Any] | None) -> list[Hint]:
                 knee = int(b[i])
                 break
         data["knee"] = knee
-        return [
-            Hint(
-                "batch_scaling",
-                "warning",
-                f"Throughput plateaus past batch {knee}: compute-bound",
-                evidence,
-                "Compute-bound: use BLAS for every product (no Python-level loops), "
-                "vectorise the inner loops, and keep the batch at the knee.",
-                data=data,
-            )
-        ]
-    return [
-        Hint(
+        return Hint(
             "batch_scaling",
-            "info",
-            f"Throughput grows sublinearly with batch (slope {slope:.2f})",
+            "warning",
+            f"Throughput plateaus past batch {knee}{where}: compute-bound",
             evidence,
-            "Between memory- and compute-bound: extend the sweep to larger batches to find "
-            "the plateau.",
+            "Compute-bound: use BLAS for every product (no Python-level loops), "
+            "vectorise the inner loops, and keep the batch at the knee.",
             data=data,
         )
-    ]
+    return Hint(
+        "batch_scaling",
+        "info",
+        f"Throughput grows sublinearly with batch{where} (slope {slope:.2f})",
+        evidence,
+        "Between memory- and compute-bound: extend the sweep to larger batches to find "
+        "the plateau.",
+        data=data,
+    )
 
 
 # --------------------------------------------------------------------------- rule 5
