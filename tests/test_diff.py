@@ -84,6 +84,22 @@ def test_false_positive_rate_is_about_alpha() -> None:
     assert sum(p < 0.05 for p in shifted) >= 95
 
 
+def test_agrees_with_the_bench_comparison() -> None:
+    # zlprof bench --compare has its own U test; on large samples both use the same normal
+    # approximation and must agree
+    bench = pytest.importorskip("zlprof.bench")
+    other = getattr(bench, "mann_whitney_u", None)
+    if other is None:
+        pytest.skip("bench has no mann_whitney_u")
+    rng = np.random.default_rng(3)
+    a = np.round(rng.lognormal(0, 0.2, 300), 2)  # rounded: ties on purpose
+    b = np.round(rng.lognormal(0.05, 0.2, 250), 2)
+    mine = mann_whitney_u(a, b)
+    u_a, p = other(a, b)
+    assert u_a == pytest.approx(mine.u_a)
+    assert p == pytest.approx(mine.p_value, rel=1e-9)
+
+
 # --------------------------------------------------------------------------- sessions
 
 

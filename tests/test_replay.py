@@ -325,6 +325,23 @@ def test_speed_changes_the_pace(rec: Path) -> None:
     src.stop()
 
 
+def test_timeline_for_the_bar(rec: Path) -> None:
+    src, clock = _started(rec, speed=2.0)
+    clock.advance(1.5)
+    tl = src.timeline()
+    assert tl.position_s == pytest.approx(3.0)
+    assert tl.duration_s == pytest.approx(src.duration_s) and 5.9 < tl.duration_s < 6.1
+    assert tl.fraction == pytest.approx(3.0 / tl.duration_s)
+    assert (tl.speed, tl.speed_text, tl.paused, tl.indexed) == (2.0, "2x", False, True)
+    src.pause()
+    src.set_speed(None)
+    tl = src.timeline()
+    assert (tl.speed_text, tl.paused, tl.status) == ("max", True, "paused")
+    assert src.recording_path is None and src.path == rec  # a replay records nothing
+    assert src.seekable and src.kind == "replay"
+    src.stop()
+
+
 def test_pause_freezes_position_and_state(rec: Path) -> None:
     src, clock = _started(rec, speed=1.0)
     assert src.status == "running" and not src.paused

@@ -24,8 +24,9 @@ seek that is closer to the current position than to a checkpoint just folds forw
 Playback folds one frame per ``ingest_many`` call, as the index pass does, so a seek
 yields the same state as playing to that point, down to the float rounding of the means.
 
-Public surface for the app (besides Source's): ``position_s``, ``duration_s``, ``speed``
-(``None`` = max), ``speed_text``, ``paused``, ``seekable``, ``pause()``, ``resume()``,
+Public surface for the app (besides Source's): ``timeline()`` (all of the next four at
+once), ``position_s``, ``duration_s``, ``speed`` (``None`` = max), ``speed_text``,
+``paused``, ``seekable``, ``path``, ``pause()``, ``resume()``,
 ``toggle_pause()``, ``set_speed(x)``, ``faster()``, ``slower()``, ``seek(s)``,
 ``seek_relative(ds)``, ``seek_start()``, ``seek_end()``, ``settle()``, ``wait()``.
 Control methods never block on folding: a seek is applied by the playback thread (the
@@ -298,6 +299,30 @@ class _Index:
 # --------------------------------------------------------------------------- source
 
 
+def speed_label(speed: float | None) -> str:
+    return "max" if speed is None else f"{speed:g}x"
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeline:
+    """What a timeline bar shows, read consistently in one go."""
+
+    position_s: float
+    duration_s: float
+    #: session seconds per wall second; None = as fast as possible
+    speed: float | None
+    speed_text: str
+    paused: bool
+    status: str
+    #: the seek index is built (until then a backward seek waits for it)
+    indexed: bool
+
+    @property
+    def fraction(self) -> float:
+        """Position as a fraction of the duration, 0..1."""
+        return min(1.0, self.position_s / self.duration_s) if self.duration_s > 0 else 1.0
+
+
 class ReplaySource(Source):
     """Plays a ``.zlp`` recording into ``state`` at its recorded pace (or faster, slower).
 
@@ -323,7 +348,8 @@ class ReplaySource(Source):
         self._clock = clock  # wall seconds; tests pass a fake one
         res = read_recording(path)  # RecordingError for a non-recording / newer schema
         self.path = Path(path)
-        self.recording_path = self.path
+        # recording_path stays None: a replay records nothing (the app prints
+        # "recorded PATH" on exit for a source that has one); ``path`` is the file played
         self.file_size = res.size
         self.warning = res.warning
         self._frames = res.frames
@@ -391,14 +417,21 @@ class ReplaySource(Source):
 
     @property
     def speed_text(self) -> str:
-        s = self._speed
-        if s is None:
-            return "max"
-        return f"{s:g}x"
+        """``1x``, ``0.5x``, ``max``."""
+        return speed_label(self._speed)
 
     @property
     def paused(self) -> bool:
         return self._paused
+
+    def timeline(self) -> Timeline:
+        """Position, duration, speed and pause state for a timeline bar."""
+        with self._cond:
+            pos = self._position_ns(self._clock()) / 1e9
+            paused = self._paused
+            speed = self._speed
+        return Timeline(pos, self.duration_s, speed, speed_label(speed), paused, self.status,
+                        self._index is not None)
 
     @property
     def frame_count(self) -> int:
