@@ -485,6 +485,7 @@ def test_get_peaks_cached_measured_override(xdg: Path, monkeypatch: pytest.Monke
         return real(array_mb=0.25, gemm_n=8, reps=1, threads=1, clock=FakeClock(0.01))
 
     monkeypatch.setattr(rl, "_calibrate", fake_calibrate)
+    monkeypatch.setattr(rl, "_loadavg", lambda: 0.0)  # an idle machine, whatever runs now
     with pytest.raises(rl.PeaksUnavailable):
         rl.get_peaks(measure_if_missing=False)
     both = rl.get_peaks(peak_gflops=500, peak_gbps=50)  # nothing to measure
@@ -513,3 +514,17 @@ def test_describe_and_dict_round_trip() -> None:
     assert back == pk
     with pytest.raises(ValueError):
         MachinePeaks.from_dict({"gflops": 0, "gbps": 1})
+
+
+def test_busy_machine_peaks_are_not_cached(xdg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rl, "_loadavg", lambda: 64.0)  # far more load than CPUs
+    monkeypatch.setattr(
+        rl, "_calibrate", lambda **kw: rl.calibrate(array_mb=0.25, gemm_n=8, reps=1, threads=1)
+    )
+    pk = rl.get_peaks()
+    assert pk.busy and "busy" in pk.describe()
+    assert rl.load_cached_peaks() is None  # implicit measurement on a busy machine: not kept
+    rl.get_peaks(calibrate=True)  # asked for explicitly: kept
+    assert rl.load_cached_peaks() is not None
+    monkeypatch.setattr(rl, "_loadavg", lambda: 0.0)
+    assert not rl.calibrate(array_mb=0.25, gemm_n=8, reps=1, threads=1).busy

@@ -329,15 +329,16 @@ class MachinePeaks:
     counted: dict[str, int] = field(default_factory=dict)
     llc_bytes: int = 0
     overridden: list[str] = field(default_factory=list)
-    #: 1-minute load average around the calibration, and the CPU count: a load near or
-    #: above the CPU count means other work competed and the peaks read low
+    #: 1-minute load average when calibration began (others' load, not ours) and the CPU
+    #: count: a load near the CPU count means other work competed and the peaks read low
     loadavg: float = 0.0
     cpus: int = 0
 
     @property
     def busy(self) -> bool:
-        """The machine was busy while calibrating (load >= half the CPUs besides us)."""
-        return self.cpus > 0 and self.loadavg >= max(1.0, self.cpus * 0.5) + 1.0
+        """Other work kept the machine busy when calibration began (1-minute load average
+        >= 3/4 of the CPUs, at least 1): such peaks read low."""
+        return self.cpus > 0 and self.loadavg >= max(1.0, 0.75 * self.cpus)
 
     @property
     def ridge(self) -> float:
@@ -539,7 +540,7 @@ def calibrate(
         samples=samples,
         counted=counted,
         llc_bytes=last_level_cache_bytes(),
-        loadavg=max(load_before, _loadavg()),
+        loadavg=load_before,
         cpus=os.cpu_count() or 0,
     )
     tick("done")
@@ -630,7 +631,9 @@ def get_peaks(
     ``calibrate=True`` measures now and refreshes the cache. Otherwise the cached values
     are used; without a cache entry they are measured (and cached) when
     ``measure_if_missing`` (the CLI), else :class:`PeaksUnavailable` is raised (the live
-    app: it should then call :func:`calibrate` in a worker thread). ``peak_gflops`` /
+    app: it should then call :func:`calibrate` in a worker thread). Peaks measured
+    implicitly on a busy machine (``busy``: e.g. while a workload runs) are returned but
+    not cached, so they do not stick; ``calibrate=True`` always caches. ``peak_gflops`` /
     ``peak_gbps`` override either figure (``source="override"``); with both given nothing
     is measured. Non-positive overrides raise ValueError.
     """
@@ -648,7 +651,7 @@ def get_peaks(
             if not measure_if_missing:
                 raise PeaksUnavailable("no cached machine peaks; run `zlprof roofline --calibrate`")
             base = _calibrate(progress=progress, **calibrate_kwargs)
-            if use_cache:
+            if use_cache and not base.busy:  # never cache peaks a busy machine measured
                 save_peaks(base)
     if base is None:  # both overridden and nothing cached
         ident = machine_identity()
