@@ -334,8 +334,12 @@ class Model:
             return logits.reshape(B, S, cfg.vocab)
         return logits
 
-    def full_logits(self, tokens: np.ndarray) -> np.ndarray:
-        """Logits of every position of ``tokens`` (B, S), recomputed without a kept cache."""
+    def full_logits(self, tokens: np.ndarray, pads: list[int] | None = None) -> np.ndarray:
+        """Logits (B, S, V) of every position of ``tokens`` (B, S) in one pass, no kept cache.
+
+        ``pads[b]``: left-padding slots of row b (masked out, as in generation).
+        """
         B, S = tokens.shape
         cache = self.new_cache(B, max(S, 1))
+        cache.reset(pads)
         return self.forward(tokens, cache, all_logits=True)

@@ -127,8 +127,30 @@ def seed_int(text: str) -> int:
 # --------------------------------------------------------------------------- parser
 
 
-def add_workload_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
-    """Add the WORKLOAD options (DESIGN.md) to ``parser``; returns their group."""
+def add_workload_arguments(
+    parser: argparse.ArgumentParser, sweep: bool = False
+) -> argparse._ArgumentGroup:
+    """Add the WORKLOAD options (DESIGN.md) to ``parser``; returns their group.
+
+    ``sweep=True`` (``zlprof bench``): every option takes a comma list, kept as text; the
+    caller splits it and checks each value by parsing it with a plain workload parser.
+    """
+    if sweep:
+        g = parser.add_argument_group(
+            "workload (each option takes a comma list; the bench runs the cross product)"
+        )
+        for dest, flag in WORKLOAD_OPTIONS:
+            if dest == "no_profile":
+                g.add_argument(
+                    flag,
+                    dest=dest,
+                    action="store_true",
+                    default=None,
+                    help="run the loop uninstrumented",
+                )
+            else:
+                g.add_argument(flag, dest=dest, default=None, metavar="LIST")
+        return g
     g = parser.add_argument_group(
         "workload", "the built-in NumPy inference workload (python -m zlprof.workload)"
     )

@@ -80,7 +80,7 @@ class ModelConfig:
 # clearly memory-bound. Vocabularies stay within the built-in tokenizer.
 PRESETS: dict[str, ModelConfig] = {
     "tiny": ModelConfig(
-        d_model=256, n_layers=4, n_heads=8, n_kv_heads=4, ffn=704, vocab=4096, context=512
+        d_model=256, n_layers=4, n_heads=8, n_kv_heads=4, ffn=704, vocab=8192, context=512
     ),
     "small": ModelConfig(
         d_model=512, n_layers=8, n_heads=8, n_kv_heads=4, ffn=1408, vocab=8192, context=1024
