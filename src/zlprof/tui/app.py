@@ -31,6 +31,7 @@ from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
@@ -242,7 +243,10 @@ class ZlprofApp(App[int]):
             if isinstance(screen, MainScreen | DrillDownScreen) and snap.request == screen.view_request():
                 self.last_snapshot = snap
                 with self.batch_update():
-                    screen.apply_snapshot(snap)
+                    try:
+                        screen.apply_snapshot(snap)
+                    except NoMatches:
+                        pass  # the screen is being torn down (the app is closing)
             elif isinstance(snap.request, model.MainRequest):
                 # keep the main screen's data current while another screen is on top
                 self.last_snapshot = snap
@@ -254,7 +258,8 @@ class ZlprofApp(App[int]):
         src = self.source
         snap = self.last_snapshot
         info = snap.info if snap else {}
-        argv = info.get("argv") or getattr(src, "argv", None) or []
+        # the command as launched (python -m pkg ...) reads better than the child's sys.argv
+        argv = getattr(src, "argv", None) or info.get("argv") or []
         pid = info.get("pid")
         if pid is None and getattr(src, "proc", None) is not None:
             pid = src.proc.pid  # type: ignore[attr-defined]
@@ -279,6 +284,7 @@ class ZlprofApp(App[int]):
         status = self.source.status
         if status == self._seen_status:
             return
+        first = not self._seen_status
         self._seen_status = status
         if status == "crashed":
             self.show_crash()
@@ -295,7 +301,8 @@ class ZlprofApp(App[int]):
                 severity="warning",
                 timeout=8,
             )
-        elif status == "ended":
+        elif status == "ended" and not first:
+            # (a source that had already ended when the app opened needs no toast)
             self.notify("the program ended; its data stays on screen", title="ended", timeout=5)
 
     def show_crash(self) -> None:

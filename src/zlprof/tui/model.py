@@ -632,7 +632,7 @@ def status_view(
     if status in ("running", "paused") or status == "starting":
         text = {"running": "running", "paused": "paused", "starting": "starting"}[status]
     elif status == "silent":
-        text = f"silent: no measurements after {waited_s:.0f} s"
+        text = f"silent: no measurements after {waited_s:g} s"
     elif status == "crashed":
         text = f"crashed ({end_reason or f'exit {exit_code}'})"
     elif status == "ended":

@@ -52,6 +52,16 @@ def layered_text(layers: list[tuple[BrailleCanvas, Style]], rows: int) -> list[T
     return out
 
 
+def _fit_label(label: str, width: int) -> str:
+    """``parent/name`` if it fits, else ``name``, else ``name`` cut with an ellipsis."""
+    if len(label) <= width:
+        return label
+    name = label.rsplit("/", 1)[-1]
+    if len(name) <= width:
+        return name
+    return name[: max(0, width - 1)] + "…"
+
+
 def _gutter(label: str, width: int) -> str:
     return label[:width].rjust(width)
 
@@ -90,7 +100,7 @@ class ShareBars(Widget):
         top = max(b.share for b in self.bars) or 1.0
         out = Text(no_wrap=True, overflow="crop")
         for i, b in enumerate(shown):
-            label = b.label if len(b.label) <= label_w else b.label[: label_w - 1] + "…"
+            label = _fit_label(b.label, label_w)
             rest = not b.full
             out.append(label.ljust(label_w) + " ", rest_style if rest else label_style)
             # bars are scaled to the largest share so small differences stay visible
