@@ -104,8 +104,9 @@ for the per-run metrics duration_ms, tokens_per_second, requests_per_second, ttf
 tpot_ms, itl_ms and peak_rss. ``change`` is new/old median - 1. The test is the two-sided
 Mann-Whitney U test on the per-run samples of the successful runs (exact distribution
 without ties and up to 50 runs a side, else the normal approximation with tie and
-continuity corrections); the verdict is ``faster``/``slower`` (``smaller``/``larger``
-for memory) when p < alpha, ``not significant`` otherwise, and ``too few runs`` when
+continuity corrections, shared with ``zlprof diff``); the verdict is ``faster``/``slower``
+(``smaller``/``larger`` for memory) when p < alpha and the median moved by at least 1 %,
+``not significant`` otherwise, and ``too few runs`` when
 even the most extreme ordering could not reach alpha (fewer than 4 runs a side).
 
 Floats that are not finite are written as ``null``.
@@ -148,6 +149,9 @@ TIMEOUT_GRACE_S = 0.5
 #: remaining runs of a point are given up.
 MAX_STALLS = 2
 ALPHA = 0.05
+#: --compare calls a metric faster/slower only if its median also moved this much (as
+#: ``zlprof diff`` does).
+MIN_CHANGE = 0.01
 #: A run is stopped this long after its time limit (the limit itself decides failure:
 #: a run whose measured duration passes it fails even if it finished).
 KILL_SLACK_NS = 2_000_000
@@ -1105,6 +1109,8 @@ def _mib(n: int) -> str:
 
 
 def _memory_of(sample: RunSample, run: _Run) -> None:
+    """Peak and baseline (first sample at or after the run's start) RSS of a run."""
+    run.rss.sort()
     vals = [v for t, v in run.rss if v >= 0 and t >= run.t_start]
     if vals:
         sample.peak_rss = max(vals)
@@ -1152,8 +1158,7 @@ class _PointAcc:
         self.runs.append(sample)
         if not sample.ok or run is None:
             return
-        run.rss.sort()
-        self.rss_samples += [v for t, v in run.rss if v >= 0]
+        self.rss_samples += [v for t, v in run.rss if v >= 0 and t >= run.t_start]
         if run.useful:
             self.useful_peak = max(self.useful_peak, max(run.useful))
         if run.rows:
@@ -1230,8 +1235,10 @@ def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> tuple[float, float
     """Two-sided Mann-Whitney U test: (U of ``a``, p-value).
 
     Exact null distribution when there are no ties and both samples have at most 50
-    values (the coefficients of the Gaussian binomial [n1+n2 choose n1]); otherwise the
-    normal approximation with tie correction and continuity correction.
+    values (the coefficients of the Gaussian binomial [n1+n2 choose n1]): bench runs are
+    often few, where the normal approximation is poor. Otherwise
+    :func:`zlprof.diff.mann_whitney_u` (normal approximation with tie and continuity
+    corrections), the test ``zlprof diff`` uses.
     """
     x = np.asarray(a, np.float64)
     y = np.asarray(b, np.float64)
@@ -1239,26 +1246,19 @@ def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> tuple[float, float
     if n1 == 0 or n2 == 0:
         return math.nan, math.nan
     allv = np.concatenate([x, y])
-    ranks = _average_ranks(allv)
-    u1 = float(ranks[:n1].sum()) - n1 * (n1 + 1) / 2.0
-    _, counts = np.unique(allv, return_counts=True)
-    ties = bool((counts > 1).any())
-    if not ties and n1 <= 50 and n2 <= 50:
+    if len(np.unique(allv)) == n1 + n2 and n1 <= 50 and n2 <= 50:
+        ranks = _average_ranks(allv)
+        u1 = float(ranks[:n1].sum()) - n1 * (n1 + 1) / 2.0
         dist = _u_distribution(n1, n2)
         total = sum(dist)
         k = int(round(u1))
         lo = sum(dist[: k + 1]) / total
         hi = sum(dist[k:]) / total
         return u1, min(1.0, 2.0 * min(lo, hi))
-    n = n1 + n2
-    mu = n1 * n2 / 2.0
-    tie_term = float(((counts**3) - counts).sum()) / (n * (n - 1)) if n > 1 else 0.0
-    var = n1 * n2 / 12.0 * ((n + 1) - tie_term)
-    if var <= 0:
-        return u1, 1.0
-    z = (abs(u1 - mu) - 0.5) / math.sqrt(var)
-    p = math.erfc(max(z, 0.0) / math.sqrt(2.0))
-    return u1, min(1.0, p)
+    from .diff import mann_whitney_u as normal_u
+
+    t = normal_u(x, y)
+    return float(t.u_a), float(t.p_value)
 
 
 def min_p_value(n1: int, n2: int) -> float:
@@ -1334,7 +1334,7 @@ def compare_results(
         _, p = mann_whitney_u(b, a)
         if min_p_value(len(a), len(b)) >= alpha:
             verdict = "too few runs"
-        elif not (p < alpha):
+        elif not (p < alpha) or (om and abs(nm / om - 1.0) < MIN_CHANGE):
             verdict = "not significant"
         else:
             improved = (nm < om) if lower_better else (nm > om)

@@ -10,9 +10,9 @@ stop it::
 
 Each run is:
 
-1. ``prof.flush()``, a memory sample, then a ``log`` frame of level ``"bench"`` whose
-   message is JSON ``{"event": "run_start", "phase": "warmup"|"measure", "index": i,
-   "t": ns}`` (sent at once: log frames are flushed immediately);
+1. ``prof.flush()``, then a ``log`` frame of level ``"bench"`` whose message is JSON
+   ``{"event": "run_start", "phase": "warmup"|"measure", "index": i, "t": ns}`` (sent at
+   once: log frames are flushed immediately), then a memory sample (the run's baseline);
 2. the work, inside a measured block ``bench_warmup`` or ``bench_run`` (so a recording's
    report shows the run durations as an operation, and the workload's stages nest under
    it): ``requests`` calls of ``generator.run_request(k)``;
@@ -156,8 +156,8 @@ def run_one(prof: Any, gen: Any, phase: str, index: int, first_batch: int, reque
     """One warm-up or measured run; returns the number of request batches it served."""
     block = prof.measure("bench_run" if phase == "measure" else "bench_warmup", memory=True)
     prof.flush()
-    prof.sample_memory()
     _announce(prof, {"event": "run_start", "phase": phase, "index": index, "t": _now()})
+    prof.sample_memory()  # the run's baseline RSS (taken after run_start's time)
     tokens = chars = reqs = 0
     t0 = _now()
     with block:
