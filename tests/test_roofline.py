@@ -528,3 +528,11 @@ def test_busy_machine_peaks_are_not_cached(xdg: Path, monkeypatch: pytest.Monkey
     assert rl.load_cached_peaks() is not None
     monkeypatch.setattr(rl, "_loadavg", lambda: 0.0)
     assert not rl.calibrate(array_mb=0.25, gemm_n=8, reps=1, threads=1).busy
+
+
+def test_parent_with_costed_children_uses_self_time() -> None:
+    parent = row("attention", 10**9, 10**9, 10.0)  # its own costs, 10 ms inclusive
+    parent.self_ms = 2.0  # 8 ms of it are in the costed child
+    child = row("attention/scores", 10**9, 10**9, 8.0)
+    pts = {p.key: p for p in place([parent, child], peaks(1000, 1000))}
+    assert pts["attention"].time_ms == 2.0 and pts["attention/scores"].time_ms == 8.0

@@ -110,3 +110,23 @@ async def test_hints_panel_shows_and_skips_unchanged() -> None:
         assert "-> Check GC pauses" in text and "info Batch scaling" in text
         assert hp.update_view(diagnose(costed_state(), PEAKS)) is True
         assert "Where time goes" in hp.hints_text().plain
+
+
+async def test_roofline_panel_throttles_new_data() -> None:
+    app = PanelApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        panel = app.query_one(RooflinePanel)
+        panel.min_interval_s = 0.2
+        state = costed_state()
+        assert panel.update_view(state, PEAKS)
+        state.version += 1  # new data arrives right away: deferred
+        assert panel.update_view(state, PEAKS) is False
+        assert panel.placements == 1
+        # a highlight change is not data: applied at once
+        assert panel.update_view(state, PEAKS, highlight="forward_pass/mlp.down")
+        assert panel.placements == 2
+        state.version += 1
+        assert panel.update_view(state, PEAKS, highlight="forward_pass/mlp.down") is False
+        await pilot.pause(0.4)  # the deferred update lands without another call
+        assert panel.placements == 3
+        assert panel._data_key[1] == state.version

@@ -162,13 +162,13 @@ def diagnose(
 def rule_tail(state: Any, rows: Sequence[Any]) -> list[Hint]:
     """P99 >> P50: an op whose 99th percentile exceeds 3x its median."""
     cands: list[tuple[float, str, Any]] = []
-    most = 0
+    most = 0  # calls of the most-called op that takes enough of the time
     for r in rows:
         st = r.stats
+        if st.share < TAIL_MIN_SHARE:
+            continue
         most = max(most, st.count)
         if st.count < TAIL_MIN_SAMPLES or not st.median_ms > 0:
-            continue
-        if st.share < TAIL_MIN_SHARE:
             continue
         cands.append((st.p99_ms / st.median_ms, r.full, st))
     itl = state.itl.stats("inter-token latency", state.wall_ns)
@@ -181,7 +181,8 @@ def rule_tail(state: Any, rows: Sequence[Any]) -> list[Hint]:
                 "tail",
                 "Tail latency",
                 f"needs >= {TAIL_MIN_SAMPLES} calls of an op taking >= "
-                f"{TAIL_MIN_SHARE:.0%} of the time (most calls of any op so far: {most})",
+                f"{TAIL_MIN_SHARE:.0%} of the time, or >= {TAIL_MIN_SAMPLES} inter-token "
+                f"latencies (so far: {most} calls, {itl.count} latencies)",
             )
         ]
     fired = sorted((c for c in cands if c[0] > TAIL_RATIO), key=lambda c: (-c[0], c[1]))

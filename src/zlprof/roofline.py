@@ -781,11 +781,13 @@ def place(
     working set lives in cache (the DRAM roof does not bound it), or the peaks are stale.
     """
     rows = [r for r in rows if (r.flops > 0 or r.nbytes > 0)]
-    costed = {r.full for r in rows}
+    # blocks with a costed descendant: their own costs are timed by their self time
+    has_costed_desc = {
+        "/".join(r.full.split("/")[:k]) for r in rows for k in range(1, r.full.count("/") + 1)
+    }
     acc: dict[str, dict[str, Any]] = {}
     for r in rows:
-        has_costed_child = any(p.startswith(r.full + "/") for p in costed)
-        t_ms = r.self_ms if has_costed_child else r.stats.total_ms
+        t_ms = r.self_ms if r.full in has_costed_desc else r.stats.total_ms
         key = group_key(r.full) if group else r.full
         a = acc.setdefault(
             key, {"paths": [], "calls": 0, "cost_calls": 0, "flops": 0, "nbytes": 0, "ms": 0.0}
@@ -1047,13 +1049,17 @@ def render_roofline(
         for k, v in {**DEFAULT_STYLES, **(styles or {})}.items()
     }
     cap = max(0, (height - 4) // 3)
-    text = None
-    for legend_rows in range(0, cap + 1):
-        text, overflow = _render(points, peaks, width, height, hl, title, legend_rows, S)
-        if not overflow:
+    # lay out with no legend first, then with as many legend rows as that layout needed
+    # (a shorter plot can move labels, so re-check a few times; at most ``cap`` rows)
+    legend_rows = 0
+    tried: dict[int, tuple[Text, int]] = {}
+    while legend_rows not in tried:
+        tried[legend_rows] = _render(points, peaks, width, height, hl, title, legend_rows, S)
+        need = tried[legend_rows][1]
+        if need <= legend_rows or legend_rows >= cap:
             break
-    assert text is not None
-    return text
+        legend_rows = min(cap, need)
+    return tried[legend_rows][0]
 
 
 def _render(
@@ -1065,7 +1071,7 @@ def _render(
     title: bool,
     legend_rows: int,
     S: dict[str, Style],
-) -> tuple[Text, bool]:
+) -> tuple[Text, int]:
     pi, beta, ridge = peaks.gflops, peaks.gbps, peaks.ridge
     plot_pts = [p for p in points if p.plottable]
     xs = [p.intensity for p in plot_pts] + [ridge]
@@ -1234,7 +1240,7 @@ def _render(
         for entry, style in line:
             grid.put(x, label_y + 1 + r, entry, style)
             x += len(entry) + 3
-    return grid.to_text(), overflow
+    return grid.to_text(), len(lines)
 
 
 def _point_style(p: RooflinePoint, hl: RooflinePoint | None, S: dict[str, Style]) -> Style:

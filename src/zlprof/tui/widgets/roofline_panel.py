@@ -2,13 +2,15 @@
 panel's size.
 
 ``update_view(state, peaks, highlight)`` places the ops (only when the state, the peaks
-or the highlight changed) and ``render`` draws the chart for the current content size (a
-resize redraws from the kept points; nothing is recomputed). Colours come from component
+or the highlight changed, and new data of the same state at most once a second: the
+points are session totals and move slowly) and ``render`` draws the chart for the
+current content size (a resize redraws from the kept points; nothing is recomputed). Colours come from component
 classes styled with Textual's standard theme variables, so every theme applies.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -38,8 +40,14 @@ class RooflinePanel(Widget):
     RooflinePanel > .roofline--title { color: $foreground; text-style: bold; }
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, min_interval_s: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        #: new data (the same state with a higher version) is placed at most this often;
+        #: peaks, highlight or a different state apply at once
+        self.min_interval_s = float(min_interval_s)
+        self._placed_at = -1e18
+        self._pending: tuple[Any, MachinePeaks | None, str | None] | None = None
+        self._timer: Any = None
         self.points: list[RooflinePoint] = []
         self.peaks: MachinePeaks | None = None
         self.highlight: str | None = None
@@ -63,6 +71,18 @@ class RooflinePanel(Widget):
         key = (id(state), getattr(state, "version", None), peaks_key, highlight)
         if key == self._data_key:
             return False
+        now = time.monotonic()
+        old = self._data_key
+        # the same state, peaks and highlight: only the data grew
+        only_newer_data = old is not None and (key[0], key[2], key[3]) == (old[0], old[2], old[3])
+        wait = self._placed_at + self.min_interval_s - now
+        if only_newer_data and wait > 0:
+            self._pending = (state, peaks, highlight)
+            if self._timer is None and self.is_mounted:
+                self._timer = self.set_timer(wait, self._apply_pending)
+            return False
+        self._pending = None
+        self._placed_at = now
         self._data_key = key
         self.peaks = peaks
         self.highlight = highlight
@@ -82,6 +102,13 @@ class RooflinePanel(Widget):
             )
         self.refresh()
         return True
+
+    def _apply_pending(self) -> None:
+        self._timer = None
+        if self._pending is not None:
+            state, peaks, highlight = self._pending
+            self._placed_at = -1e18
+            self.update_view(state, peaks, highlight)
 
     def _styles(self) -> dict[str, Any]:
         st = self.get_component_rich_style
