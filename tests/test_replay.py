@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from test_replay_synthetic import write_synthetic
-from zlprof import replay
+from zlprof import protocol, replay
 from zlprof.recording import RecordingError, load_session, read_recording
 from zlprof.replay import ReplaySource, clone_state, frame_time
 from zlprof.session import SessionState
@@ -381,6 +381,21 @@ def test_resume_at_the_end_plays_again(rec: Path) -> None:
     assert fingerprint(src.state) == full
     src.stop()
     assert src.status == "ended"
+
+
+def test_a_crashed_session_ends_crashed(tmp_path: Path) -> None:
+    rec = write_synthetic(tmp_path / "crash.zlp", seconds=1.0, end=False)
+    with open(rec, "ab") as f:
+        f.write(protocol.encode_end(-9, "killed by SIGKILL"))
+    src, _ = _started(rec, speed=None)
+    assert src.wait(30)
+    assert src.status == "crashed" and src.finished and src.exit_code == -9
+    assert src.state.end_reason == "killed by SIGKILL"
+    src.pause()
+    src.seek(0.5, wait=True)  # before the end: not crashed (yet)
+    assert src.status == "paused" and src.exit_code is None and not src.finished
+    src.stop()
+    assert src.status == "stopped"
 
 
 # --------------------------------------------------------------------------- damaged files

@@ -31,6 +31,13 @@ once), ``position_s``, ``duration_s``, ``speed`` (``None`` = max), ``speed_text`
 ``seek_relative(ds)``, ``seek_start()``, ``seek_end()``, ``settle()``, ``wait()``.
 Control methods never block on folding: a seek is applied by the playback thread (the
 latest request wins) unless ``wait=True``.
+
+Status: ``starting`` until the playback thread runs, then ``running`` or ``paused``; at
+the end of the recording, the status the recorded session ended with, as LiveSource
+reported it: ``ended`` (exit 0, or no end frame), ``crashed`` (non-zero exit or a
+signal; ``exit_code`` is then the recorded one) or ``stopped`` (stopped by zlprof).
+Seeking back from the end makes it ``running``/``paused`` again. ``stop()`` before the
+end: ``stopped``.
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ import numpy as np
 from .protocol import Frame
 from .recording import read_recording
 from .session import SessionState
-from .sources import Source
+from .sources import Source, describe_exit
 from .stats import LogHistogram, OpAccumulator
 
 #: Folding time between checkpoints, as measured while indexing: a seek refolds at most
@@ -395,6 +402,7 @@ class ReplaySource(Source):
         self._seek_seq = 0
         self._applied_seq = 0
         self._ended = threading.Event()
+        self._at_end = False
         self.index_s = 0.0  # how long building the index took
         self.last_seek_s = 0.0  # how long the last seek took
 
@@ -469,7 +477,7 @@ class ReplaySource(Source):
         t = self._thread
         if t is not None and t is not threading.current_thread():
             t.join(timeout=5)
-        if self.status not in ("ended", "stopped"):
+        if not self._at_end:
             self._set_status("stopped")
         self._ended.set()
 
@@ -530,7 +538,7 @@ class ReplaySource(Source):
 
     def toggle_pause(self) -> bool:
         """Pause or resume; returns the new ``paused``."""
-        if self._paused or self.status == "ended":
+        if self._paused or self._at_end:
             self.resume()
         else:
             self.pause()
@@ -636,18 +644,29 @@ class ReplaySource(Source):
                 return
             at_end = self._at_end_locked() and self._seek_target is None
             if at_end:
-                status = "ended"
+                status = self._final_status()
             elif self._stopping:
                 status = "stopped"
             elif self._paused:
                 status = "paused"
             else:
                 status = "running"
+            self._at_end = at_end
+        self.exit_code = self.state.end_status if at_end else None
         self._set_status(status)
-        if status == "ended":
+        if at_end or self._stopping:
             self._ended.set()
         else:
             self._ended.clear()
+
+    def _final_status(self) -> str:
+        """At the end, the status the live session ended with (as LiveSource reports it)."""
+        code = self.state.end_status
+        if code is None or code == 0:
+            return "ended"
+        if self.state.end_reason.startswith("stopped"):
+            return "stopped"
+        return describe_exit(code)[0]
 
     def _ensure_index(self) -> _Index:
         """The seek index, built here unless another thread is building it (then wait)."""
