@@ -316,10 +316,17 @@ def test_chart_structure(size: tuple[int, int]) -> None:
     axis = next(i for i, line in enumerate(lines) if "└" in line)
     # y ticks are decades and the x labels sit under the axis
     assert "┤" in plain and "1k" in plain and "0.1" in lines[axis + 1]
-    # every plottable point is either labelled inline or has its id in the legend
+    # every point taking >= 1 % of the time is labelled inline or has its id in the legend;
+    # the smaller ones are counted
+    total = sum(p.time_ms for p in pts)
+    small = [p for p in pts if p.time_ms < 0.01 * total and p.key != "forward_pass/lm_head"]
     for p in pts:
+        if p in small:
+            continue
         shown = p.label in plain or f"{p.marker} {p.label}" in plain
-        assert shown or f"+{len(pts)}" in plain or "more in the table" in plain, p.label
+        assert shown or "more in the table" in plain, p.label
+    note = f"+{len(small)} op(s) under 1% of the time: table only"
+    assert small and (note in plain or "more in the table" in plain)
     # the highlighted point is drawn reversed
     assert any("reverse" in str(s.style) for s in text.spans)
 

@@ -1029,6 +1029,7 @@ def render_roofline(
     *,
     title: bool = True,
     styles: dict[str, Any] | None = None,
+    min_share: float = 0.01,
 ) -> Text:
     """A log-log roofline in ``width`` x ``height`` terminal cells.
 
@@ -1037,13 +1038,18 @@ def render_roofline(
     labelled with its short name where there is room, else with its id (``1``-``9``,
     ``a``-``z``) and a numbered legend line below the chart. Points above the roof are red
     and suffixed ``!``; ``highlight`` (a path, group key or label) is drawn reversed and
-    labelled first. Ids match :func:`roofline_table`.
+    labelled first. Ops taking less than ``min_share`` of the costed time are left to the
+    table (the legend says how many). Ids match :func:`roofline_table`.
     """
     width, height = int(width), int(height)
     if width < 24 or height < 8 or not (peaks.gflops > 0 and peaks.gbps > 0):
         msg = "roofline: too small" if width < 24 or height < 8 else "roofline: no peaks"
         return Text(msg[: max(0, width)], no_wrap=True, overflow="crop", end="")
     hl = find_point(points, highlight)
+    # ops taking under ``min_share`` of the costed time stay in the table only
+    total_ms = sum(p.time_ms for p in points)
+    shown = [p for p in points if p is hl or p.time_ms >= min_share * total_ms]
+    small = len(points) - len(shown)
     S = {
         k: v if isinstance(v, Style) else Style.parse(v)
         for k, v in {**DEFAULT_STYLES, **(styles or {})}.items()
@@ -1054,7 +1060,7 @@ def render_roofline(
     legend_rows = 0
     tried: dict[int, tuple[Text, int]] = {}
     while legend_rows not in tried:
-        tried[legend_rows] = _render(points, peaks, width, height, hl, title, legend_rows, S)
+        tried[legend_rows] = _render(shown, peaks, width, height, hl, title, legend_rows, S, small)
         need = tried[legend_rows][1]
         if need <= legend_rows or legend_rows >= cap:
             break
@@ -1071,6 +1077,7 @@ def _render(
     title: bool,
     legend_rows: int,
     S: dict[str, Style],
+    small: int = 0,
 ) -> tuple[Text, int]:
     pi, beta, ridge = peaks.gflops, peaks.gbps, peaks.ridge
     plot_pts = [p for p in points if p.plottable]
@@ -1218,6 +1225,8 @@ def _render(
                 grid.put(x0, oy + row, lab, S["roof"], take=True)
                 break
 
+    if small:
+        legend.append((f"+{small} op(s) under 1% of the time: table only", S["axis"]))
     # legend rows: entries flow left to right, wrapped at the width
     lines: list[list[tuple[str, Style]]] = [[]]
     used = 0
