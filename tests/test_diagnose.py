@@ -462,3 +462,15 @@ def test_batch_sweep_from_bench_json_groups_by_other_params() -> None:
     assert "(preset=tiny)" in by_group["preset=tiny"].title
     assert "compute-bound" in by_group["preset=medium"].title
     assert sweep_points(doc["results"])[0] == (1, 10.0) or sweep_points(doc)[0] == (1, 100.0)
+
+
+def test_kv_growth_ignores_memory_before_the_first_token() -> None:
+    s = Synth()
+    # weights load before any token: RSS climbs 0 -> 400 MiB, then stays flat while
+    # tokens are generated
+    s.memory([i * MS for i in range(1, 11)], [i * (40 << 20) for i in range(1, 11)])
+    rows = [(11 * MS, 0, 0, "start", "")]
+    rows += [((12 + i) * MS, 0, i, "decode", "") for i in range(64)]
+    s.tokens(rows)
+    s.memory([(12 + i) * MS + 10 for i in range(64)], [400 << 20] * 64)
+    assert is_silent(rule_kv_growth(s.state()))

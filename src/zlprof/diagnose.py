@@ -290,9 +290,10 @@ def rule_kv_growth(state: Any) -> list[Hint]:
     )
     if len(t) < KV_MIN_SAMPLES or len(tok_t) < 2:
         return [_not_enough("kv_growth", "Memory growth", need)]
-    # tokens generated at each memory sample (before the first token: 0)
+    # tokens generated at each memory sample
     x = np.interp(t, tok_t, tok_n, left=0.0)
-    inside = t <= tok_t[-1] + 1
+    # only while tokens flow: start-up (loading weights) and idle tails say nothing here
+    inside = (t >= tok_t[0]) & (t <= tok_t[-1] + 1)
     t, y, x = t[inside], y[inside], x[inside]
     if len(t) < KV_MIN_SAMPLES or (x.max() - x.min()) < KV_MIN_TOKENS:
         return [_not_enough("kv_growth", "Memory growth", need)]
