@@ -66,7 +66,7 @@ class MainScreen(Screen):
                 yield OpsTable(id="ops")
                 yield Input(placeholder="filter ops by name (Enter keeps, Esc clears)", id="filter", compact=True)
             with Vertical(id="side"):
-                with Panel(id="share-panel", title="self time share of wall time"):
+                with Panel(id="share-panel", title="time share (self)"):
                     yield ShareBars(id="shares")
                 with Panel(id="memory-panel", title="memory"):
                     yield MemoryGraph(id="memory")

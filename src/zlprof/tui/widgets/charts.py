@@ -199,7 +199,8 @@ class MemoryGraph(Widget):
         if kv_rows and kv is not None:
             kv_hi = float(kv[kv >= 0].max()) or 1.0
             layer = self._layer(v.t_s, kv, cols, kv_rows, t_range, (0.0, kv_hi), "memorygraph--kv", True)
-            self._append(out, layered_text([layer], kv_rows), "KV " + fmt.nbytes(kv_hi), "", gutter, axis)
+            kv_style = self.get_component_rich_style("memorygraph--kv")
+            self._append(out, layered_text([layer], kv_rows), fmt.nbytes(kv_hi), "KV", gutter, kv_style)
         return out
 
     def _layer(
