@@ -31,7 +31,9 @@ EXTRA = [
 def _vocab() -> tuple[list[bytes], list[float]]:
     vocab = [b"<unk>", b"\n<s>\n", b"\n</s>\n"] + [b"<0x%02X>" % i for i in range(256)] + EXTRA
     rng = np.random.default_rng(7)
-    scores = [0.0, 0.0, 0.0] + [0.0] * 256 + [float(np.float32(s)) for s in rng.normal(size=len(EXTRA))]
+    scores = (
+        [0.0, 0.0, 0.0] + [0.0] * 256 + [float(np.float32(s)) for s in rng.normal(size=len(EXTRA))]
+    )
     return vocab, scores
 
 
@@ -141,7 +143,10 @@ def ref_forward(a: dict[str, np.ndarray], cfg: ModelConfig, token: int, pos: int
             g = h // kv_mul
             qh = q[h * hs : (h + 1) * hs]
             att = np.array(
-                [qh @ kc[li][t][g * hs : (g + 1) * hs] / f32(math.sqrt(hs)) for t in range(pos + 1)],
+                [
+                    qh @ kc[li][t][g * hs : (g + 1) * hs] / f32(math.sqrt(hs))
+                    for t in range(pos + 1)
+                ],
                 f32,
             )
             att = np.exp(att - att.max())
