@@ -9,9 +9,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from fixtures.tui_support import PEAKS, FeedSource, FixtureSource, settle
 from textual.widgets import DataTable, Input
 
+from fixtures.tui_support import PEAKS, FeedSource, FixtureSource, settle
 from zlprof.sources import LiveSource
 from zlprof.tui.app import ZlprofApp, run_app
 from zlprof.tui.screens.drilldown import DrillDownScreen

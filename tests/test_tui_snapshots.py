@@ -9,8 +9,8 @@ and look at the SVGs in tests/__snapshots__/test_tui_snapshots/.
 from __future__ import annotations
 
 import pytest
-from fixtures.tui_support import PEAKS, FixtureSource, settle
 
+from fixtures.tui_support import PEAKS, FixtureSource, settle
 from zlprof.tui.app import ZlprofApp
 from zlprof.tui.widgets.ops_table import OpsTable
 

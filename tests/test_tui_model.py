@@ -1,0 +1,263 @@
+"""The app's view models (no widgets): table rows, diffs, bars, status, drill-down."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fixtures.tui_support import FIXTURE
+from zlprof import protocol
+from zlprof.recording import load_session
+from zlprof.session import SessionState
+from zlprof.tui import model
+from zlprof.tui.model import (
+    COLUMN_PADDING,
+    COLUMNS,
+    DrillRequest,
+    MainRequest,
+    TableOptions,
+    build_table,
+    columns_for_width,
+    plan_table,
+)
+
+
+@pytest.fixture(scope="module")
+def state() -> SessionState:
+    return load_session(FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def rows(state: SessionState):  # noqa: ANN201
+    return state.op_rows()
+
+
+def keys(views) -> list[str]:  # noqa: ANN001
+    return [v.key for v in views]
+
+
+# --------------------------------------------------------------------------- columns
+
+
+@pytest.mark.parametrize("width", [40, 60, 77, 100, 131, 200, 400])
+def test_columns_fill_the_width_exactly(width: int) -> None:
+    cols, op = columns_for_width(width)
+    assert op + COLUMN_PADDING + sum(c.width + COLUMN_PADDING for c in cols) == width
+    assert op >= min(20, max(10, width // 3)) or width < 40
+    assert list(cols) == [c for c in COLUMNS if c in cols]  # natural order kept
+
+
+def test_columns_keep_the_most_useful_first() -> None:
+    narrow = {c.key for c in columns_for_width(77)[0]}
+    assert {"count", "share", "p50", "p99", "total"} <= narrow
+    assert {c.key for c in columns_for_width(400)[0]} == {c.key for c in COLUMNS}
+    tiny = [c.key for c in columns_for_width(38)[0]]
+    assert tiny and tiny[0] in ("count", "share")
+
+
+# --------------------------------------------------------------------------- table rows
+
+
+def test_tree_order_indents_and_marks_parents(rows) -> None:  # noqa: ANN001
+    views = build_table(rows, TableOptions())
+    assert keys(views)[:4] == ["tokenize", "prefill", "prefill/forward_pass", "forward_pass"]
+    fp = next(v for v in views if v.key == "forward_pass")
+    att = next(v for v in views if v.key == "forward_pass/layer0/attention")
+    assert fp.label == "▾ forward_pass" and fp.has_children
+    assert att.label == "      attention" and not att.has_children
+    assert len(fp.cells) == len(COLUMNS)
+    assert fp.cells[0] == "192"
+
+
+def test_sort_orders_siblings_within_the_tree(rows) -> None:  # noqa: ANN001
+    views = build_table(rows, TableOptions(sort="total", descending=True))
+    k = keys(views)
+    roots = [x for x in k if "/" not in x]
+    assert roots[0] == "forward_pass" and roots[-1] == "tokenize"
+    # children stay right under their parent, largest first
+    i = k.index("forward_pass/layer0")
+    assert k[i + 1 : i + 4] == [
+        "forward_pass/layer0/mlp",
+        "forward_pass/layer0/attention",
+        "forward_pass/layer0/rmsnorm",
+    ]
+
+
+def test_flat_view_sorts_all_ops_and_shows_full_paths(rows) -> None:  # noqa: ANN001
+    views = build_table(rows, TableOptions(sort="p99", descending=True, flat=True))
+    p99 = [r.stats.p99_ms for r in sorted(rows, key=lambda r: r.stats.p99_ms, reverse=True)]
+    by_key = {r.full: r for r in rows}
+    assert [by_key[v.key].stats.p99_ms for v in views] == p99
+    assert views[0].label == views[0].key and views[0].depth == 0
+
+
+def test_sort_by_name_and_reverse_program_order(rows) -> None:  # noqa: ANN001
+    names = keys(build_table(rows, TableOptions(sort="name", flat=True)))
+    assert names == sorted(names, key=str.lower)
+    rev = keys(build_table(rows, TableOptions(sort="tree", descending=True)))
+    assert [k for k in rev if "/" not in k][0] == "decode"
+
+
+def test_filter_keeps_ancestors_dimmed(rows) -> None:  # noqa: ANN001
+    views = build_table(rows, TableOptions(filter="ATTENTION"))
+    assert keys(views) == [
+        "forward_pass",
+        "forward_pass/layer0",
+        "forward_pass/layer0/attention",
+        "forward_pass/layer1",
+        "forward_pass/layer1/attention",
+    ]
+    assert [v.match for v in views] == [False, False, True, False, True]
+    assert model.display_cells(views[0])[0].startswith(model.DIM)
+    flat = build_table(rows, TableOptions(filter="attention", flat=True))
+    assert keys(flat) == ["forward_pass/layer0/attention", "forward_pass/layer1/attention"]
+
+
+def test_collapse_hides_the_subtree(rows) -> None:  # noqa: ANN001
+    views = build_table(rows, TableOptions(collapsed=frozenset({"forward_pass"})))
+    k = keys(views)
+    assert "forward_pass" in k and not any(x.startswith("forward_pass/") for x in k)
+    fp = next(v for v in views if v.key == "forward_pass")
+    assert fp.collapsed and fp.label.startswith("▸")
+
+
+# --------------------------------------------------------------------------- diffs
+
+
+def _shown(views):  # noqa: ANN001, ANN202
+    return [v.key for v in views], {v.key: model.display_cells(v) for v in views}
+
+
+def test_plan_is_empty_when_nothing_changed(rows) -> None:  # noqa: ANN001
+    views = build_table(rows, TableOptions())
+    order, cells = _shown(views)
+    plan = plan_table(order, cells, views)
+    assert plan.empty
+
+
+def test_plan_lists_only_changed_cells(state: SessionState) -> None:
+    s = load_session(FIXTURE)
+    before = build_table(s.op_rows(), TableOptions())
+    order, cells = _shown(before)
+    pid = s.path_id("sampling")
+    t = s.last_ns + 1000
+    s.ingest(protocol.Frame("meas", {
+        "tid": 1, "n": 1, "path": np.array([pid], np.int32),
+        "t0": np.array([t], np.int64), "t1": np.array([t + 50_000_000], np.int64),
+    }))
+    after = build_table(s.op_rows(), TableOptions())
+    plan = plan_table(order, cells, after)
+    assert not plan.add and not plan.remove and not plan.reorder
+    changed = {(k, i) for k, i, _ in plan.changes}
+    assert ("sampling", 1) in changed  # count
+    assert all(k in ("sampling",) or i == 3 for k, i in changed)  # elsewhere only shares move
+
+
+def test_plan_adds_removes_and_reorders() -> None:
+    a = model.RowView("a", 1, 0, "a", ("1",))
+    b = model.RowView("b", 2, 0, "b", ("2",))
+    c = model.RowView("c", 3, 0, "c", ("3",))
+    order, cells = _shown([a, b])
+    plan = plan_table(order, cells, [c, a])
+    assert plan.remove == ["b"] and [r.key for r in plan.add] == ["c"] and plan.reorder
+    plan = plan_table(order, cells, [a, b, c])
+    assert not plan.reorder  # appended at the end: add_row puts it there already
+    plan = plan_table(order, cells, [b, a])
+    assert plan.reorder and not plan.changes
+
+
+# --------------------------------------------------------------------------- panels
+
+
+def test_share_bars_largest_first_with_the_remainder(rows) -> None:  # noqa: ANN001
+    bars = model.share_bars(rows)
+    shares = [b.share for b in bars if b.full]
+    assert shares == sorted(shares, reverse=True)
+    assert bars[0].label == "layer0/mlp"
+    rest = [b for b in bars if not b.full]
+    assert len(rest) == 1 and rest[0].label == "(outside measured blocks)"
+    assert sum(b.share for b in bars) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_memory_view(state: SessionState) -> None:
+    v = model.memory_view(state.memory_series(), state.origin_ns)
+    assert v.peak_rss == state.peak_rss() > 0
+    assert v.kv_bytes == 0 and v.last_traced > 0  # the fixture ends after a request
+    assert v.t_s[0] >= 0 and len(v.t_s) == len(v.rss)
+    empty = model.memory_view({}, 0)
+    assert empty.peak_rss == 0 and empty.last_traced == -1 and empty.kv_bytes == -1
+
+
+def test_program_name() -> None:
+    assert model.program_name(["/usr/bin/python3", "-m", "zlprof.workload", "--preset", "tiny"]) == (
+        "zlprof.workload --preset tiny"
+    )
+    assert model.program_name(["python", "/a/b/prog.py", "x"]) == "prog.py x"
+    assert model.program_name(["/bin/mytool", "-v"]) == "mytool -v"
+    assert model.program_name([]) == "?"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "reason", "paused", "state", "text"),
+    [
+        ("running", None, "", False, "running", "running"),
+        ("running", None, "", True, "paused", "view paused · running"),
+        ("crashed", 3, "exited with status 3", False, "crashed", "crashed (exited with status 3)"),
+        ("crashed", -11, "", False, "crashed", "crashed (exit -11)"),
+        ("ended", 0, "exited normally", False, "ended", "ended"),
+        ("silent", None, "", False, "silent", "silent: no measurements after 10 s"),
+        ("stopped", -15, "stopped by zlprof", False, "stopped", "stopped"),
+    ],
+)
+def test_status_texts(status, code, reason, paused, state, text) -> None:  # noqa: ANN001
+    v = model.status_view(
+        status=status, exit_code=code, end_reason=reason, argv=["prog"], pid=7,
+        recording=None, snap=None, paused=paused, waited_s=10.0,
+    )
+    assert (v.state, v.state_text) == (state, text)
+    assert v.recording == "not recorded" and v.pid == "7" and v.elapsed == "-"
+
+
+# --------------------------------------------------------------------------- drill-down and snapshots
+
+
+def test_drill_view(state: SessionState) -> None:
+    pid = state.path_id("forward_pass/layer0")
+    d = model.drill_view(state, pid, bins=40)
+    assert d.full == "forward_pass/layer0" and d.parent_full == "forward_pass"
+    assert len(d.hist_edges_ms) == 41 and d.hist_counts.sum() == d.cumulative.count == 192
+    assert d.hist_edges_ms[0] <= d.cumulative.min_ms and d.hist_edges_ms[-1] >= d.cumulative.max_ms
+    assert [c.name for c in d.children] == ["mlp", "attention", "rmsnorm"]
+    total_children = sum(c.total_ms for c in d.children)
+    assert d.self_ms == pytest.approx(d.cumulative.total_ms - total_children)
+    assert sum(c.share_of_parent for c in d.children) < 1.0
+    assert model.drill_view(state, 9999) is None
+
+
+def test_log_edges_cover_degenerate_ranges() -> None:
+    e = model.log_edges(1000, 1000, 10)
+    assert len(e) == 11 and e[0] < 1000 < e[-1]
+    e = model.log_edges(1e3, 1e6, 3)
+    assert np.allclose(e[:-1], [1e3, 1e4, 1e5])
+
+
+def test_collect_and_rate(state: SessionState) -> None:
+    snap = model.collect(state, MainRequest())
+    assert snap.version == state.version and len(snap.rows) == 16 and snap.memory is not None
+    assert snap.ttft_ms and snap.tpot_ms and snap.tokens_total == 192
+    window = model.collect(state, MainRequest(window=True))
+    assert window.rows[0].stats.estimator == "window"
+    drill = model.collect(state, DrillRequest(state.path_id("sampling"), 20))
+    assert drill.drill is not None and not drill.rows
+    later = model.Snapshot(**{**snap.__dict__, "measurements": snap.measurements + 1000,
+                              "last_ns": snap.last_ns + 500_000_000})
+    assert model.with_rate(later, snap).measurements_per_s == pytest.approx(2000.0)
+    assert model.with_rate(snap, None) is snap
+
+
+def test_sort_cycle_covers_every_column() -> None:
+    seen = ["tree"]
+    while (nxt := model.next_sort(seen[-1])) != "tree":
+        seen.append(nxt)
+    assert set(seen) == {"tree", "name", *(c.key for c in COLUMNS)}
+    assert model.default_descending("p99") and not model.default_descending("name")
