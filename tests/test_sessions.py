@@ -101,7 +101,8 @@ def test_program_name(argv: list[str], name: str) -> None:
 
 
 def test_scan_reads_far_less_than_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    p = write_synthetic(tmp_path / "a.zlp", seconds=4.0, iters_per_tick=50)
+    # measurement frames of ~40 KB, as a busy child sends: only their headers are read
+    p = write_synthetic(tmp_path / "a.zlp", seconds=20.0, tick_s=0.5, iters_per_tick=300)
     read = 0
     real = sessions.os.pread
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgpack
+
 from . import fmt, protocol
 from .protocol import Frame, ProtocolError
 from .recording import (
@@ -36,10 +38,13 @@ from .recording import (
 
 #: Measurement / memory frames at the end of a file decoded for the last timestamp.
 TAIL_FRAMES = 8
+#: Files whose frames average less than this are walked through 64 KiB read windows (few
+#: system calls); larger frames are skipped reading only their headers (few bytes).
+SMALL_FRAME = 4096
 
-# msgpack prefix of a frame payload: fixarray(2) then fixstr kind
-_KIND_PREFIX = {kind: bytes([0x92, 0xA0 | len(kind)]) + kind.encode() for kind in protocol.KINDS}
-_DECODE = frozenset({"hello", "meta", "tokens", "end"})
+_KINDS = {kind.encode(): kind for kind in protocol.KINDS}
+_DECODE = frozenset({"hello", "meta", "end"})
+_TIMED = frozenset({"meas", "mem", "log"})
 
 
 @dataclass
@@ -116,25 +121,88 @@ class _Scan:
             self.last_ns = t
 
 
-def _read_payload(fd: int, pos: int, length: int, crc: int) -> Frame | None:
-    payload = os.pread(fd, length, pos + protocol.HEADER_SIZE)
+class _Window:
+    """Reads a file through one cached window, so walking many small frames costs few
+    system calls and walking large ones reads only their headers."""
+
+    SIZE = 1 << 16
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.start = 0
+        self.data = b""
+
+    def get(self, pos: int, n: int, ahead: bool = True) -> bytes:
+        """``n`` bytes at ``pos``; on a miss read a whole window there if ``ahead``."""
+        off = pos - self.start
+        if off < 0 or off + n > len(self.data):
+            self.start = pos
+            self.data = os.pread(self.fd, max(n, self.SIZE) if ahead else n, pos)
+            off = 0
+        return self.data[off : off + n]
+
+
+def _payload(win: _Window, pos: int, length: int, crc: int, ahead: bool = False) -> bytes:
+    payload = win.get(pos + protocol.HEADER_SIZE, length, ahead)
     if len(payload) != length:
         raise ProtocolError(f"truncated frame at byte {pos}")
     if zlib.crc32(payload) != crc:
         raise ProtocolError(f"corrupt frame (checksum mismatch) at byte {pos}")
+    return payload
+
+
+def _decode(payload: bytes, pos: int) -> Frame | None:
     try:
         return protocol.decode_payload(payload)
     except ProtocolError as exc:
         raise ProtocolError(f"corrupt frame at byte {pos}: {exc}") from None
 
 
+def _count_tokens(sc: _Scan, payload: bytes, pos: int) -> None:
+    """Fold a tokens frame without building validated rows (the common, large case)."""
+    try:
+        kind, body = msgpack.unpackb(payload, raw=False, strict_map_key=False,
+                                     max_bin_len=0, max_ext_len=0)
+        rows = body["rows"]
+        n = 0
+        last = 0
+        for r in rows:
+            phase = r[3]
+            if phase != "start" and phase != "end":
+                n += 1
+            if r[0] > last:
+                last = r[0]
+        if kind != "tokens" or not isinstance(last, int):
+            raise ValueError
+    except Exception:
+        fr = _decode(payload, pos)  # a proper error for a malformed frame
+        if fr is not None:
+            _fold(sc, fr)
+        return
+    sc.tokens += n
+    sc.see(last)
+
+
+def _kind(prefix: bytes) -> str | None:
+    """The kind of a frame from the first bytes of its payload: [fixarray 2, fixstr]."""
+    if len(prefix) < 2 or prefix[0] != 0x92 or not 0xA0 <= prefix[1] <= 0xBF:
+        return None
+    n = prefix[1] & 0x1F
+    kind = prefix[2 : 2 + n]
+    return _KINDS.get(kind) if len(kind) == n else None
+
+
 def _scan(fd: int, size: int) -> _Scan:
     sc = _Scan()
+    win = _Window(fd)
     pos = FILE_HEADER_SIZE
     peek = protocol.HEADER_SIZE + 8
+    frames = 0
     try:
         while pos < size:
-            head = os.pread(fd, peek, pos)
+            # frames small on average: read windows ahead; large: just each header
+            small = frames == 0 or (pos - FILE_HEADER_SIZE) < SMALL_FRAME * frames
+            head = win.get(pos, peek, ahead=small)
             if len(head) < protocol.HEADER_SIZE:
                 raise ProtocolError(f"truncated frame header at byte {pos}")
             length, crc = protocol.HEADER.unpack_from(head, 0)
@@ -142,37 +210,34 @@ def _scan(fd: int, size: int) -> _Scan:
                 raise ProtocolError(f"corrupt frame length at byte {pos}")
             if pos + protocol.HEADER_SIZE + length > size:
                 raise ProtocolError(f"truncated frame at byte {pos}")
-            prefix = head[protocol.HEADER_SIZE :]
-            kind = next((k for k, p in _KIND_PREFIX.items() if prefix.startswith(p)), None)
-            if kind in ("meas", "mem", "log"):
+            kind = _kind(head[protocol.HEADER_SIZE :])
+            if kind in _TIMED:
                 sc.tail.append((pos, length, crc))
                 if sc.first_timed is None and kind != "log":
                     sc.first_timed = (pos, length, crc)
+            elif kind == "tokens":
+                _count_tokens(sc, _payload(win, pos, length, crc, small), pos)
             elif kind in _DECODE or kind is None:
-                fr = _read_payload(fd, pos, length, crc)
+                fr = _decode(_payload(win, pos, length, crc, small), pos)
                 if fr is not None:
                     _fold(sc, fr)
             pos += protocol.HEADER_SIZE + length
+            frames += 1
     except ProtocolError as exc:
         if "newer than this zlprof" in str(exc):
             raise RecordingError(str(exc)) from None
         sc.warning = f"{exc}; {size - pos} bytes after it were not read"
     # the last timestamp: from the last measurement / memory / log frames
-    for off, length, crc in list(sc.tail):
+    picks = list(sc.tail)
+    if sc.hello is None and sc.first_timed is not None:
+        picks.append(sc.first_timed)  # no hello: the session starts at its first event
+    for off, length, crc in picks:
         try:
-            fr = _read_payload(fd, off, length, crc)
+            fr = _decode(_payload(win, off, length, crc), off)
         except ProtocolError:
             continue
         if fr is not None:
             _fold(sc, fr)
-    if sc.hello is None and sc.first_timed is not None:
-        off, length, crc = sc.first_timed
-        try:
-            fr = _read_payload(fd, off, length, crc)
-            if fr is not None:
-                _fold(sc, fr)
-        except ProtocolError:
-            pass
     return sc
 
 
