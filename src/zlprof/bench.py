@@ -412,6 +412,8 @@ class _Recorder:
         self._next_req = 0
         self.writer = RecordingWriter(path) if path is not None else None
         self.path = path
+        #: frames recorded from children (a bench that never started one leaves no file)
+        self.child_frames = 0
         self._write(
             protocol.encode_hello(
                 pid=os.getpid(),
@@ -447,12 +449,18 @@ class _Recorder:
             if self.writer is not None:
                 self.writer.close()
                 self.writer = None
+                if self.child_frames == 0 and self.path is not None:
+                    try:
+                        self.path.unlink()
+                    except OSError:
+                        pass
 
     def translate(self, pm: _PathMap, frames: list[Frame]) -> list[Frame]:
         """Map ``frames`` of one child into global ids, record them, return them."""
         out: list[Frame] = []
         chunks: list[bytes] = []
         with self.lock:
+            self.child_frames += len(frames)
             for fr in frames:
                 k, b = fr.kind, fr.body
                 if k == "names":
@@ -777,7 +785,7 @@ class BenchmarkRunner:
         ``command``: run this program once per run instead (COMMAND mode).
         """
         if command:
-            label = name or " ".join(shlex.quote(a) for a in command)
+            label = name or command_name(command)
         else:
             label = name or (" ".join(workload_args) or "workload")
         c = self.config
@@ -1435,12 +1443,16 @@ def _table_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     for r in doc["results"]:
         st, th, mem = r["stats"], r["throughput"], r["memory"]
         n = r["runs_ok"] + r["runs_failed"]
+        if not r["runs_ok"]:
+            rows.append([r["name"], f"0/{n}"] + ["-"] * (len(head) - 2))
+            continue
+        tokens = sum(x.get("tokens") or 0 for x in r["runs"] if x.get("ok"))
         rows.append([
             r["name"],
             f"{r['runs_ok']}/{n}",
             fmt.ms(st["median_ms"]) if st["median_ms"] is not None else "-",
             fmt.ms(st["p95_ms"]) if st["p95_ms"] is not None else "-",
-            _f(th["tokens_per_second"], ".1f"),
+            _f(th["tokens_per_second"], ".1f") if tokens else "-",
             _f(th["requests_per_second"], ".2f"),
             fmt.ms(r["ttft_ms"]["median"]) if r["ttft_ms"]["median"] is not None else "-",
             fmt.ms(r["tpot_ms"]["median"]) if r["tpot_ms"]["median"] is not None else "-",
@@ -1692,6 +1704,11 @@ class _Progress:
             self.p.update(self.task, advance=1, status=status)
 
 
+def command_name(command: Sequence[str]) -> str:
+    """A short name for a COMMAND point: the program's base name and its arguments."""
+    return " ".join([Path(command[0]).name, *(shlex.quote(a) for a in command[1:])])
+
+
 def _config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
     warm = getattr(args, "warmup", 5)
     runs = getattr(args, "runs", 100)
@@ -1742,7 +1759,7 @@ def bench_main(args: argparse.Namespace, command: list[str]) -> int:
             if given:
                 raise BenchError(f"{given[0]} is a WORKLOAD option; it cannot be combined "
                                  "with '-- COMMAND'")
-            points = [(" ".join(shlex.quote(a) for a in command), {}, [])]
+            points = [(command_name(command), {}, [])]
             program = f"bench-{Path(command[-1] if len(command) > 1 else command[0]).stem}"
         else:
             points = sweep_points(args)
