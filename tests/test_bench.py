@@ -174,6 +174,17 @@ def test_run_past_the_memory_limit_is_stopped_and_counted(
     assert res.memory.peak_usage < 150 * MiB  # failed runs do not enter the metrics
 
 
+def test_memory_spike_between_polls_fails_the_run(gen_env: dict[str, str]) -> None:
+    # the parent polls only once (at start-up); the child's own samples (every 50 ms)
+    # still show each run's 48 MiB above the 60 MiB limit
+    cfg = BenchmarkConfig(warmup_runs=0, measurement_runs=2, memory_limit=60 * MiB,
+                          poll_interval_ms=60_000)
+    res = run_synthetic(gen_env, cfg, sleep=0.15, hold_mib=48)
+    assert res.success_rate == 0.0
+    assert all("between two polls" in why for _, why in res.failures)
+    assert res.restarts == 0  # nothing to stop: the runs had finished
+
+
 # --------------------------------------------------------------------------- known answers
 
 

@@ -97,7 +97,9 @@ JSON (``zlprof bench --format json``), schema ``zlprof.bench/1``
       ]
     }
 
-With ``--compare OLD.json`` every result whose ``name`` matches one in OLD gets
+With ``--compare OLD.json`` the document gets ``"compare": {"against", "test", "alpha"}``
+and every result whose ``name`` matches one in OLD (or the only result, when both files
+hold one) gets
 ``"comparison": {"against": "OLD.json", "test": "mann-whitney-u", "alpha": 0.05,
 "metrics": {metric: {"old_median", "new_median", "change", "p_value", "verdict"}}}``
 for the per-run metrics duration_ms, tokens_per_second, requests_per_second, ttft_ms,
@@ -966,6 +968,15 @@ class BenchmarkRunner:
         out.reason = reason
         return out
 
+    def _check_peak(self, sample: RunSample) -> None:
+        """A run that finished although a memory sample passed the limit (a spike the
+        parent's polls missed, seen in the child's own samples) fails too."""
+        lim = self.config.memory_limit
+        if sample.ok and lim is not None and sample.peak_rss > lim:
+            sample.ok = False
+            sample.reason = (f"exceeded the memory limit: peak RSS {_mib(sample.peak_rss)} > "
+                             f"{_mib(lim)} (between two polls; not stopped)")
+
     def _fail(self, acc: _PointAcc, run: _Run, reason: str, t_stop: int) -> None:
         dur = max(0, t_stop - run.t_start)
         if run.phase == "warmup":
@@ -1047,6 +1058,7 @@ class BenchmarkRunner:
                 sample.reason = (f"exceeded the {self.config.max_time_per_run_ms:g} ms time "
                                  f"limit (took {dur / 1e6:.0f} ms)")
             _memory_of(sample, run)
+            self._check_peak(sample)
             if run.phase == "warmup":
                 if not sample.ok:
                     acc.warmup_failures.append((run.index, sample.reason))
@@ -1092,6 +1104,7 @@ class BenchmarkRunner:
                 sample.ok = False
                 sample.reason = f"the command {why}" + (f": {tail}" if tail else "")
             _memory_of(sample, run)
+            self._check_peak(sample)
             if phase == "warmup":
                 if not sample.ok:
                     acc.warmup_failures.append((index, sample.reason))
