@@ -543,3 +543,13 @@ def test_parent_with_costed_children_uses_self_time() -> None:
     child = row("attention/scores", 10**9, 10**9, 8.0)
     pts = {p.key: p for p in place([parent, child], peaks(1000, 1000))}
     assert pts["attention"].time_ms == 2.0 and pts["attention/scores"].time_ms == 8.0
+
+
+def test_peaks_report_text() -> None:
+    pk = rl.calibrate(array_mb=0.25, gemm_n=8, reps=2, threads=1, clock=FakeClock(0.001))
+    out = rl.peaks_report(pk, width=80)
+    assert out.startswith("Machine peaks: pi ")
+    assert "copy " in out and "triad " in out and "GEMM fp32 n=8" in out and "cache: " in out
+    assert max(len(x) for x in out.splitlines()) <= 80
+    over = rl.peaks_report(MachinePeaks(gflops=1, gbps=2, overridden=["gflops", "gbps"]))
+    assert "override" in over and "copy" not in over.split("\n", 1)[1]

@@ -1333,6 +1333,39 @@ def roofline_table(
     return t
 
 
+def peaks_report(peaks: MachinePeaks, width: int = 100) -> str:
+    """The machine peaks as text (``zlprof roofline`` without a recording)."""
+    import textwrap
+
+    lines = textwrap.wrap(f"Machine peaks: {peaks.describe()}", width, subsequent_indent="  ")
+    detail = []
+    if peaks.copy_gbps == peaks.copy_gbps:
+        sp = peaks.spread
+        detail += [
+            f"copy {fmt_num(peaks.copy_gbps)} GB/s (2 arrays counted; spread over "
+            f"{peaks.reps} reps {sp.get('copy', 0):.1%})",
+            f"triad {fmt_num(peaks.triad_gbps)} GB/s (3 arrays counted; NumPy's two passes "
+            f"move 5: {fmt_num(peaks.triad_moved_gbps)} GB/s; spread {sp.get('triad', 0):.1%})",
+            f"GEMM fp32 n={peaks.gemm_n}: {fmt_num(peaks.gemm_gflops)} GFLOP/s (spread "
+            f"{sp.get('gemm', 0):.1%})",
+            f"STREAM arrays {peaks.array_mb:.0f} MiB each (last-level cache "
+            f"{fmt_bytes(peaks.llc_bytes)}), {peaks.stream_threads} thread(s)",
+        ]
+    detail += [
+        f"{peaks.blas or 'BLAS ?'}, {peaks.blas_threads} BLAS thread(s), NumPy "
+        f"{peaks.numpy_version}; {peaks.cpu or 'CPU ?'} on {peaks.hostname or '?'}",
+        f"cache: {peaks_cache_path()}",
+    ]
+    if peaks.busy:
+        detail.append(
+            f"the machine was busy when measured (load {peaks.loadavg:.1f} on {peaks.cpus} "
+            "CPUs): recalibrate when it is idle"
+        )
+    for d in detail:
+        lines.extend(textwrap.wrap(d, width, initial_indent="  ", subsequent_indent="    "))
+    return "\n".join(lines) + "\n"
+
+
 def roofline_text_report(
     state: Any, peaks: MachinePeaks, width: int = 100, height: int | None = None
 ) -> str:
