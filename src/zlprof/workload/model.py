@@ -231,6 +231,8 @@ class Model:
         lc = pr.layer_cost
         if pr.any_cost:
             c = self.costs.forward(B, S, T, n if all_logits else B, mask is not None)
+            # per-call (flops, bytes) as locals: the hot loop only unpacks them
+            c_rms, c_qkv, c_rope, c_kv, c_sc, c_sm, c_out, c_gu, c_dn = c[1:10]
 
         with pr.embed:
             x = w.tok_emb[tokens.reshape(n)]  # (n, d) gather: a copy
@@ -246,16 +248,16 @@ class Model:
                 with rms:
                     xn = rmsnorm(x, lw.attn_norm, eps)
                     if oc:
-                        oc(*c.rmsnorm)
+                        oc(*c_rms)
                 with qkv_b:
                     qkv = xn @ lw.wqkv.T  # (n, d + 2*kvd)
                     if oc:
-                        oc(*c.qkv)
+                        oc(*c_qkv)
                 with rope_b:
                     # q and k are adjacent in each row: rotate both with one multiply
                     apply_rope_(qkv[:, : d + kvd].reshape(B, S, H + Hkv, hs), rot)
                     if oc:
-                        oc(*c.rope)
+                        oc(*c_rope)
                 with kv_b:
                     kc = cache.k[li]
                     vc = cache.v[li]
@@ -264,7 +266,7 @@ class Model:
                     )
                     vc[:, :, pos:T] = qkv[:, d + kvd :].reshape(B, S, Hkv, hs).transpose(0, 2, 1, 3)
                     if oc:
-                        oc(*c.kv_update)
+                        oc(*c_kv)
                 with sc_b:
                     if S == 1:
                         q = qkv[:, :d].reshape(B, Hkv, kvm, hs)
@@ -278,14 +280,14 @@ class Model:
                     att = q @ kc[:, :, :T].transpose(0, 1, 3, 2)  # (B, Hkv, kvm*S, T)
                     att *= scale
                     if oc:
-                        oc(*c.scores)
+                        oc(*c_sc)
                 with sm_b:
                     if mask is not None:
                         a5 = att.reshape(B, Hkv, kvm, S, T)  # a view
                         a5 += mask
                     softmax_(att)
                     if oc:
-                        oc(*c.softmax)
+                        oc(*c_sm)
                 with out_b:
                     ctx = att @ vc[:, :, :T]  # (B, Hkv, kvm*S, hs)
                     if S == 1:
@@ -294,12 +296,12 @@ class Model:
                         ctx = ctx.reshape(B, Hkv, kvm, S, hs).transpose(0, 3, 1, 2, 4).reshape(n, d)
                     x += ctx @ lw.wo.T
                     if oc:
-                        oc(*c.out)
+                        oc(*c_out)
                 # ---- MLP
                 with rms:
                     xn = rmsnorm(x, lw.ffn_norm, eps)
                     if oc:
-                        oc(*c.rmsnorm)
+                        oc(*c_rms)
                 with gu_b:
                     h13 = xn @ lw.w13.T  # (n, 2f)
                     g = h13[:, :f]
@@ -309,11 +311,11 @@ class Model:
                     np.divide(g, h, out=h)  # silu(g) = g / (1 + exp(-g))
                     h *= h13[:, f:]
                     if oc:
-                        oc(*c.gate_up)
+                        oc(*c_gu)
                 with dn_b:
                     x += h @ lw.w2.T
                     if oc:
-                        oc(*c.down)
+                        oc(*c_dn)
                 if lc:
                     lc(*c.layer)
 
