@@ -116,6 +116,20 @@ def main() -> None:
     print(f"seek: median {statistics.median(seeks) * 1e3:.1f} ms, max {max(seeks) * 1e3:.1f} ms "
           f"(requirement < 500 ms); fold-from-start median {statistics.median(folds) * 1e3:.1f} ms")
 
+    # right after start, before the index exists: forwards folds on, backwards waits
+    early = ReplaySource(path, speed=1.0, paused=True)
+    early.start()
+    t = time.perf_counter()
+    early.seek(early.duration_s * 0.9, wait=True)
+    fwd = time.perf_counter() - t
+    t = time.perf_counter()
+    early.seek(early.duration_s * 0.1, wait=True)
+    back = time.perf_counter() - t
+    early.stop()
+    print(f"seeks before the index is ready: forward to 90% {fwd * 1e3:.0f} ms (the index has "
+          f"to fold that far first), then back to 10% {back * 1e3:.0f} ms (from a checkpoint "
+          f"made on the way)")
+
     t = time.perf_counter()
     info = sessions._scan_info(path, path.stat().st_size, 0.0)  # noqa: SLF001 (uncached)
     scan_s = time.perf_counter() - t

@@ -261,6 +261,24 @@ def test_recent_ring_restored_past_its_capacity(tmp_path: Path, many_checkpoints
     src.stop()
 
 
+def test_index_checkpoints_restore_while_it_is_built(
+    rec: Path, many_checkpoints: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every checkpoint published so far restores exactly, also after thinning
+    monkeypatch.setattr(replay, "MAX_CHECKPOINTS", 6)
+    frames = read_recording(rec).frames
+    index = replay._Index(frames, 200)
+    published = []
+    index.build(stop=lambda: published.append(len(index.checkpoints)) or len(published) >= 12)
+    assert not index.done or index.upto < len(frames)
+    assert 3 <= len(index.checkpoints) <= 7  # thinned on the way
+    for cp in index.checkpoints:
+        ref = SessionState(exact_limit=200)
+        for fr in frames[: cp.frame]:
+            ref.ingest_many([fr])
+        assert fingerprint(index.restore(cp)) == fingerprint(ref)
+
+
 def test_seek_before_start_and_start_offset(rec: Path) -> None:
     src = ReplaySource(rec, speed=1.0, paused=True)
     src.seek(1.5)  # no thread yet: applied here and now

@@ -65,6 +65,10 @@ from .stats import LogHistogram, OpAccumulator
 #: Folding time between checkpoints, as measured while indexing: a seek refolds at most
 #: about this much on top of restoring a checkpoint.
 CHECKPOINT_FOLD_S = 0.05
+#: Folding work of a frame beyond its measurements, in measurements (seek planning only).
+FRAME_WORK = 40
+#: Work of restoring a checkpoint, in measurements (seek planning only).
+RESTORE_WORK = 20_000
 #: More checkpoints than this: every other one is dropped and the spacing doubles.
 MAX_CHECKPOINTS = 256
 #: The speed ladder of faster()/slower(); past the top is "max" (None).
@@ -201,20 +205,37 @@ class _Checkpoint:
     fields: dict[str, Any]  # copies of the state's attributes, except ops
     ops: dict[int, dict[str, Any]]  # per op: its non-sample fields
     hist: set[int]  # ops past the exact limit
-    ring: dict[int, int]  # per op: samples in its recent ring
+    ring: dict[int, int]  # per op: samples in its recent ring (-1: no ring)
 
 
 class _Index:
-    """Checkpoints of a SessionState along the recording, plus the per-op sample logs."""
+    """Checkpoints of a SessionState along the recording, plus the per-op sample logs.
+
+    Built progressively (``build``, in its own thread): checkpoints are usable as soon
+    as they are published, so a seek behind the frontier need not wait for the rest.
+    """
 
     def __init__(self, frames: list[Frame], exact_limit: int) -> None:
+        self.frames = frames
         self.exact_limit = exact_limit
         self.checkpoints: list[_Checkpoint] = []
         self.frames_at: list[int] = []
-        st = SessionState(exact_limit=exact_limit)
-        self._snap(st, 0)
+        # per op: (t1, duration) segments in fold order, and their cumulative lengths
+        self.segs: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.seg_ends: dict[int, list[int]] = {}
+        self.upto = 0  # frames folded so far
+        self.done = False
+        self.seconds = 0.0
+        self.cond = threading.Condition()
+        self._publish(self._snap(SessionState(exact_limit=exact_limit), 0))
+
+    def build(self, stop: Callable[[], bool] = lambda: False) -> None:
+        t_start = time.perf_counter()
+        st = SessionState(exact_limit=self.exact_limit)
         spacing = CHECKPOINT_FOLD_S
         folding = 0.0
+        logged = 0
+        frames = self.frames
         n = len(frames)
         clock = time.perf_counter
         for i, fr in enumerate(frames):
@@ -222,15 +243,38 @@ class _Index:
             st.ingest_many([fr])
             folding += clock() - t
             if folding >= spacing and i + 1 < n:
-                self._snap(st, i + 1)
+                self._log(logged, i + 1)
+                logged = i + 1
+                self._publish(self._snap(st, i + 1))
                 folding = 0.0
                 if len(self.checkpoints) > MAX_CHECKPOINTS:
-                    self.checkpoints = self.checkpoints[::2]
+                    self._thin()
                     spacing *= 2
-        self.frames_at = [cp.frame for cp in self.checkpoints]
-        self.logs = self._op_logs(frames)
+                if stop():
+                    break
+            if not i & 31:
+                self.upto = i + 1
+        else:
+            self.upto = n
+        with self.cond:
+            self.done = True
+            self.seconds = time.perf_counter() - t_start
+            self.cond.notify_all()
 
-    def _snap(self, st: SessionState, frame: int) -> None:
+    def _publish(self, cp: _Checkpoint) -> None:
+        with self.cond:
+            # new lists, so a reader holding the old ones sees a consistent pair
+            self.checkpoints = [*self.checkpoints, cp]
+            self.frames_at = [*self.frames_at, cp.frame]
+            self.upto = max(self.upto, cp.frame)
+            self.cond.notify_all()
+
+    def _thin(self) -> None:
+        with self.cond:
+            self.checkpoints = self.checkpoints[::2]
+            self.frames_at = [cp.frame for cp in self.checkpoints]
+
+    def _snap(self, st: SessionState, frame: int) -> _Checkpoint:
         fields = {k: _copy(v) for k, v in vars(st).items() if k not in _SKIP_STATE and k != "ops"}
         ops: dict[int, dict[str, Any]] = {}
         hist: set[int] = set()
@@ -244,14 +288,13 @@ class _Index:
             if acc.hist is not None:
                 hist.add(pid)
             ring[pid] = acc._r_len if acc._r_t1 is not None else -1
-        self.checkpoints.append(_Checkpoint(frame, fields, ops, hist, ring))
+        return _Checkpoint(frame, fields, ops, hist, ring)
 
-    @staticmethod
-    def _op_logs(frames: list[Frame]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Per op: (t1, duration) of every measurement, in the order folding adds them."""
-        bodies = [fr.body for fr in frames if fr.kind == "meas" and fr.body["n"]]
+    def _log(self, lo: int, hi: int) -> None:
+        """Append frames [lo, hi)'s measurements to the per-op logs, in fold order."""
+        bodies = [fr.body for fr in self.frames[lo:hi] if fr.kind == "meas" and fr.body["n"]]
         if not bodies:
-            return {}
+            return
         path = np.concatenate([b["path"] for b in bodies])
         t0 = np.concatenate([b["t0"] for b in bodies])
         t1 = np.concatenate([b["t1"] for b in bodies])
@@ -260,15 +303,38 @@ class _Index:
         cuts = np.flatnonzero(sp[1:] != sp[:-1]) + 1
         starts = np.r_[0, cuts]
         ends = np.r_[cuts, len(sp)]
-        logs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
             idx = order[s:e]
+            pid = int(sp[s])
             a = t1[idx]
-            logs[int(sp[s])] = (a, a - t0[idx])
-        return logs
+            self.segs.setdefault(pid, []).append((a, a - t0[idx]))
+            cum = self.seg_ends.setdefault(pid, [])
+            cum.append((cum[-1] if cum else 0) + len(idx))
 
     def checkpoint_before(self, frame: int) -> _Checkpoint:
-        return self.checkpoints[bisect.bisect_right(self.frames_at, frame) - 1]
+        """The latest published checkpoint at or before ``frame``."""
+        with self.cond:
+            cps, at = self.checkpoints, self.frames_at
+        return cps[bisect.bisect_right(at, frame) - 1]
+
+    def wait_until(self, frame: int, give_up: Callable[[], bool]) -> None:
+        """Block until the build has folded ``frame`` frames (or is done, or ``give_up``)."""
+        with self.cond:
+            while not self.done and self.upto < frame and not give_up():
+                self.cond.wait(0.05)
+
+    def _samples(self, pid: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``n`` (t1, duration) samples of an op (n is a segment boundary)."""
+        if n == 0:
+            empty = np.zeros(0, np.int64)
+            return empty, empty
+        cum = self.seg_ends[pid]
+        j = bisect.bisect_left(cum, n)
+        segs = self.segs[pid][: j + 1]
+        if len(segs) == 1:
+            return segs[0][0][:n], segs[0][1][:n]
+        return (np.concatenate([s[0] for s in segs])[:n],
+                np.concatenate([s[1] for s in segs])[:n])
 
     def restore(self, cp: _Checkpoint) -> SessionState:
         """A fresh SessionState equal to the indexed one after ``cp.frame`` frames."""
@@ -276,14 +342,12 @@ class _Index:
         for k, v in cp.fields.items():
             setattr(st, k, _copy(v))
         ops: dict[int, OpAccumulator] = {}
-        empty = np.zeros(0, np.int64)
         for pid, fields in cp.ops.items():
             acc = OpAccumulator()
             for k, v in fields.items():
                 setattr(acc, k, _copy(v))
             n = acc.moments.n
-            t1log, dlog = self.logs.get(pid, (empty, empty))
-            d = dlog[:n]
+            t1log, d = self._samples(pid, n)
             if pid in cp.hist:
                 acc.hist = LogHistogram()
                 acc.hist.add(d)
@@ -295,7 +359,7 @@ class _Index:
                 acc._r_t1 = np.zeros(cap, np.int64)
                 acc._r_d = np.zeros(cap, np.int64)
                 acc._r_t1[:k] = t1log[n - k : n]
-                acc._r_d[:k] = dlog[n - k : n]
+                acc._r_d[:k] = d[n - k : n]
                 acc._r_pos = k % cap
                 acc._r_len = k
             ops[pid] = acc
@@ -374,6 +438,11 @@ class ReplaySource(Source):
             times.append(t)
         self._times = times
         self._duration_ns = times[-1] if times else 0
+        # cumulative folding work before each frame, for choosing how to seek
+        work = [0]
+        for fr in res.frames:
+            work.append(work[-1] + FRAME_WORK + (fr.body["n"] if fr.kind == "meas" else 0))
+        self._work = work
         # standard and error output of the child, as LiveSource keeps them
         self._output: list[tuple[int, str, str]] = [
             (i, fr.body.get("level", ""), fr.body["msg"])
@@ -403,7 +472,6 @@ class ReplaySource(Source):
         self._applied_seq = 0
         self._ended = threading.Event()
         self._at_end = False
-        self.index_s = 0.0  # how long building the index took
         self.last_seek_s = 0.0  # how long the last seek took
 
     # ------------------------------------------------------------------ properties
@@ -438,8 +506,9 @@ class ReplaySource(Source):
             pos = self._position_ns(self._clock()) / 1e9
             paused = self._paused
             speed = self._speed
+        index = self._index
         return Timeline(pos, self.duration_s, speed, speed_label(speed), paused, self.status,
-                        self._index is not None)
+                        index is not None and index.done)
 
     @property
     def frame_count(self) -> int:
@@ -448,6 +517,11 @@ class ReplaySource(Source):
     @property
     def checkpoints(self) -> int:
         return len(self._index.checkpoints) if self._index is not None else 0
+
+    @property
+    def index_s(self) -> float:
+        """How long building the seek index took (0 until it is complete)."""
+        return self._index.seconds if self._index is not None else 0.0
 
     def describe(self) -> str:
         for fr in self._frames:
@@ -463,10 +537,13 @@ class ReplaySource(Source):
         """Start playing, and building the seek index, in background threads."""
         if self._thread is not None:
             return
-        self._index_thread = threading.Thread(
-            target=self._build_index_quietly, name="zlprof-replay-index", daemon=True
-        )
-        self._index_thread.start()
+        if self._index is None:
+            self._index = _Index(self._frames, self.state.exact_limit)
+            self._index_thread = threading.Thread(
+                target=self._build_index_quietly, args=(self._index,),
+                name="zlprof-replay-index", daemon=True,
+            )
+            self._index_thread.start()
         self._thread = threading.Thread(target=self._run, name="zlprof-replay", daemon=True)
         self._thread.start()
 
@@ -486,14 +563,19 @@ class ReplaySource(Source):
         return self._ended.wait(timeout)
 
     def wait_indexed(self, timeout: float | None = None) -> bool:
-        """Wait until the seek index is built (seeks are fastest from then on)."""
-        if self._index is not None:
-            return True
-        if self._index_thread is None:
-            self._ensure_index()
-            return True
-        self._index_thread.join(timeout)
-        return self._index is not None
+        """Wait until the seek index is complete (seeks are fastest from then on)."""
+        index = self._index
+        if index is None:
+            if self._thread is None:
+                self._ensure_index()
+                return True
+            return False
+        deadline = None if timeout is None else time.monotonic() + timeout
+        index.wait_until(
+            len(self._frames) + 1,
+            give_up=lambda: deadline is not None and time.monotonic() >= deadline,
+        )
+        return index.done
 
     def settle(self, timeout: float | None = 10.0) -> bool:
         """Wait until pending seeks are applied and every frame due now is folded."""
@@ -669,13 +751,14 @@ class ReplaySource(Source):
         return describe_exit(code)[0]
 
     def _ensure_index(self) -> _Index:
-        """The seek index, built here unless another thread is building it (then wait)."""
+        """The complete seek index: built here if nothing builds it, else waited for."""
         with self._build_lock:
             if self._index is None:
-                t = time.perf_counter()
                 self._index = _Index(self._frames, self.state.exact_limit)
-                self.index_s = time.perf_counter() - t
-            return self._index
+                self._index.build()
+        index = self._index
+        index.wait_until(len(self._frames) + 1, give_up=lambda: False)
+        return index
 
     def _fold(self, state: SessionState, lo: int, hi: int, live: bool) -> None:
         """Fold frames [lo, hi) into ``state`` one by one (as the index pass does)."""
@@ -696,7 +779,12 @@ class ReplaySource(Source):
         self.bytes_read = self._ends[n - 1] if n else 0
 
     def _apply_pending_seek(self) -> None:
-        """Apply the newest seek request (any thread; folding is serialised)."""
+        """Apply the newest seek request (any thread; folding is serialised).
+
+        Of folding on from the current position, restoring the nearest checkpoint and
+        folding from it, or (while the index is still being built short of the target)
+        waiting for the index to get there, it takes the least folding work.
+        """
         with self._fold_lock:
             with self._cond:
                 target = self._seek_target
@@ -707,12 +795,26 @@ class ReplaySource(Source):
             t0 = time.perf_counter()
             k = bisect.bisect_right(self._times, target)
             index = self._index
-            if nxt <= k and (index is None or index.checkpoint_before(k).frame <= nxt):
-                # forwards, nearer than any checkpoint (or no index yet): fold on
+            if index is None:  # not started: seeking here and now
+                index = self._ensure_index()
+            work = self._work
+            cp = index.checkpoint_before(k)
+            costs = {"restore": work[k] - work[cp.frame] + RESTORE_WORK}
+            if nxt <= k:
+                costs["fold"] = work[k] - work[nxt]
+            upto = index.upto
+            if not index.done and upto < k:
+                costs["wait"] = work[k] - work[upto] + RESTORE_WORK
+            how = min(costs, key=costs.__getitem__)
+            if how == "wait":
+                index.wait_until(k, give_up=lambda: self._stopping or self._seek_seq != seq)
+                if self._stopping or self._seek_seq != seq:
+                    return  # a newer request (or stop) replaces this one
+                cp = index.checkpoint_before(k)
+                how = "fold" if nxt <= k and work[k] - work[nxt] <= work[k] - work[cp.frame] else "restore"
+            if how == "fold":
                 self._fold(self.state, nxt, k, live=True)
             else:
-                index = self._ensure_index()
-                cp = index.checkpoint_before(k)
                 scratch = index.restore(cp)
                 self._fold(scratch, cp.frame, k, live=False)
                 scratch.warnings[:0] = [w for w in self._base_warnings if w not in scratch.warnings]
@@ -736,11 +838,15 @@ class ReplaySource(Source):
             tail.clear()
             tail.extend(msgs[-(tail.maxlen or len(msgs)) :])
 
-    def _build_index_quietly(self) -> None:
+    def _build_index_quietly(self, index: _Index) -> None:
         try:
-            self._ensure_index()
+            with self._build_lock:
+                index.build(stop=lambda: self._stopping)
         except Exception as exc:  # a bug must not pass silently, nor kill the app
             self.state.warnings.append(f"replay: cannot build the seek index: {exc!r}")
+            with index.cond:
+                index.done = True  # seeks fall back to folding from the checkpoints made
+                index.cond.notify_all()
 
     def _run(self) -> None:
         try:
