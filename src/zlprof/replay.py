@@ -13,16 +13,20 @@ per wall second; at speed ``None`` ("max") every frame is due at once.
 
 Seeking. Construction reads and decodes the file (a corrupt or truncated tail becomes a
 warning naming the byte offset, and everything before it is replayed). ``start()`` starts
-playing at once and, in a second thread, makes an *index*: one pass folds every frame, one at a time, into a private SessionState
-and keeps a checkpoint every ``CHECKPOINT_FOLD_S`` seconds of folding (measured, so the
-spacing adapts to the machine and to how many ops a frame touches). A checkpoint holds a copy of everything in the state
-except the per-op samples: those are rebuilt on restore from one per-op log of
-(end time, duration) in fold order (16 bytes a measurement, shared by every checkpoint).
-Seeking to t = restore the last checkpoint at or before t into a scratch state, fold the
-frames from there up to t, and swap the result into ``state`` under its lock (a forward
-seek that is closer to the current position than to a checkpoint just folds forward).
-Playback folds one frame per ``ingest_many`` call, as the index pass does, so a seek
-yields the same state as playing to that point, down to the float rounding of the means.
+playing at once and, in a second thread, builds an *index*: one pass folds every frame,
+one at a time, into a private SessionState and publishes a checkpoint every
+``CHECKPOINT_FOLD_S`` seconds of folding (measured, so the spacing adapts to the machine
+and to how many ops a frame touches; past ``MAX_CHECKPOINTS`` every other one is dropped).
+A checkpoint holds a copy of everything in the state except the per-op samples: those
+are rebuilt on restore from per-op logs of (end time, duration) in fold order, appended
+as the pass goes (16 bytes a measurement, shared by every checkpoint). Checkpoints are
+usable as soon as they are published. A seek to t takes the least folding work of:
+folding on from the current position (forwards), restoring the last checkpoint at or
+before t into a scratch state and folding from there, or, while the index has not got to
+t yet, waiting until it has. A restored state is swapped into ``state`` under its lock,
+so the app's reference to ``state`` stays valid. Playback folds one frame per
+``ingest_many`` call, as the index pass does, so a seek yields exactly the state of
+playing to that point (running means and variances included, bit for bit).
 
 Public surface for the app (besides Source's): ``timeline()`` (all of the next four at
 once), ``position_s``, ``duration_s``, ``speed`` (``None`` = max), ``speed_text``,
