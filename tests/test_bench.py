@@ -260,7 +260,7 @@ def cmd_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, P
     script = d / "prog.py"
     script.write_text(CMD_SCRIPT)
     slow, fast = d / "slow.json", d / "fast.json"
-    for out, pause in ((slow, "0.3"), (fast, "0.06")):
+    for out, pause in ((slow, "0.5"), (fast, "0.06")):
         res = zlprof_bench("--warmup", "1", "--runs", "5", "--format", "json", "--out",
                            str(out), "--no-progress", "--", sys.executable, str(script), pause)
         assert res.returncode == 0, res.stderr
