@@ -34,6 +34,18 @@ def test_infos_match_the_folded_session_newest_first(tmp_path: Path) -> None:
     assert infos[1].program == "synthetic.py --seed 0"
 
 
+def test_workload_fixture_facts_match_the_folded_session() -> None:
+    fixture = Path(__file__).resolve().parent / "fixtures" / "session.zlp"
+    if not fixture.exists():
+        pytest.skip("no workload fixture")
+    info = session_info(fixture)
+    st = load_session(fixture)
+    assert info.duration_s == pytest.approx(st.elapsed_ns / 1e9, abs=1e-9)
+    assert info.tokens_per_s == pytest.approx(st.tokens_per_s(None))
+    assert info.program == "zlprof.workload --preset tiny"
+    assert info.status == "ok"
+
+
 def test_damaged_unfinished_failed_and_foreign_files(tmp_path: Path) -> None:
     good = write_synthetic(tmp_path / "good.zlp", seconds=2.0)
     res = read_recording(good)

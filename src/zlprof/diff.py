@@ -373,8 +373,9 @@ def _verdict(r: DiffRow) -> str:
 
 def _describe(label: str, s: dict[str, Any]) -> str:
     from . import fmt
+    from .sessions import program_name
 
-    argv = " ".join(str(x) for x in (s.get("argv") or [])[-4:])
+    argv = program_name(s.get("argv") or []) if s.get("argv") else ""
     tps = s.get("tokens_per_s") or 0.0
     bits = [fmt.duration_s(s.get("elapsed_s") or 0.0), f"{s.get('measurements', 0):,} measurements"]
     if s.get("tokens"):

@@ -5,7 +5,8 @@ scan walks the frame headers with one small ``pread`` each (length, checksum and
 frame kind, which opens every msgpack payload) and decodes only the few frames a listing
 needs: the hello and meta frames (program, start date, configuration), every tokens
 frame (to count the output tokens), the end frame (exit status), and the last few
-measurement / memory frames (the session's last timestamp, hence its duration). Skipped
+measurement / memory frames (the session's last timestamp, hence its duration, as
+SessionState counts it: measurement, memory and token times). Skipped
 frames are not checksummed: a damaged measurement frame shows when the session is opened,
 while truncation (a frame running past the end of the file) shows here.
 
@@ -44,7 +45,7 @@ SMALL_FRAME = 4096
 
 _KINDS = {kind.encode(): kind for kind in protocol.KINDS}
 _DECODE = frozenset({"hello", "meta", "end"})
-_TIMED = frozenset({"meas", "mem", "log"})
+_TIMED = frozenset({"meas", "mem"})  # what moves SessionState's clock (logs do not)
 
 
 @dataclass
@@ -213,7 +214,7 @@ def _scan(fd: int, size: int) -> _Scan:
             kind = _kind(head[protocol.HEADER_SIZE :])
             if kind in _TIMED:
                 sc.tail.append((pos, length, crc))
-                if sc.first_timed is None and kind != "log":
+                if sc.first_timed is None:
                     sc.first_timed = (pos, length, crc)
             elif kind == "tokens":
                 _count_tokens(sc, _payload(win, pos, length, crc, small), pos)
@@ -227,7 +228,7 @@ def _scan(fd: int, size: int) -> _Scan:
         if "newer than this zlprof" in str(exc):
             raise RecordingError(str(exc)) from None
         sc.warning = f"{exc}; {size - pos} bytes after it were not read"
-    # the last timestamp: from the last measurement / memory / log frames
+    # the last timestamp: from the last measurement / memory frames
     picks = list(sc.tail)
     if sc.hello is None and sc.first_timed is not None:
         picks.append(sc.first_timed)  # no hello: the session starts at its first event
@@ -265,10 +266,6 @@ def _fold(sc: _Scan, fr: Frame) -> None:
         sc.see(int(b["t"].max()))
         if sc.first_ns is None:
             sc.first_ns = int(b["t"].min())
-    elif fr.kind == "log":
-        t = b.get("t")
-        if isinstance(t, int):
-            sc.see(t)
 
 
 def _status(sc: _Scan) -> str:
