@@ -50,26 +50,32 @@ def measure(preset: str, pairs: int, tokens: int, depth: str) -> dict[str, float
     )
     wl = Workload(model, tok, gen, prof, depth)
 
-    def run(on: bool) -> float:
+    def run(on: bool) -> tuple[float, float]:
         prof.enabled = on
         wl.set_profiling(prof if on else None, depth)
+        c0 = time.process_time_ns()
         t0 = time.perf_counter_ns()
         res = wl.run_request(0)
         dt = time.perf_counter_ns() - t0
+        dc = time.process_time_ns() - c0
         assert res.generated == tokens
-        return dt / 1e9
+        return dt / 1e9, dc / 1e9
 
     for on in (True, False, True, False):  # warm up both paths
         run(on)
     on_t: list[float] = []
     off_t: list[float] = []
+    on_c: list[float] = []
+    off_c: list[float] = []
     ratios: list[float] = []
     for i in range(pairs):
         order = (True, False) if i % 2 == 0 else (False, True)  # alternate who goes first
         got = {o: run(o) for o in order}
-        on_t.append(got[True])
-        off_t.append(got[False])
-        ratios.append(got[True] / got[False])
+        on_t.append(got[True][0])
+        off_t.append(got[False][0])
+        on_c.append(got[True][1])
+        off_c.append(got[False][1])
+        ratios.append(got[True][0] / got[False][0])
     prof.close()
     med_on = statistics.median(on_t)
     med_off = statistics.median(off_t)
@@ -79,6 +85,9 @@ def measure(preset: str, pairs: int, tokens: int, depth: str) -> dict[str, float
         "overhead_pct": (med_on / med_off - 1.0) * 100.0,
         "overhead_pairs_pct": (statistics.median(ratios) - 1.0) * 100.0,
         "overhead_min_pct": (min(on_t) / min(off_t) - 1.0) * 100.0,
+        # CPU time of the process: what the instrumentation costs regardless of who else
+        # runs on the machine (meaningful with --threads 1: no BLAS threads spinning)
+        "overhead_cpu_pct": (statistics.median(on_c) / statistics.median(off_c) - 1.0) * 100.0,
     }
 
 
@@ -88,11 +97,17 @@ def main() -> int:
     ap.add_argument("--pairs", type=int, default=0, help="interleaved pairs (default per preset)")
     ap.add_argument("--tokens", type=int, default=64, help="tokens per request")
     ap.add_argument("--depth", default="ops", choices=("coarse", "layers", "ops"))
+    ap.add_argument("--threads", type=int, default=0, help="BLAS threads (default: BLAS's own)")
     args = ap.parse_args()
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
     targets = {"tiny": 5.0, "medium": 1.0}
     print(
         f"profiling overhead, --profile-depth {args.depth} vs --no-profile, batch 1, "
-        f"{args.tokens} tokens a request, interleaved in one process"
+        f"{args.tokens} tokens a request, interleaved in one process, "
+        f"BLAS threads: {args.threads or 'default'}"
     )
     for preset in args.preset:
         r = measure(preset, args.pairs or DEFAULT_PAIRS.get(preset, 10), args.tokens, args.depth)
@@ -107,7 +122,8 @@ def main() -> int:
         print(
             f"{preset:7s} {r['tok_s_off']:8.1f} tok/s off  {r['tok_s_profiled']:8.1f} tok/s profiled  "
             f"overhead {r['overhead_pct']:+.2f} % (medians), {r['overhead_pairs_pct']:+.2f} % "
-            f"(median pair), {r['overhead_min_pct']:+.2f} % (best runs){verdict}"
+            f"(median pair), {r['overhead_min_pct']:+.2f} % (best runs), "
+            f"{r['overhead_cpu_pct']:+.2f} % (CPU time){verdict}"
         )
         sys.stdout.flush()
     return 0
