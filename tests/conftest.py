@@ -18,6 +18,11 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("XDG_DATA_HOME", str(base / "xdg-data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(base / "xdg-cache"))
     monkeypatch.delenv("ZLPROF_FD", raising=False)
+    # each test starts with a fresh process-wide profiler (in-process workload runs
+    # disable or fill the default one)
+    import zlprof.profiler
+
+    monkeypatch.setattr(zlprof.profiler, "_default", None)
 
 
 @pytest.fixture
