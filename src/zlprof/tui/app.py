@@ -48,6 +48,9 @@ from .widgets.status import CrashPanel, Panel, StatusBar
 
 #: Screen refreshes per second (the issue asks for 4-10 Hz).
 REFRESH_HZ = 5.0
+#: The roofline and hints panels update at most this often (seconds): they read the
+#: whole session and change slowly, so they must not cost what the table costs.
+EXTRA_EVERY_S = 1.0
 #: Default of ZlprofApp(peaks=...): load the cached machine peaks or measure them.
 AUTO_PEAKS: Any = object()
 
@@ -178,6 +181,12 @@ class ZlprofApp(App[int]):
         self._auto_peaks = peaks is AUTO_PEAKS
         self.peaks: Any = None if self._auto_peaks else peaks
         self.ticks = 0
+        self._hints_wanted = False
+        self._hints_at = -1e9
+        self._hints_version = -1
+        self._roofline_at = -1e9
+        self._roofline_version = -1
+        self._roofline_key: Any = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -229,7 +238,37 @@ class ZlprofApp(App[int]):
             screen.on_tick()
         if isinstance(screen, MainScreen | DrillDownScreen):
             self.update_status(screen)
-            self.refresher.request(screen.view_request())
+            version = self.source.state.version
+            self._hints_wanted = HintsPanel is not None and self._visible(screen, HintsPanel)
+            # the hints are due: take a snapshot even if the table has nothing new
+            force = self._hints_wanted and self._hints_version != version and self._extra_due(self._hints_at)
+            self.refresher.request(screen.view_request(), force=force)
+            self._update_roofline(screen, version)
+
+    def up_to_date(self) -> bool:
+        """Does the active screen show the state's current version (panels included)?
+
+        For tests and benchmarks: True once the last snapshot of the current data has
+        been applied and the hints / roofline (when on screen) have caught up.
+        """
+        screen = self.screen
+        if not isinstance(screen, MainScreen | DrillDownScreen):
+            return not self.refresher.busy
+        version = self.source.state.version
+        r = self.refresher
+        if r.busy or r.last_version != version or r.last_request != screen.view_request():
+            return False
+        hints_shown = HintsPanel is not None and self._visible(screen, HintsPanel)
+        if hints_shown and self._hints_version != version:
+            return False
+        if (
+            RooflinePanel is not None
+            and not self.paused
+            and self._visible(screen, RooflinePanel)
+            and self._roofline_version != version
+        ):
+            return False
+        return True
 
     def request_refresh(self, force: bool = False) -> None:
         screen = self.screen
@@ -340,10 +379,26 @@ class ZlprofApp(App[int]):
         if RooflinePanel is not None:
             yield Panel(RooflinePanel(id="roofline"), id="roofline-panel", title="roofline")
 
+    def _visible(self, screen: Screen, widget_type: type) -> bool:
+        """Is a widget of this type shown (not display:none, not zero-sized) on ``screen``?"""
+        return any(w.region.area > 0 for w in screen.query(widget_type))
+
+    @staticmethod
+    def _extra_due(last: float) -> bool:
+        return time.monotonic() - last >= EXTRA_EVERY_S
+
     def collect_extra(self, snap: Snapshot) -> None:
-        """Refresher thread: data for the optional panels (hints need the state's lock)."""
+        """Refresher thread: the hints (diagnose takes the state's lock itself).
+
+        The rules look at the whole session, so they run at most every EXTRA_EVERY_S and
+        only while the hints panel is on screen: they must not slow the table down.
+        """
         if HintsPanel is None or not isinstance(snap.request, model.MainRequest):
             return
+        version = self.source.state.version
+        if not self._hints_wanted or version == self._hints_version or not self._extra_due(self._hints_at):
+            return
+        self._hints_at, self._hints_version = time.monotonic(), version
         try:
             from .. import diagnose
 
@@ -352,16 +407,30 @@ class ZlprofApp(App[int]):
             snap.extra["hints_error"] = str(exc)
 
     def update_extra_panels(self, screen: Screen, snap: Snapshot) -> None:
-        if RooflinePanel is not None:
-            highlight = None
-            if isinstance(screen, DrillDownScreen) and snap.drill is not None:
-                highlight = snap.drill.full
-            for panel in screen.query(RooflinePanel):
-                with self.source.state.lock:
-                    panel.update_view(self.source.state, self.peaks, highlight=highlight)
+        """UI thread, with a snapshot: show the hints it carries."""
         if HintsPanel is not None and "hints" in snap.extra:
             for panel in screen.query(HintsPanel):
                 panel.update_view(snap.extra["hints"])
+
+    def _update_roofline(self, screen: Screen, version: int) -> None:
+        """UI thread, on the timer: place the ops on the roofline when it is on screen.
+
+        At most every EXTRA_EVERY_S while data flows (placement reads every op), at once
+        when the highlighted op, the screen or the peaks change.
+        """
+        if RooflinePanel is None or self.paused or not self._visible(screen, RooflinePanel):
+            return
+        highlight = None
+        if isinstance(screen, DrillDownScreen):
+            highlight = self.source.state.name_of(screen.path_id)
+        key = (id(screen), highlight, id(self.peaks))
+        if key == self._roofline_key and (version == self._roofline_version or not self._extra_due(self._roofline_at)):
+            return
+        self._roofline_key, self._roofline_version = key, version
+        self._roofline_at = time.monotonic()
+        with self.source.state.lock:
+            for panel in screen.query(RooflinePanel):
+                panel.update_view(self.source.state, self.peaks, highlight=highlight)
 
     # ------------------------------------------------------------------ actions
 

@@ -9,6 +9,9 @@ the table's width crosses a point where a column appears or disappears.
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -215,6 +218,86 @@ class OpsTable(DataTable):
         except RowDoesNotExist:
             return False
         return True
+
+    # ------------------------------------------------------------------ rendering
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        """A fast path for this table's cells (one line of Text with one style).
+
+        DataTable renders every cell through Rich's console (Padding inside Styled), about
+        0.3 ms a cell, and any ``update_cell`` invalidates every cached cell; so a refresh
+        of a live table repaints all visible cells whether they changed or not. Building
+        the padded segment directly gives the same output roughly 20x cheaper. Same cache
+        and the same cursor/hover styles as DataTable (textual is pinned); anything else
+        (headers, multi-line or multi-style cells) takes DataTable's own path.
+        """
+        if row_index < 0 or column_index < 0:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        cache_key = (
+            row_key,
+            column_key,
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        lines = self._cell_render_cache.get(cache_key)
+        if lines is not None:
+            return lines
+        value = self._data.get(row_key, {}).get(column_key) if row_key is not None else None
+        if not isinstance(value, Text) or value.spans or "\n" in value.plain or self.rows[row_key].height != 1:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
+        component_style, post_style = self._get_styles_to_render_cell(
+            False,
+            False,
+            fixed,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        pad = self.cell_padding
+        inner = max(0, width - 2 * pad)
+        text = value.plain
+        if cell_len(text) > inner:
+            if value.overflow == "ellipsis" and inner > 0:
+                text = set_cell_size(text, inner - 1) + "…"
+            else:
+                text = set_cell_size(text, inner)
+        elif value.justify == "right":
+            text = " " * (inner - cell_len(text)) + text
+        elif value.justify == "center":
+            gap = inner - cell_len(text)
+            text = " " * (gap // 2) + text + " " * (gap - gap // 2)
+        else:
+            text = text + " " * (inner - cell_len(text))
+        own = value.style
+        own_style = Style.parse(own) if isinstance(own, str) else own
+        style = (
+            base_style
+            + Style.from_meta({"row": row_index, "column": column_index})
+            + component_style
+            + (own_style or Style.null())
+            + post_style
+        )
+        lines = [[Segment(" " * pad + text + " " * pad, style)]]
+        self._cell_render_cache[cache_key] = lines
+        return lines
 
     # ------------------------------------------------------------------ events
 
