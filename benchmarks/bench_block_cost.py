@@ -1,7 +1,8 @@
 """Cost of one measured block, as ratios to an empty `with` on a __slots__ class.
 
 Everything is timed in the same run, interleaved, best of several repeats, so the
-ratios hold on a noisy 2-core machine where absolute times drift.
+ratios hold on a noisy 2-core machine where absolute times drift. The pure-Python blocks
+and, when zlprof._speedups is built, the C blocks are timed side by side.
 
 Run: python benchmarks/bench_block_cost.py
 """
@@ -9,8 +10,11 @@ Run: python benchmarks/bench_block_cost.py
 from __future__ import annotations
 
 import timeit
+from collections.abc import Callable
+from typing import Any
 
 import zlprof
+from zlprof import profiler as P
 
 
 class Empty:
@@ -27,33 +31,75 @@ def best(stmt: str, ns: dict, number: int, repeat: int = 7) -> float:
     return min(timeit.repeat(stmt, globals=ns, number=number, repeat=repeat)) / number
 
 
+def with_impl(impl: str, fn: Callable[[], Any]) -> Any:
+    """Run fn with Profiler.measure creating the blocks of ``impl`` ("py" or "c")."""
+    saved = P.Block, P._WideBlock
+    if impl == "py":
+        P.Block, P._WideBlock = P._PyBlock, P._PyWideBlock
+    try:
+        return fn()
+    finally:
+        P.Block, P._WideBlock = saved
+
+
 def main() -> None:
     number = 200_000
-    on = zlprof.Profiler(batch=1 << 30, flush_interval_ms=1e9)  # no flushing in the loop
-    on_mem = zlprof.Profiler(memory=True, batch=1 << 30, flush_interval_ms=1e9)
-    off = zlprof.Profiler(enabled=False)
-    ns = {"e": Empty(), "on": on, "on_mem": on_mem, "off": off}
-    ns["blk"] = on.measure("x")
-    ns["blk_off"] = off.measure("x")
-    cases = {
-        "empty with (slots class)": "with e: pass",
-        "enabled  `with prof.measure('x')`": "with on.measure('x'): pass",
-        "enabled  held block `with blk`": "with blk: pass",
-        "enabled + memory readings": "with on_mem.measure('x'): pass",
-        "disabled `with prof.measure('x')`": "with off.measure('x'): pass",
-        "disabled held block": "with blk_off: pass",
+    impls = ["py", "c"] if P.SPEEDUPS else ["py"]
+    ns: dict[str, Any] = {"e": Empty()}
+    profs = []
+
+    def setup(impl: str) -> None:
+        # measure() caches its blocks per profiler: create them now with impl's classes
+        on = zlprof.Profiler(batch=1 << 30, flush_interval_ms=1e9)  # no flushing in the loop
+        wide = zlprof.Profiler(memory="blocks", batch=1 << 30, flush_interval_ms=1e9)
+        on_mem = zlprof.Profiler(memory=True, batch=1 << 30, flush_interval_ms=1e9)
+        off = zlprof.Profiler(enabled=False)
+        ns.update(
+            {f"on_{impl}": on, f"wide_{impl}": wide, f"mem_{impl}": on_mem, f"off_{impl}": off}
+        )
+        ns[f"blk_{impl}"] = on.measure("x")
+        ns[f"wblk_{impl}"] = wide.measure("x")
+        ns[f"blk_off_{impl}"] = off.measure("x")
+        profs.extend([on, wide, on_mem])
+
+    for impl in impls:
+        with_impl(impl, lambda impl=impl: setup(impl))
+    rows = {
+        "enabled  `with prof.measure('x')`": "with on_{}.measure('x'): pass",
+        "enabled  held block `with blk`": "with blk_{}: pass",
+        "memory='blocks' (the default profiler), plain block": "with wide_{}.measure('x'): pass",
+        "memory='blocks', held plain block": "with wblk_{}: pass",
+        "enabled + memory readings (MemBlock)": "with mem_{}.measure('x'): pass",
+        "disabled `with prof.measure('x')`": "with off_{}.measure('x'): pass",
+        "disabled held block": "with blk_off_{}: pass",
     }
-    times = {k: [] for k in cases}
+    cases = {("base", ""): "with e: pass"}
+    for k, stmt in rows.items():
+        for impl in impls:
+            cases[(k, impl)] = stmt.format(impl)
+    times: dict[tuple[str, str], list[float]] = {k: [] for k in cases}
     for _ in range(3):  # interleave the cases
         for k, stmt in cases.items():
-            times[k].append(best(stmt, ns, number // 4 if "memory" in k else number, repeat=3))
-            on._tls.ts.buf.clear() if hasattr(on._tls, "ts") else None
-            on_mem._tls.ts.buf.clear() if hasattr(on_mem._tls, "ts") else None
-    base = min(times["empty with (slots class)"])
-    print(f"{'case':40} {'ns/block':>9} {'ratio':>7}")
-    for k in cases:
-        t = min(times[k])
-        print(f"{k:40} {t * 1e9:9.0f} {t / base:7.2f}x")
+            times[k].append(best(stmt, ns, number // 4 if "memory r" in k[0] else number, repeat=3))
+            for prof in profs:
+                ts = getattr(prof._tls, "ts", None)
+                if ts is not None:
+                    ts.buf.clear()
+    base = min(times[("base", "")])
+    print(f"empty `with` on a __slots__ class: {base * 1e9:.0f} ns (= 1.00x)")
+    head = "".join(
+        f" {name + ' ns':>10} {'ratio':>7}"
+        for name in (["Python", "C"] if P.SPEEDUPS else ["Python"])
+    )
+    print(f"{'case':52}{head}")
+    for k in rows:
+        line = f"{k:52}"
+        for impl in impls:
+            t = min(times[(k, impl)])
+            line += f" {t * 1e9:10.0f} {t / base:6.2f}x"
+        print(line)
+    if not P.SPEEDUPS:
+        print("(zlprof._speedups is not built or ZLPROF_PURE_PYTHON=1: Python only)")
     print("targets: enabled without memory <= 2.5x, disabled <= 1.5x")
 
 

@@ -712,3 +712,32 @@ def token(request: int, index: int, phase: str, piece: str = "") -> None:
 
 def gauge(name: str, value: int) -> None:
     (_default or get_profiler()).gauge(name, value)
+
+
+# --------------------------------------------------------------------------- C hot path
+
+# zlprof._speedups (optional, built by setup.py) implements Block/_WideBlock __enter__ and
+# __exit__ in C with the same semantics; the classes above stay the reference and the
+# fallback (no compiler, or ZLPROF_PURE_PYTHON=1). MemBlock stays pure Python: its memory
+# readings dominate its cost. Profiler.measure instantiates whatever Block/_WideBlock name.
+_PyBlock, _PyWideBlock = Block, _WideBlock
+SPEEDUPS = False
+if os.environ.get("ZLPROF_PURE_PYTHON", "") in ("", "0"):
+    try:
+        from . import _speedups
+    except ImportError:
+        pass
+    else:
+
+        class _CBlock(_speedups.Block):
+            __slots__ = ()
+            __doc__ = _PyBlock.__doc__
+            __call__ = _PyBlock.__call__
+
+        class _CWideBlock(_speedups.WideBlock):
+            __slots__ = ()
+            __doc__ = _PyWideBlock.__doc__
+            __call__ = _PyBlock.__call__
+
+        Block, _WideBlock = _CBlock, _CWideBlock  # type: ignore[misc]
+        SPEEDUPS = True
