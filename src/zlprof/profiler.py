@@ -339,6 +339,8 @@ class Profiler:
         self._pending_names: list[tuple[int, int, str]] = []
         self._blocks: dict[str, Block] = {}
         self._mem_blocks: dict[str, Block] = {}
+        # the table `measure(name)` without a memory argument reads from
+        self._default_blocks = self._mem_blocks if memory is True else self._blocks
         self._gauges: dict[str, int] = {}
         self._mem_rows: tuple[list[int], list[int], list[int], dict[str, list[int]]] = (
             [],
@@ -400,6 +402,15 @@ class Profiler:
         qualified name. ``memory=True`` reads memory at the block's start and end on a
         profiler created with ``memory="blocks"``.
         """
+        if self._off:
+            return name if callable(name) else _NOOP
+        if memory is None:  # the hot case: a block seen before
+            blk = self._default_blocks.get(name)
+            if blk is not None:
+                return blk
+        return self._measure(name, memory)
+
+    def _measure(self, name: str | Callable[..., Any], memory: bool | None) -> Any:
         if self._off:
             if callable(name):
                 return name
