@@ -34,9 +34,14 @@ class SourceError(Exception):
 
 
 class Source:
-    """Common surface of LiveSource and ReplaySource."""
+    """Common surface of LiveSource (here) and ReplaySource (replay.py).
+
+    ``seekable`` sources (replays) also offer pause/seek/speed controls; views use them
+    only for the timeline bar and its keys.
+    """
 
     kind = "source"
+    seekable = False
 
     def __init__(self, state: SessionState | None = None) -> None:
         self.state = state or SessionState()
