@@ -261,3 +261,33 @@ def test_sort_cycle_covers_every_column() -> None:
         seen.append(nxt)
     assert set(seen) == {"tree", "name", *(c.key for c in COLUMNS)}
     assert model.default_descending("p99") and not model.default_descending("name")
+
+
+def test_share_labels_are_unique() -> None:
+    labels = model.unique_short_names([
+        "prefill/layer3/mlp", "forward_pass/layer3/mlp", "forward_pass/layer2/mlp", "sampling",
+    ])
+    assert labels == {
+        "prefill/layer3/mlp": "prefill/layer3/mlp",
+        "forward_pass/layer3/mlp": "forward_pass/layer3/mlp",
+        "forward_pass/layer2/mlp": "layer2/mlp",
+        "sampling": "sampling",
+    }
+
+
+def test_rate_meter_smooths_over_seconds(state: SessionState) -> None:
+    base = model.collect(state, MainRequest())
+    meter = model.RateMeter(span_s=2.0)
+
+    def at(t_s: float, n: int) -> model.Snapshot:
+        return model.Snapshot(**{**base.__dict__, "last_ns": int(t_s * 1e9), "measurements": n})
+
+    assert meter.apply(at(1.0, 1000)).measurements_per_s == base.measurements_per_s
+    # bursty arrivals: 2000 measurements every other refresh (0.2 s apart): 5000/s
+    rates = [
+        meter.apply(at(1.0 + 0.2 * i, 1000 + 2000 * ((i + 1) // 2))).measurements_per_s
+        for i in range(1, 30)
+    ]
+    assert all(4000 < r < 6500 for r in rates[12:])  # not 0 / 10000 alternately
+    # a reset starts over
+    assert meter.apply(at(20.0, 10)).measurements_per_s == base.measurements_per_s

@@ -177,6 +177,7 @@ class ZlprofApp(App[int]):
         self.refresher = Refresher(self)
         self.main_screen = MainScreen()
         self.last_snapshot: Snapshot | None = None
+        self.rate_meter = model.RateMeter()
         self._seen_status = ""
         self._auto_peaks = peaks is AUTO_PEAKS
         self.peaks: Any = None if self._auto_peaks else peaks
@@ -205,16 +206,28 @@ class ZlprofApp(App[int]):
         self.refresher.stop()
 
     def _load_peaks(self) -> None:
-        """Worker thread: cached machine peaks, else measure them (never on the UI thread)."""
+        """Worker thread: the cached machine peaks; measure them only when that is harmless.
+
+        Measuring (STREAM and GEMM kernels on every core, seconds long) while a live child
+        runs would disturb the very timings on screen, so a live session uses cached peaks
+        only and says how to get them; a replay measures them in the background.
+        """
         from .. import roofline
 
         try:
             peaks = roofline.get_peaks(measure_if_missing=False)
         except roofline.PeaksUnavailable:
+            if getattr(self.source, "kind", "") == "live":
+                self.call_from_thread(
+                    self.notify,
+                    "no machine peaks cached for the roofline: run `zlprof roofline --calibrate` "
+                    "once (measuring now would disturb the program being profiled)",
+                    title="roofline",
+                    timeout=10,
+                )
+                return
             self.call_from_thread(
-                self.notify,
-                "measuring this machine's peaks for the roofline (once; cached afterwards)",
-                timeout=6,
+                self.notify, "measuring this machine's peaks for the roofline (once; cached)", timeout=6
             )
             try:
                 peaks = roofline.get_peaks()
@@ -276,7 +289,7 @@ class ZlprofApp(App[int]):
             self.refresher.request(screen.view_request(), force=force)
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
-        snap = model.with_rate(message.snapshot, self.last_snapshot)
+        snap = self.rate_meter.apply(message.snapshot)
         try:
             screen = self.screen
             if isinstance(screen, MainScreen | DrillDownScreen) and snap.request == screen.view_request():
@@ -454,6 +467,7 @@ class ZlprofApp(App[int]):
     def action_reset(self) -> None:
         self.source.state.reset()
         self.last_snapshot = None
+        self.rate_meter = model.RateMeter()
         self.notify("statistics reset", timeout=2)
         self.request_refresh(force=True)
 

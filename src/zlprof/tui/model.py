@@ -11,6 +11,7 @@ only selects, orders and formats them.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -289,6 +290,28 @@ def short_name(full: str) -> str:
     return "/".join(parts[-2:])
 
 
+def unique_short_names(fulls: list[str]) -> dict[str, str]:
+    """Short names, lengthened (more parent parts) where two ops would share one."""
+    out = {f: short_name(f) for f in fulls}
+    depth = 2
+    while True:
+        seen: dict[str, list[str]] = {}
+        for f, label in out.items():
+            seen.setdefault(label, []).append(f)
+        clashes = [fs for fs in seen.values() if len(fs) > 1]
+        if not clashes:
+            return out
+        depth += 1
+        grew = False
+        for fs in clashes:
+            for f in fs:
+                longer = "/".join(f.split("/")[-depth:])
+                grew |= longer != out[f]
+                out[f] = longer
+        if not grew:
+            return out
+
+
 @dataclass(frozen=True)
 class ShareBar:
     label: str
@@ -303,7 +326,9 @@ def share_bars(rows: list[OpRow], limit: int = 50) -> list[ShareBar]:
     nested blocks count once (self time excludes children), so on one thread the shares
     and the "outside measured blocks" remainder add up to 100 %.
     """
-    bars = [ShareBar(short_name(r.full), r.self_share, r.full) for r in rows if r.self_share > 0]
+    shown = [r for r in rows if r.self_share > 0]
+    labels = unique_short_names([r.full for r in shown])
+    bars = [ShareBar(labels[r.full], r.self_share, r.full) for r in shown]
     bars.sort(key=lambda b: b.share, reverse=True)
     total = sum(b.share for b in bars)
     bars = bars[:limit]
@@ -569,6 +594,32 @@ def with_rate(snap: Snapshot, prev: Snapshot | None) -> Snapshot:
     if dt < 0.05:
         return snap
     return replace(snap, measurements_per_s=(snap.measurements - prev.measurements) / dt)
+
+
+class RateMeter:
+    """Measurements per second over the last ``span_s`` of the data clock.
+
+    Children flush measurements in batches, so the rate between two refreshes jumps
+    around; over a few seconds it is steady. Until ``span_s`` of data is seen, the rate
+    is over what there is (the session average at first).
+    """
+
+    def __init__(self, span_s: float = 3.0) -> None:
+        self.span_ns = int(span_s * 1e9)
+        self.points: deque[tuple[int, int]] = deque()
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        pts = self.points
+        if pts and (snap.measurements < pts[-1][1] or snap.last_ns < pts[-1][0]):
+            pts.clear()  # a reset (or a seek back): start over
+        if not pts or snap.last_ns > pts[-1][0]:
+            pts.append((snap.last_ns, snap.measurements))
+        while len(pts) > 2 and snap.last_ns - pts[1][0] >= self.span_ns:
+            pts.popleft()
+        first = pts[0]
+        if snap.last_ns - first[0] < 50_000_000:
+            return snap
+        return with_rate(snap, replace(snap, last_ns=first[0], measurements=first[1]))
 
 
 # --------------------------------------------------------------------------- status
