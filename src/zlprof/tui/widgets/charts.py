@@ -53,13 +53,12 @@ def layered_text(layers: list[tuple[BrailleCanvas, Style]], rows: int) -> list[T
 
 
 def _fit_label(label: str, width: int) -> str:
-    """``parent/name`` if it fits, else ``name``, else ``name`` cut with an ellipsis."""
+    """The label, or its tail after an ellipsis when it is too long (the op name stays)."""
     if len(label) <= width:
         return label
-    name = label.rsplit("/", 1)[-1]
-    if len(name) <= width:
-        return name
-    return name[: max(0, width - 1)] + "…"
+    if width <= 1:
+        return label[-width:] if width > 0 else ""
+    return "…" + label[-(width - 1):]
 
 
 def _gutter(label: str, width: int) -> str:
