@@ -194,6 +194,9 @@ def test_program_name() -> None:
     )
     assert model.program_name(["python", "/a/b/prog.py", "x"]) == "prog.py x"
     assert model.program_name(["/bin/mytool", "-v"]) == "mytool -v"
+    assert model.program_name(["/x/site-packages/zlprof/workload/__main__.py", "--preset", "tiny"]) == (
+        "zlprof.workload --preset tiny"
+    )
     assert model.program_name([]) == "?"
 
 

@@ -626,7 +626,11 @@ class RateMeter:
 
 
 def program_name(argv: list[str]) -> str:
-    """A short name for the child: ``python -m pkg args`` -> ``pkg args``."""
+    """A short name for the child: ``python -m pkg args`` -> ``pkg args``.
+
+    A child's own ``sys.argv`` (as recorded) names ``.../pkg/sub/__main__.py`` for
+    ``python -m pkg.sub``; that is shown as ``pkg.sub`` too.
+    """
     parts = [str(a) for a in argv]
     if not parts:
         return "?"
@@ -636,10 +640,17 @@ def program_name(argv: list[str]) -> str:
         if parts[:1] == ["-m"]:
             parts = parts[1:]
         elif parts and not parts[0].startswith("-"):
-            parts[0] = parts[0].rsplit("/", 1)[-1]
+            parts[0] = _script_name(parts[0])
     else:
-        parts[0] = head
+        parts[0] = _script_name(parts[0])
     return " ".join(parts) or head
+
+
+def _script_name(path: str) -> str:
+    bits = path.split("/")
+    if bits[-1] == "__main__.py" and len(bits) >= 3:
+        return ".".join(bits[-3:-1])
+    return bits[-1]
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,8 @@ class StatusBar(Widget):
         height: 2;
         background: $surface;
         padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     StatusBar > .status--running { color: $zl-running; text-style: bold; }
     StatusBar > .status--paused { color: $zl-paused; text-style: bold; }
@@ -97,15 +99,16 @@ class StatusBar(Widget):
             "running", "paused", "ended", "crashed", "silent", "starting", "stopped"
         ) else "status--value"
         key, val, dim = st("status--key"), st("status--value"), st("status--dim")
+        # state, clock and pid first: the command line is what gets cut when narrow
         out.append("● " + v.state_text, st(state_cls))
-        out.append("  ")
-        out.append(v.program, val)
-        out.append("  pid ", key)
-        out.append(v.pid, val)
         out.append("  elapsed ", key)
         out.append(v.elapsed, val)
         if v.window:
             out.append("  [last 10 s]", st("status--paused"))
+        out.append("  pid ", key)
+        out.append(v.pid, val)
+        out.append("  ")
+        out.append(v.program, val)
         out.append("\n")
         pairs = [
             ("tok/s ", v.tokens_per_s),
@@ -141,6 +144,8 @@ class CrashPanel(Widget):
         padding: 0 1;
         color: $text;
         display: none;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     CrashPanel.-shown { display: block; }
     """
