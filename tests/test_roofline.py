@@ -492,7 +492,7 @@ def test_get_peaks_cached_measured_override(xdg: Path, monkeypatch: pytest.Monke
         return real(array_mb=0.25, gemm_n=8, reps=1, threads=1, clock=FakeClock(0.01))
 
     monkeypatch.setattr(rl, "_calibrate", fake_calibrate)
-    monkeypatch.setattr(rl, "_loadavg", lambda: 0.0)  # an idle machine, whatever runs now
+    monkeypatch.setattr(rl, "_cpu_busy", lambda: 0.0)  # an idle machine, whatever runs now
     with pytest.raises(rl.PeaksUnavailable):
         rl.get_peaks(measure_if_missing=False)
     both = rl.get_peaks(peak_gflops=500, peak_gbps=50)  # nothing to measure
@@ -524,7 +524,8 @@ def test_describe_and_dict_round_trip() -> None:
 
 
 def test_busy_machine_peaks_are_not_cached(xdg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rl, "_loadavg", lambda: 64.0)  # far more load than CPUs
+    real_cpu_busy = rl._cpu_busy
+    monkeypatch.setattr(rl, "_cpu_busy", lambda: 0.9)  # others use 90 % of the CPUs
     monkeypatch.setattr(
         rl, "_calibrate", lambda **kw: rl.calibrate(array_mb=0.25, gemm_n=8, reps=1, threads=1)
     )
@@ -533,8 +534,12 @@ def test_busy_machine_peaks_are_not_cached(xdg: Path, monkeypatch: pytest.Monkey
     assert rl.load_cached_peaks() is None  # implicit measurement on a busy machine: not kept
     rl.get_peaks(calibrate=True)  # asked for explicitly: kept
     assert rl.load_cached_peaks() is not None
-    monkeypatch.setattr(rl, "_loadavg", lambda: 0.0)
+    monkeypatch.setattr(rl, "_cpu_busy", lambda: 0.05)
     assert not rl.calibrate(array_mb=0.25, gemm_n=8, reps=1, threads=1).busy
+    # without /proc/stat the load average decides
+    assert MachinePeaks(1, 1, cpu_busy=-1, loadavg=3.0, cpus=2).busy
+    assert not MachinePeaks(1, 1, cpu_busy=-1, loadavg=0.5, cpus=2).busy
+    assert 0.0 <= real_cpu_busy(0.05) <= 1.0
 
 
 def test_parent_with_costed_children_uses_self_time() -> None:

@@ -329,15 +329,19 @@ class MachinePeaks:
     counted: dict[str, int] = field(default_factory=dict)
     llc_bytes: int = 0
     overridden: list[str] = field(default_factory=list)
-    #: 1-minute load average when calibration began (others' load, not ours) and the CPU
-    #: count: a load near the CPU count means other work competed and the peaks read low
+    #: how busy the machine was just before calibrating (others' work, not ours): the
+    #: fraction of all CPU time in use over 0.3 s (-1 unknown) and the 1-minute load
+    #: average; peaks measured next to other work read low
+    cpu_busy: float = -1.0
     loadavg: float = 0.0
     cpus: int = 0
 
     @property
     def busy(self) -> bool:
-        """Other work kept the machine busy when calibration began (1-minute load average
-        >= 3/4 of the CPUs, at least 1): such peaks read low."""
+        """Other work kept the machine busy when calibration began: >= 25 % of the CPU
+        time in use (or, where that is unknown, a load average >= 3/4 of the CPUs)."""
+        if self.cpu_busy >= 0:
+            return self.cpu_busy >= 0.25
         return self.cpus > 0 and self.loadavg >= max(1.0, 0.75 * self.cpus)
 
     @property
@@ -415,6 +419,26 @@ def _run_parallel(
         f.result()
 
 
+def _cpu_busy(window_s: float = 0.3) -> float:
+    """Fraction (0..1) of all CPUs' time spent busy over ``window_s``, from /proc/stat;
+    -1 when unknown."""
+
+    def read() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            vals = [int(v) for v in f.readline().split()[1:]]
+        idle = vals[3] + (vals[4] if len(vals) > 4 else 0)  # idle + iowait
+        return sum(vals[:8]), idle
+
+    try:
+        t0, i0 = read()
+        time.sleep(window_s)
+        t1, i1 = read()
+    except (OSError, ValueError, IndexError):
+        return -1.0
+    dt = t1 - t0
+    return max(0.0, min(1.0, 1.0 - (i1 - i0) / dt)) if dt > 0 else -1.0
+
+
 def _loadavg() -> float:
     try:
         return float(os.getloadavg()[0])
@@ -471,6 +495,7 @@ def calibrate(
     if progress is not None:
         progress(0.0, f"allocating 3 x {n * 8 / (1 << 20):.0f} MiB")
     load_before = _loadavg()
+    busy_before = _cpu_busy()
     a = np.full(n, 1.0)
     b = np.full(n, 2.0)
     c = np.full(n, 0.5)
@@ -541,6 +566,7 @@ def calibrate(
         counted=counted,
         llc_bytes=last_level_cache_bytes(),
         loadavg=load_before,
+        cpu_busy=busy_before,
         cpus=os.cpu_count() or 0,
     )
     tick("done")
@@ -1358,8 +1384,9 @@ def peaks_report(peaks: MachinePeaks, width: int = 100) -> str:
     ]
     if peaks.busy:
         detail.append(
-            f"the machine was busy when measured (load {peaks.loadavg:.1f} on {peaks.cpus} "
-            "CPUs): recalibrate when it is idle"
+            f"the machine was busy when measured ({max(peaks.cpu_busy, 0):.0%} of the CPU "
+            f"time in use, load {peaks.loadavg:.1f} on {peaks.cpus} CPUs): recalibrate when "
+            "it is idle"
         )
     for d in detail:
         lines.extend(textwrap.wrap(d, width, initial_indent="  ", subsequent_indent="    "))
