@@ -97,7 +97,12 @@ def main() -> int:
     ap.add_argument("--preset", default="medium", choices=sorted(PRESETS))
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=0, help="BLAS threads (default: BLAS's own)")
     args = ap.parse_args()
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
 
     cfg = PRESETS[args.preset]
     t0 = time.perf_counter()
