@@ -52,7 +52,7 @@ tmux new-session -d -s "$session" -x 80 -y 24 \
     "$PYTHON -m zlprof live --preset tiny --requests 0 --record '$record'; echo \"ZLPROF-EXIT=\$?\"; sleep 60"
 
 wait_for "● running" 30
-wait_for "forward_pass" 60                      # the table has ops
+wait_for "tokenize|prefill|forward_pass" 60    # the table has ops
 wait_for "tok/s [0-9]" 30                       # tokens are counted
 child=$(screen | sed -nE 's/.* pid ([0-9]+) .*/\1/p' | head -1)
 [[ -n "$child" ]] || fail "no child pid in the header"

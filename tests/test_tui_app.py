@@ -391,6 +391,24 @@ async def test_columns_follow_the_width() -> None:
         assert cell(app, "forward_pass", "std") != ""
 
 
+async def test_a_replay_source_plugs_in() -> None:
+    from fixtures.tui_support import FIXTURE
+
+    from zlprof.replay import ReplaySource
+
+    src = ReplaySource(FIXTURE, speed=None)  # as fast as it folds
+    app = make_app(src)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: src.status == "ended")
+            await settle(pilot)
+            assert cell(app, "forward_pass", "count") == "192"
+            assert app.screen.query_one(StatusBar).view.state == "ended"
+            assert app.make_source_controls() is None or src.kind == "replay"
+    finally:
+        src.stop()
+
+
 # --------------------------------------------------------------------------- lifecycle
 
 CHILD = textwrap.dedent(

@@ -285,6 +285,7 @@ def test_rate_meter_smooths_over_seconds(state: SessionState) -> None:
     def at(t_s: float, n: int) -> model.Snapshot:
         return model.Snapshot(**{**base.__dict__, "last_ns": int(t_s * 1e9), "measurements": n})
 
+    assert meter.apply(at(0.0, 0)).measurements_per_s == base.measurements_per_s  # no data yet
     assert meter.apply(at(1.0, 1000)).measurements_per_s == base.measurements_per_s
     # bursty arrivals: 2000 measurements every other refresh (0.2 s apart): 5000/s
     rates = [

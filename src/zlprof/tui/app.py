@@ -83,7 +83,6 @@ class Refresher:
 
     def __init__(self, app: ZlprofApp) -> None:
         self.app = app
-        self.state = app.source.state
         self._wake = threading.Event()
         self._stop = False
         self._pending: Any = None
@@ -94,6 +93,10 @@ class Refresher:
         self.skipped = 0
         self.seconds = 0.0
         self._thread = threading.Thread(target=self._run, name="zlprof-refresher", daemon=True)
+
+    @property
+    def state(self):  # noqa: ANN201 - the source's state, read afresh (a source may swap it)
+        return self.app.source.state
 
     def start(self) -> None:
         self._thread.start()

@@ -609,6 +609,8 @@ class RateMeter:
         self.points: deque[tuple[int, int]] = deque()
 
     def apply(self, snap: Snapshot) -> Snapshot:
+        if snap.last_ns <= 0 or snap.measurements <= 0:
+            return snap  # nothing measured yet: no clock to measure a rate on
         pts = self.points
         if pts and (snap.measurements < pts[-1][1] or snap.last_ns < pts[-1][0]):
             pts.clear()  # a reset (or a seek back): start over
