@@ -393,7 +393,6 @@ async def test_columns_follow_the_width() -> None:
 
 async def test_a_replay_source_plugs_in() -> None:
     from fixtures.tui_support import FIXTURE
-
     from zlprof.replay import ReplaySource
 
     src = ReplaySource(FIXTURE, speed=None)  # as fast as it folds
