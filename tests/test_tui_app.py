@@ -310,7 +310,7 @@ async def test_help_lists_every_key() -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         keys = {b.key_display or b.key for _, group in app.screen.groups for b in group}
-        for k in ("q", "␣", "s", "S", "w", "f", "r", "l", "t", "⏎", "esc", "?"):
+        for k in ("q", "␣", "s", "S", "w", "f", "r", "l", "t", "⏎", "esc", "?", "v", "u"):
             assert k in keys, k
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)

@@ -695,6 +695,8 @@ def status_view(
     state = status
     if status in ("running", "paused") or status == "starting":
         text = {"running": "running", "paused": "paused", "starting": "starting"}[status]
+        if status == "running" and snap is not None and snap.measurements == 0:
+            text = "running · no measurements yet"
     elif status == "silent":
         text = f"silent: no measurements after {waited_s:g} s"
     elif status == "crashed":

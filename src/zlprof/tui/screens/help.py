@@ -39,6 +39,7 @@ def key_rows(groups: list[tuple[str, list[Binding]]]) -> Table:
                 continue
             seen.add(b.action)
             key = b.key_display or b.key.split(",")[0]
+            key = {"␣": "space", "⏎": "enter", "question_mark": "?"}.get(key, key)
             t.add_row(key, b.tooltip or b.description)
         t.add_row("", "")
     t.add_row(Text("more", style="bold underline"), "")
@@ -64,7 +65,7 @@ class HelpScreen(ModalScreen[None]):
     """
 
     BINDINGS = [
-        Binding("escape,question_mark,q", "dismiss", "Close", key_display="esc"),
+        Binding("escape,question_mark", "dismiss", "Close", key_display="esc"),
     ]
 
     def __init__(self, groups: list[tuple[str, list[Binding]]]) -> None:

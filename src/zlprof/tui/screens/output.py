@@ -28,7 +28,7 @@ class OutputScreen(ModalScreen[None]):
     }
     """
 
-    BINDINGS = [Binding("escape,l,q", "close", "Close", key_display="esc")]
+    BINDINGS = [Binding("escape,l", "close", "Close", key_display="esc")]
 
     def __init__(self) -> None:
         super().__init__()
