@@ -1081,17 +1081,18 @@ def render_roofline(
         for k, v in {**DEFAULT_STYLES, **(styles or {})}.items()
     }
     cap = max(0, (height - 4) // 3)
-    # lay out with no legend first, then with as many legend rows as that layout needed
-    # (a shorter plot can move labels, so re-check a few times; at most ``cap`` rows)
-    legend_rows = 0
+    # lay out with no legend first, then with as many legend rows as the last layout
+    # needed (a shorter plot can move labels); keep the fewest rows that fit
     tried: dict[int, tuple[Text, int]] = {}
-    while legend_rows not in tried:
+    legend_rows = 0
+    for _ in range(6):
         tried[legend_rows] = _render(shown, peaks, width, height, hl, title, legend_rows, S, small)
-        need = tried[legend_rows][1]
-        if need <= legend_rows or legend_rows >= cap:
+        nxt = min(cap, tried[legend_rows][1])
+        if nxt in tried:
             break
-        legend_rows = min(cap, need)
-    return tried[legend_rows][0]
+        legend_rows = nxt
+    fits = [rows for rows, (_, need) in tried.items() if need <= rows]
+    return tried[min(fits) if fits else max(tried)][0]
 
 
 def _render(
