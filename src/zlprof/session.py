@@ -95,7 +95,7 @@ class _Series:
         self.n = need
         if self.n > self.bound:
             half = self.n // 2
-            for name, col in self.cols.items():
+            for col in self.cols.values():
                 old = col[:half:2].copy()
                 rest = col[half : self.n].copy()
                 col[: len(old)] = old
@@ -246,23 +246,57 @@ class SessionState:
         if n == 0:
             return
         self.measurements += n
-        dur = t1 - t0
+        # One vectorised pass computes every op's moments; each op then only appends.
         order = np.argsort(path, kind="stable")
         sp = path[order]
+        d = (t1 - t0)[order]
+        te = t1[order]
         cuts = np.flatnonzero(sp[1:] != sp[:-1]) + 1
         starts = np.r_[0, cuts]
         ends = np.r_[cuts, n]
-        has_mem = m0 is not None and m1 is not None
-        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            idx = order[s:e]
-            pid = int(sp[s])
-            acc = self.ops.get(pid)
+        counts = ends - starts
+        totals = np.add.reduceat(d, starts)
+        means = totals / counts
+        dev = d - np.repeat(means, counts)
+        m2s = np.add.reduceat(dev * dev, starts)
+        mins = np.minimum.reduceat(d, starts)
+        maxs = np.maximum.reduceat(d, starts)
+        lasts = np.maximum.reduceat(te, starts)
+        mem_cols = None
+        if m0 is not None and m1 is not None:
+            a = m0[order]
+            b = m1[order]
+            ok = (a >= 0) & (b >= 0)
+            delta = np.where(ok, b - a, 0)
+            mem_cols = (
+                np.add.reduceat(np.where(delta > 0, delta, 0), starts).tolist(),
+                np.add.reduceat(delta, starts).tolist(),
+                np.maximum.reduceat(np.where(b >= 0, b, 0), starts).tolist(),
+            )
+        ops = self.ops
+        limit = self.exact_limit
+        for i, (s, e, pid, c, tot, mean, m2, lo, hi, last) in enumerate(
+            zip(
+                starts.tolist(),
+                ends.tolist(),
+                sp[starts].tolist(),
+                counts.tolist(),
+                totals.tolist(),
+                means.tolist(),
+                m2s.tolist(),
+                mins.tolist(),
+                maxs.tolist(),
+                lasts.tolist(),
+                strict=True,
+            )
+        ):
+            acc = ops.get(pid)
             if acc is None:
-                acc = self.ops[pid] = OpAccumulator(exact_limit=self.exact_limit)
-            if has_mem:
-                acc.add(dur[idx], t1[idx], m0[idx], m1[idx])  # type: ignore[index]
-            else:
-                acc.add(dur[idx], t1[idx])
+                acc = ops[pid] = OpAccumulator(exact_limit=limit)
+            mem = (
+                (mem_cols[0][i], mem_cols[1][i], mem_cols[2][i]) if mem_cols is not None else None
+            )
+            acc.add_group(d[s:e], te[s:e], (c, tot, mean, m2, lo, hi), mem, last)
         lo = int(t0.min())
         hi = int(t1.max())
         if self.first_ns is None or lo < self.first_ns:
@@ -274,7 +308,7 @@ class SessionState:
         ttft: list[int] = []
         tpot: list[int] = []
         itl: list[int] = []
-        for t, req, index, phase, piece in rows:
+        for t, req, _index, phase, piece in rows:
             self._see_time(t)
             r = self.requests.get(req)
             if r is None:

@@ -184,6 +184,24 @@ class _Moments:
         self.lo = min(self.lo, lo)
         self.hi = max(self.hi, hi)
 
+    def add_aggregate(self, nb: int, tb: int, mb: float, m2b: float, lo: int, hi: int) -> None:
+        """Fold a batch given as its count, total, mean, M2, min and max."""
+        if nb == 0:
+            return
+        if self.n == 0:
+            self.n, self.total, self.mean, self.m2, self.lo, self.hi = nb, tb, mb, m2b, lo, hi
+            return
+        n = self.n + nb
+        delta = mb - self.mean
+        self.mean += delta * nb / n
+        self.m2 += m2b + delta * delta * self.n * nb / n
+        self.n = n
+        self.total += tb
+        if lo < self.lo:
+            self.lo = lo
+        if hi > self.hi:
+            self.hi = hi
+
     def merge(self, o: _Moments) -> None:
         if o.n == 0:
             return
@@ -271,6 +289,39 @@ class OpAccumulator:
             seen = m1[m1 >= 0]
             if len(seen):
                 self.mem_peak = max(self.mem_peak, int(seen.max()))
+
+    def add_group(
+        self,
+        d: np.ndarray,
+        t1: np.ndarray,
+        agg: tuple[int, int, float, float, int, int],
+        mem: tuple[int, int, int] | None = None,
+        last_t1: int = 0,
+    ) -> None:
+        """Fold a batch whose moments were computed for many ops at once (SessionState).
+
+        ``agg`` is (count, total, mean, M2, min, max); ``mem`` is (allocated, delta,
+        peak) or None. ``d`` may be a view: it is only read (and kept until merged).
+        """
+        self.moments.add_aggregate(*agg)
+        if self.hist is None:
+            self._chunks.append(d)
+            if self.moments.n > self.exact_limit:
+                self.hist = LogHistogram()
+                self.hist.add(self._sorted)
+                self.hist.add(np.concatenate(self._chunks))
+                self._chunks = []
+                self._sorted = np.zeros(0, np.int64)
+        else:
+            self.hist.add(d)
+        self._add_recent(t1, d)
+        if last_t1 > self.last_t1:
+            self.last_t1 = last_t1
+        if mem is not None:
+            self.mem_allocated += mem[0]
+            self.mem_delta += mem[1]
+            if mem[2] > self.mem_peak:
+                self.mem_peak = mem[2]
 
     def _add_recent(self, t1: np.ndarray, d: np.ndarray) -> None:
         cap = self.recent_capacity
