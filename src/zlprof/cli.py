@@ -36,10 +36,8 @@ def _fail(msg: str, code: int = EXIT_USAGE) -> int:
 
 
 def _add_workload(p: argparse.ArgumentParser, sweep: bool = False) -> None:
-    try:
-        from .workload.options import add_workload_arguments
-    except ImportError:  # TEMP until the workload lands
-        return
+    from .workload.options import add_workload_arguments
+
     if sweep:
         add_workload_arguments(p, sweep=True)
     else:
@@ -57,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("live", help="run a workload and watch it live (the default command)")
     _add_workload(p)
+    for action in p._actions:
+        if action.dest == "requests":
+            action.help = "request batches to serve; 0 = until stopped (default 0 in live)"
     rec = p.add_mutually_exclusive_group()
     rec.add_argument("--record", metavar="PATH", help="record the session to PATH")
     rec.add_argument("--no-record", action="store_true", help="do not record the session")
@@ -219,6 +220,8 @@ def cmd_live(args: argparse.Namespace, command: list[str]) -> int:
     from .recording import new_session_path
     from .sources import LiveSource
 
+    if not command and args.requests is None:
+        args.requests = 0  # live serves requests until stopped
     argv, program = _child_argv(args, command)
     if args.no_record:
         path = None
