@@ -65,7 +65,9 @@ def session_dict(state: SessionState) -> dict[str, Any]:
 def header_lines(state: SessionState, rows: list[OpRow]) -> list[str]:
     s = state.summary()
     lines = []
-    argv = " ".join(str(a) for a in s["argv"]) if s["argv"] else "(unknown program)"
+    from .sessions import program_name
+
+    argv = program_name(s["argv"]) if s["argv"] else "(unknown program)"
     lines.append(f"Program: {argv}")
     if s["wall_time"]:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s["wall_time"]))
