@@ -176,9 +176,9 @@ class Workload:
         should_stop = self.should_stop
         while True:
             with pr.sampling:
-                nxt = sampler.sample(logits)
                 if cost:
                     cost(*samp_cost)
+                nxt = sampler.sample(logits)
             for b in range(B):
                 if not active[b]:
                     continue

@@ -233,41 +233,49 @@ class Model:
             c = self.costs.forward(B, S, T, n if all_logits else B, mask is not None)
             # per-call (flops, bytes) as locals: the hot loop only unpacks them
             c_rms, c_qkv, c_rope, c_kv, c_sc, c_sm, c_out, c_gu, c_dn = c[1:10]
+            if pr.forward_cost:  # coarse depth: the whole pass on the enclosing stage block
+                pr.forward_cost(*c.total)
 
         with pr.embed:
-            x = w.tok_emb[tokens.reshape(n)]  # (n, d) gather: a copy
             if pc:
                 pc(*c.embed)
+            x = w.tok_emb[tokens.reshape(n)]  # (n, d) gather: a copy
 
         rms, qkv_b, rope_b, kv_b = pr.rmsnorm, pr.qkv, pr.rope, pr.kv_update
         sc_b, sm_b, out_b, gu_b, dn_b = pr.scores, pr.softmax, pr.out, pr.gate_up, pr.down
         for li in range(cfg.n_layers):
             lw = w.layers[li]
             with pr.layers[li]:
+                # every cost is reported right after its block opens, while the profiler's
+                # per-thread state is still in cache (after a big mat-vec it no longer is)
+                if lc:
+                    lc(*c.layer)
                 # ---- attention
                 with rms:
-                    xn = rmsnorm(x, lw.attn_norm, eps)
                     if oc:
                         oc(*c_rms)
+                    xn = rmsnorm(x, lw.attn_norm, eps)
                 with qkv_b:
-                    qkv = xn @ lw.wqkv.T  # (n, d + 2*kvd)
                     if oc:
                         oc(*c_qkv)
+                    qkv = xn @ lw.wqkv.T  # (n, d + 2*kvd)
                 with rope_b:
-                    # q and k are adjacent in each row: rotate both with one multiply
-                    apply_rope_(qkv[:, : d + kvd].reshape(B, S, H + Hkv, hs), rot)
                     if oc:
                         oc(*c_rope)
+                    # q and k are adjacent in each row: rotate both with one multiply
+                    apply_rope_(qkv[:, : d + kvd].reshape(B, S, H + Hkv, hs), rot)
                 with kv_b:
+                    if oc:
+                        oc(*c_kv)
                     kc = cache.k[li]
                     vc = cache.v[li]
                     kc[:, :, pos:T] = (
                         qkv[:, d : d + kvd].reshape(B, S, Hkv, hs).transpose(0, 2, 1, 3)
                     )
                     vc[:, :, pos:T] = qkv[:, d + kvd :].reshape(B, S, Hkv, hs).transpose(0, 2, 1, 3)
-                    if oc:
-                        oc(*c_kv)
                 with sc_b:
+                    if oc:
+                        oc(*c_sc)
                     if S == 1:
                         q = qkv[:, :d].reshape(B, Hkv, kvm, hs)
                     else:  # (B, S, Hkv, kvm, hs) -> (B, Hkv, kvm*S, hs)
@@ -279,30 +287,30 @@ class Model:
                         )
                     att = q @ kc[:, :, :T].transpose(0, 1, 3, 2)  # (B, Hkv, kvm*S, T)
                     att *= scale
-                    if oc:
-                        oc(*c_sc)
                 with sm_b:
+                    if oc:
+                        oc(*c_sm)
                     if mask is not None:
                         a5 = att.reshape(B, Hkv, kvm, S, T)  # a view
                         a5 += mask
                     softmax_(att)
-                    if oc:
-                        oc(*c_sm)
                 with out_b:
+                    if oc:
+                        oc(*c_out)
                     ctx = att @ vc[:, :, :T]  # (B, Hkv, kvm*S, hs)
                     if S == 1:
                         ctx = ctx.reshape(n, d)
                     else:
                         ctx = ctx.reshape(B, Hkv, kvm, S, hs).transpose(0, 3, 1, 2, 4).reshape(n, d)
                     x += ctx @ lw.wo.T
-                    if oc:
-                        oc(*c_out)
                 # ---- MLP
                 with rms:
-                    xn = rmsnorm(x, lw.ffn_norm, eps)
                     if oc:
                         oc(*c_rms)
+                    xn = rmsnorm(x, lw.ffn_norm, eps)
                 with gu_b:
+                    if oc:
+                        oc(*c_gu)
                     h13 = xn @ lw.w13.T  # (n, 2f)
                     g = h13[:, :f]
                     h = np.negative(g)
@@ -310,27 +318,21 @@ class Model:
                     h += 1.0
                     np.divide(g, h, out=h)  # silu(g) = g / (1 + exp(-g))
                     h *= h13[:, f:]
-                    if oc:
-                        oc(*c_gu)
                 with dn_b:
-                    x += h @ lw.w2.T
                     if oc:
                         oc(*c_dn)
-                if lc:
-                    lc(*c.layer)
+                    x += h @ lw.w2.T
 
         with pr.final_norm:
+            if pc:
+                pc(*c.final_norm)
             if not all_logits:
                 x = x.reshape(B, S, d)[:, -1]
             xn = rmsnorm(x, w.final_norm, eps)
-            if pc:
-                pc(*c.final_norm)
         with pr.lm_head:
-            logits = xn @ w.lm_head.T
             if pc:
                 pc(*c.lm_head)
-        if pr.forward_cost:
-            pr.forward_cost(*c.total)
+            logits = xn @ w.lm_head.T
         cache.length = T
         if all_logits:
             return logits.reshape(B, S, cfg.vocab)
