@@ -268,3 +268,13 @@ def test_module_level_api_collects_in_memory() -> None:
     with zlprof.measure("module_level_block"):
         pass
     assert zlprof.statistics("module_level_block").count >= 1
+
+
+def test_module_level_report_stays_callable() -> None:
+    """`zlprof.report()` is a function even after the reports module has been imported."""
+    import zlprof.reports  # noqa: F401
+
+    with zlprof.measure("x"):
+        pass
+    assert callable(zlprof.report)
+    assert "Operation: x" in zlprof.report()

@@ -146,7 +146,7 @@ def _profiler_options(args: argparse.Namespace) -> str:
 
 def cmd_record(args: argparse.Namespace, command: list[str]) -> int:
     from .recording import new_session_path
-    from .report import REPORTS
+    from .reports import REPORTS
     from .sources import LiveSource
 
     argv, program = _child_argv(args, command)
@@ -176,7 +176,7 @@ def cmd_record(args: argparse.Namespace, command: list[str]) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .recording import load_session
-    from .report import REPORTS
+    from .reports import REPORTS
 
     state = load_session(args.path)
     for w in state.warnings:
@@ -187,7 +187,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .recording import read_recording
-    from .report import chrome_trace, measurements_csv
+    from .reports import chrome_trace, measurements_csv
 
     res = read_recording(args.path)
     if res.warning:

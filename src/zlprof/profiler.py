@@ -553,7 +553,7 @@ class Profiler:
 
     def report(self) -> str:
         """The seed's text report of everything measured so far."""
-        from .report import text_report
+        from .reports import text_report
 
         return text_report(self.state)
 
