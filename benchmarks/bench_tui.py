@@ -15,7 +15,7 @@ Figures, all from one run (ratios and rates; nothing here is asserted):
 4. the UI cost of one table refresh: diffing cells (update_cell) vs rebuilding the table
    (clear + add_row), each followed by the repaint.
 
-Run: python benchmarks/bench_tui.py [--quick]
+Run: python benchmarks/bench_tui.py [--quick] [--size=WxH]   (default 120x40)
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ class BenchApp(ZlprofApp):
         self.paints.append(time.perf_counter())
 
 
-async def run(quick: bool) -> None:
+async def run(quick: bool, size: tuple[int, int] = (120, 40)) -> None:
     duration = 4.0 if quick else 10.0
     print(f"synthetic stream: {OPS} ops in a call tree, {BATCH} records per frame")
     base = baseline_rate(2.0 if quick else 4.0)
@@ -165,7 +165,7 @@ async def run(quick: bool) -> None:
 
     MainScreen.apply_snapshot = timed_apply  # type: ignore[method-assign]
     try:
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with app.run_test(size=size) as pilot:
             await pilot.pause(0.5)
             table = app.main_screen.query_one(OpsTable)
 
@@ -181,7 +181,8 @@ async def run(quick: bool) -> None:
             applied = app.main_screen.applied - applied0
             taken = app.refresher.taken - taken0
             rate = ingested / elapsed
-            print(f"\n1. ingest while the app refreshes ({duration:.0f} s, 120x40, {app.refresh_hz:.0f} Hz timer)")
+            print(f"\n1. ingest while the app refreshes ({duration:.0f} s, {size[0]}x{size[1]}, "
+                  f"{app.refresh_hz:.0f} Hz timer)")
             print(f"   ingested:        {rate / 1e6:6.2f} M measurements/s  ({rate / base:.0%} of the feeder alone)")
             print(f"   refreshes shown: {applied / elapsed:6.2f} /s  (snapshots taken {taken}, "
                   f"ticks skipped while busy {app.refresher.skipped - skipped0})")
@@ -259,7 +260,8 @@ async def run(quick: bool) -> None:
                     table._order, table._cells = [], {}
                 table.show_ops(rows, screen.options)
                 n = len(app.paints)
-                while len(app.paints) == n:
+                deadline = t + 2.0
+                while len(app.paints) == n and time.perf_counter() < deadline:
                     await asyncio.sleep(0)
                 return time.perf_counter() - t
 
@@ -275,7 +277,12 @@ async def run(quick: bool) -> None:
 
 
 def main() -> None:
-    asyncio.run(run("--quick" in sys.argv))
+    size = (120, 40)
+    for arg in sys.argv[1:]:
+        if arg.startswith("--size="):
+            w, h = arg.split("=", 1)[1].lower().split("x")
+            size = (int(w), int(h))
+    asyncio.run(run("--quick" in sys.argv, size))
 
 
 if __name__ == "__main__":

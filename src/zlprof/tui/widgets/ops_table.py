@@ -44,6 +44,17 @@ def _value_cell(text: str) -> Text:
     return Text(text, justify="right", no_wrap=True, end="")
 
 
+class _PassStyles:
+    """Component styles with their rich_style computed once (for one render pass)."""
+
+    def __init__(self, styles) -> None:  # noqa: ANN001
+        self._styles = styles
+        self.rich_style = styles.rich_style
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._styles, name)
+
+
 class OpsTable(DataTable):
     """Per-operation statistics, one row per call path."""
 
@@ -82,6 +93,8 @@ class OpsTable(DataTable):
         #: number of update_cell calls made (for tests and benchmarks)
         self.cell_updates = 0
         self.rebuilds = 0
+        #: composed cell styles by position (the same from one refresh to the next)
+        self._cell_styles: dict[tuple[object, ...], Style] = {}
 
     # ------------------------------------------------------------------ columns
 
@@ -221,6 +234,37 @@ class OpsTable(DataTable):
 
     # ------------------------------------------------------------------ rendering
 
+    # DataTable asks for its own rich_style (a walk up the DOM) on every line, and for the
+    # header component's on every row. Within one render pass they cannot change, so they
+    # are computed once per pass.
+    _pass_cache: dict[object, object] | None = None
+
+    def render_lines(self, crop):  # noqa: ANN001, ANN201
+        self._pass_cache = {}
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass_cache = None
+
+    @property
+    def rich_style(self) -> Style:
+        cache = self._pass_cache
+        if cache is None:
+            return super().rich_style
+        style = cache.get("self")
+        if style is None:
+            style = cache["self"] = super().rich_style
+        return style  # type: ignore[return-value]
+
+    def get_component_styles(self, *names: str):  # noqa: ANN201
+        cache = self._pass_cache
+        if cache is None:
+            return super().get_component_styles(*names)
+        styles = cache.get(names)
+        if styles is None:
+            styles = cache[names] = _PassStyles(super().get_component_styles(*names))
+        return styles
+
     def _render_cell(
         self,
         row_index: int,
@@ -259,18 +303,43 @@ class OpsTable(DataTable):
         value = self._data.get(row_key, {}).get(column_key) if row_key is not None else None
         if not isinstance(value, Text) or value.spans or "\n" in value.plain or self.rows[row_key].height != 1:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
-        component_style, post_style = self._get_styles_to_render_cell(
-            False,
-            False,
-            fixed,
-            hover,
+        own = value.style
+        skey = (
+            row_index,
+            column_index,
+            base_style,
             cursor,
+            hover,
+            own,
             self.show_cursor,
             self._show_hover_cursor,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
+            self._pseudo_class_state,
         )
+        style = self._cell_styles.get(skey)
+        if style is None:
+            fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
+            component_style, post_style = self._get_styles_to_render_cell(
+                False,
+                False,
+                fixed,
+                hover,
+                cursor,
+                self.show_cursor,
+                self._show_hover_cursor,
+                self.cursor_foreground_priority == "css",
+                self.cursor_background_priority == "css",
+            )
+            own_style = Style.parse(own) if isinstance(own, str) else own
+            style = (
+                base_style
+                + Style.from_meta({"row": row_index, "column": column_index})
+                + component_style
+                + (own_style or Style.null())
+                + post_style
+            )
+            if len(self._cell_styles) > 20_000:
+                self._cell_styles.clear()
+            self._cell_styles[skey] = style
         pad = self.cell_padding
         inner = max(0, width - 2 * pad)
         text = value.plain
@@ -286,18 +355,13 @@ class OpsTable(DataTable):
             text = " " * (gap // 2) + text + " " * (gap - gap // 2)
         else:
             text = text + " " * (inner - cell_len(text))
-        own = value.style
-        own_style = Style.parse(own) if isinstance(own, str) else own
-        style = (
-            base_style
-            + Style.from_meta({"row": row_index, "column": column_index})
-            + component_style
-            + (own_style or Style.null())
-            + post_style
-        )
         lines = [[Segment(" " * pad + text + " " * pad, style)]]
         self._cell_render_cache[cache_key] = lines
         return lines
+
+    def notify_style_update(self) -> None:
+        self._cell_styles = {}  # a theme or CSS change restyles every cell
+        super().notify_style_update()
 
     # ------------------------------------------------------------------ events
 
