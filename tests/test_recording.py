@@ -153,3 +153,43 @@ def test_child_output_passes_untouched(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("plain stdout line\n")
     assert "Operation: a" in out.stdout
+
+
+ORPHAN = textwrap.dedent(
+    """
+    import os, subprocess, sys, time
+    # a stand-in for zlprof: starts the child the way LiveSource does, then dies hard
+    from zlprof.sources import LiveSource
+    src = LiveSource([sys.executable, "-c",
+        "import time, zlprof\\nwhile True:\\n    with zlprof.measure('spin'):\\n        time.sleep(0.01)"],
+        None)
+    src.start()
+    print(src.proc.pid, flush=True)
+    time.sleep(1.0)
+    os.kill(os.getpid(), 9)
+    """
+)
+
+
+def test_child_stops_when_zlprof_is_killed(tmp_path: Path) -> None:
+    import os
+    import time
+
+    import psutil
+
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    child = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            p = psutil.Process(child)
+            if p.status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, 9)
+        raise AssertionError("the child outlived a SIGKILLed zlprof")

@@ -24,6 +24,7 @@ import array
 import atexit
 import functools
 import os
+import signal
 import sys
 import threading
 import time
@@ -643,8 +644,17 @@ class Profiler:
             self._mem_rows = ([], [], [], {k: [] for k in gauges})
 
     def _start_sampler(self) -> None:
+        # Under zlprof the child runs in its own session, so nothing signals it if zlprof
+        # itself is killed (SIGKILL): the sampler notices the new parent and stops it.
+        watch_parent = isinstance(self._sink, StreamSink)
+        parent = os.getppid()
+
         def run() -> None:
             while not self._stop.wait(self._sample_s):
+                if watch_parent and os.getppid() != parent:
+                    self._sink.broken = True
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
                 try:
                     self.sample_memory()
                     now = _now()
