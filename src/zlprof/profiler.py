@@ -239,17 +239,10 @@ class MemBlock(Block):
         prof = self._prof
         if prof._off:
             return self
-        try:
-            ts = prof._tls.ts
-        except AttributeError:
-            ts = prof._new_thread_state()
-        parent = ts.path
-        pid = self._children.get(parent)
-        if pid is None:
-            pid = prof._intern(parent, self.name, self._children)
         m0 = prof._read_mem()
-        ts.stack.append((parent, _now(), m0))  # type: ignore[arg-type]
-        ts.path = pid
+        super().__enter__()  # pushes (parent, t0); memory readings dominate the cost here
+        parent, t0 = prof._tls.ts.stack.pop()
+        prof._tls.ts.stack.append((parent, t0, m0))  # type: ignore[arg-type]
         return self
 
     def __exit__(self, et: object, ev: object, tb: object) -> bool:

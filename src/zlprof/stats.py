@@ -170,19 +170,7 @@ class _Moments:
         tb = int(d.sum())
         mb = tb / nb
         df = d - mb
-        m2b = float(np.dot(df, df))
-        lo, hi = int(d.min()), int(d.max())
-        if self.n == 0:
-            self.n, self.total, self.mean, self.m2, self.lo, self.hi = nb, tb, mb, m2b, lo, hi
-            return
-        n = self.n + nb
-        delta = mb - self.mean
-        self.mean += delta * nb / n
-        self.m2 += m2b + delta * delta * self.n * nb / n
-        self.n = n
-        self.total += tb
-        self.lo = min(self.lo, lo)
-        self.hi = max(self.hi, hi)
+        self.add_aggregate(nb, tb, mb, float(np.dot(df, df)), int(d.min()), int(d.max()))
 
     def add_aggregate(self, nb: int, tb: int, mb: float, m2b: float, lo: int, hi: int) -> None:
         """Fold a batch given as its count, total, mean, M2, min and max."""
