@@ -8,7 +8,8 @@ import pytest
 from fixtures.tui_support import FIXTURE
 from zlprof import protocol
 from zlprof.recording import load_session
-from zlprof.session import SessionState
+from zlprof.session import OpRow, SessionState
+from zlprof.stats import PerformanceStats
 from zlprof.tui import model
 from zlprof.tui.model import (
     COLUMN_PADDING,
@@ -170,13 +171,68 @@ def test_plan_adds_removes_and_reorders() -> None:
 
 
 def test_share_bars_largest_first_with_the_remainder(rows) -> None:  # noqa: ANN001
-    bars = model.share_bars(rows)
-    shares = [b.share for b in bars if b.full]
-    assert shares == sorted(shares, reverse=True)
-    assert bars[0].label == "layer0/mlp"
-    rest = [b for b in bars if not b.full]
-    assert len(rest) == 1 and rest[0].label == "(outside measured blocks)"
-    assert sum(b.share for b in bars) == pytest.approx(1.0, abs=1e-6)
+    for by in model.SHARE_MODES:
+        bars = model.share_bars(rows, by=by)
+        shares = [b.share for b in bars if b.full]
+        assert shares == sorted(shares, reverse=True)
+        rest = [b for b in bars if not b.full]
+        assert len(rest) == 1 and rest[0].label == "(outside measured blocks)"
+        assert sum(b.share for b in bars) == pytest.approx(1.0, abs=1e-6)
+        labels = [b.label for b in bars]
+        assert len(set(labels)) == len(labels)
+    assert model.share_bars(rows, by="path")[0].label == "L0 mlp"
+    block = model.share_bars(rows, by="block")[0]
+    # both layers' mlp in one bar: the two paths' self shares summed
+    by_full = {r.full: r for r in rows}
+    both = by_full["forward_pass/layer0/mlp"].self_share + by_full["forward_pass/layer1/mlp"].self_share
+    assert (block.label, block.note, block.paths) == ("mlp", "×2 layers", 2)
+    assert block.share == pytest.approx(both)
+
+
+def _row(full: str, share: float) -> OpRow:
+    parts = full.split("/")
+    return OpRow(0, full, parts[-1], "/".join(parts[:-1]), len(parts) - 1,
+                 PerformanceStats(name=full), 0.0, share)
+
+
+def test_block_bars_sum_layers_and_name_the_lesser_phase() -> None:
+    rows = [_row(f"forward_pass/layer{i}/mlp.gate_up", 0.05) for i in range(8)]
+    rows += [_row(f"prefill/layer{i}/mlp.gate_up", 0.01) for i in range(8)]
+    rows += [_row(f"prefill/layer{i}/kv_cache_update", 0.004) for i in range(8)]
+    rows += [_row(f"forward_pass/layer{i}/kv_cache_update", 0.001) for i in range(8)]
+    rows += [_row(f"forward_pass/layer{i}", 0.002) for i in range(8)]
+    rows += [_row("forward_pass/lm_head", 0.1), _row("prefill/lm_head", 0.01), _row("sampling", 0.02)]
+    bars = {b.label: b for b in model.share_bars(rows, by="block")}
+    assert bars["mlp.gate_up"].share == pytest.approx(0.4)
+    assert bars["mlp.gate_up"].note == "×8 layers"
+    assert bars["prefill mlp.gate_up"].share == pytest.approx(0.08)
+    # the decode phase (the busier top-level op) keeps the plain names, even where
+    # prefill's block is the larger one
+    assert bars["kv_cache_update"].share == pytest.approx(0.008)
+    assert bars["prefill kv_cache_update"].share == pytest.approx(0.032)
+    assert bars["layerN"].note == "×8 layers"  # the layers' own self time
+    assert bars["lm_head"].note == "" and bars["prefill lm_head"].paths == 1
+    order = [b.label for b in model.share_bars(rows, by="block") if b.full]
+    assert order[:3] == ["mlp.gate_up", "lm_head", "prefill mlp.gate_up"]
+
+
+def test_path_labels_abbreviate_ancestors_only_where_needed() -> None:
+    rows = [_row("forward_pass/layer3/mlp.gate_up", 0.1), _row("forward_pass/layer2/mlp.gate_up", 0.1),
+            _row("prefill/layer3/mlp.gate_up", 0.05), _row("sampling", 0.1),
+            _row("forward_pass", 0.01), _row("prefill/forward_pass", 0.01)]
+    labels = {b.full: b.label for b in model.share_bars(rows, by="path")}
+    assert labels == {
+        "forward_pass/layer3/mlp.gate_up": "L3 mlp.gate_up",
+        "forward_pass/layer2/mlp.gate_up": "L2 mlp.gate_up",
+        "prefill/layer3/mlp.gate_up": "prefill L3 mlp.gate_up",
+        "sampling": "sampling",
+        "forward_pass": "forward_pass",
+        "prefill/forward_pass": "prefill forward_pass",
+        "": "(outside measured blocks)",
+    }
+    assert model.path_label("a/block_12/x", 2) == "L12 x"
+    assert model.block_key("m/h.3/attn") == "m/h.*/attn"
+    assert model.layer_index("layers.7") == 7 and model.layer_index("mlp") is None
 
 
 def test_memory_view(state: SessionState) -> None:

@@ -13,9 +13,14 @@ Threads and timers (who does what):
   charts redraw for their size. Keys are handled between snapshots, so they stay fast
   under any ingest load.
 
-Extension points: :meth:`ZlprofApp.make_source_controls` (a replay source's timeline
-widget, issue 6) and the roofline / hints panels (issue 5), mounted when their modules
-exist.
+Sources. The app shows one Source at a time (``app.source``); a seekable one (a replay)
+gets a timeline bar (:meth:`ZlprofApp.make_source_controls`) and the replay keys. The
+session browser (``o``) opens a recording in place of the current source with
+:meth:`ZlprofApp.open_source`: the old source is stopped, the new one started, the screens
+start afresh; snapshots of the old source still in flight are dropped (each carries the
+source generation it was taken of).
+
+The roofline and hints panels (issue 5) are mounted when their modules exist.
 """
 
 from __future__ import annotations
@@ -39,12 +44,17 @@ from textual.widget import Widget
 from ..sources import Source, SourceError
 from ..themes import DEFAULT_THEME, THEME_NAMES, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
 from . import model
+from .keys import REPLAY_ACTIONS, SEEK_STEP_S
 from .model import Snapshot
+from .screens.compare import CompareScreen
+from .screens.confirm import ConfirmScreen
 from .screens.drilldown import DrillDownScreen
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.output import OutputScreen
+from .screens.sessions import SessionsScreen
 from .widgets.status import CrashPanel, Panel, StatusBar
+from .widgets.timeline import TimelineBar
 
 #: Screen refreshes per second (the issue asks for 4-10 Hz).
 REFRESH_HZ = 5.0
@@ -68,9 +78,11 @@ except ImportError:  # pragma: no cover
 class SnapshotReady(Message):
     """A snapshot taken by the Refresher thread."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, generation: int = 0) -> None:
         super().__init__()
         self.snapshot = snapshot
+        #: the app's source generation the snapshot was taken of (see open_source)
+        self.generation = generation
 
 
 class Refresher:
@@ -128,6 +140,7 @@ class Refresher:
             if self._stop:
                 return
             req = self._pending
+            generation = self.app.source_generation
             t0 = time.perf_counter()
             try:
                 version = self.state.version
@@ -140,7 +153,7 @@ class Refresher:
             self.seconds += time.perf_counter() - t0
             self.taken += 1
             self.last_request, self.last_version = req, version
-            if not self.app.post_message(SnapshotReady(snap)):
+            if not self.app.post_message(SnapshotReady(snap, generation)):
                 self.busy = False
 
 
@@ -178,6 +191,14 @@ class ZlprofApp(App[int]):
         self.paused = False
         self.window = False
         self.refresher = Refresher(self)
+        #: bumped by open_source: snapshots of an older source are not shown
+        self.source_generation = 0
+        #: sources replaced by open_source (stopped in background threads; see run_app)
+        self.replaced: list[tuple[Source, threading.Thread]] = []
+        #: what the roofline says while there are no peaks (None: the panel's default,
+        #: "no machine peaks cached ...")
+        self.peaks_note: str | None = None
+        self._peaks_loading = False
         self.main_screen = MainScreen()
         self.last_snapshot: Snapshot | None = None
         self.rate_meter = model.RateMeter()
@@ -201,9 +222,14 @@ class ZlprofApp(App[int]):
         self.push_screen(self.main_screen)
         self.refresher.start()
         self.set_interval(1.0 / self.refresh_hz, self.tick, name="zlprof-refresh")
-        if RooflinePanel is not None and self._auto_peaks:
-            self.run_worker(self._load_peaks, thread=True, name="peaks", exit_on_error=False)
+        self._start_peaks_loader()
         self.tick()
+
+    def _start_peaks_loader(self) -> None:
+        if RooflinePanel is None or not self._auto_peaks or self.peaks is not None or self._peaks_loading:
+            return
+        self._peaks_loading = True
+        self.run_worker(self._load_peaks, thread=True, name="peaks", exit_on_error=False)
 
     def on_unmount(self) -> None:
         self.refresher.stop()
@@ -215,12 +241,23 @@ class ZlprofApp(App[int]):
         runs would disturb the very timings on screen, so a live session uses cached peaks
         only and says how to get them; a replay measures them in the background.
         """
+        try:
+            self._load_peaks_now()
+        finally:
+            self._peaks_loading = False
+
+    def _load_peaks_now(self) -> None:
         from .. import roofline
+
+        def note(text: str | None) -> None:
+            self.peaks_note = text
+            self._roofline_key = None  # redraw the panel's note
 
         try:
             peaks = roofline.get_peaks(measure_if_missing=False)
         except roofline.PeaksUnavailable:
             if getattr(self.source, "kind", "") == "live":
+                note(None)  # the panel says: no machine peaks cached, run ... --calibrate
                 self.call_from_thread(
                     self.notify,
                     "no machine peaks cached for the roofline: run `zlprof roofline --calibrate` "
@@ -229,18 +266,22 @@ class ZlprofApp(App[int]):
                     timeout=10,
                 )
                 return
+            note("roofline: measuring this machine's peaks (once; cached)…")
             self.call_from_thread(
                 self.notify, "measuring this machine's peaks for the roofline (once; cached)", timeout=6
             )
             try:
                 peaks = roofline.get_peaks()
             except Exception as exc:
+                note(f"roofline unavailable: {exc}")
                 self.call_from_thread(self.notify, f"roofline unavailable: {exc}", severity="warning")
                 return
         except Exception as exc:
+            note(f"roofline unavailable: {exc}")
             self.call_from_thread(self.notify, f"roofline unavailable: {exc}", severity="warning")
             return
         self.peaks = peaks
+        note(None)
         self.call_from_thread(self.request_refresh, True)
 
     # ------------------------------------------------------------------ refresh
@@ -254,6 +295,7 @@ class ZlprofApp(App[int]):
             screen.on_tick()
         if isinstance(screen, MainScreen | DrillDownScreen):
             self.update_status(screen)
+            self.update_timeline(screen)
             version = self.source.state.version
             self._hints_wanted = HintsPanel is not None and self._visible(screen, HintsPanel)
             # the hints are due: take a snapshot even if the table has nothing new
@@ -291,7 +333,18 @@ class ZlprofApp(App[int]):
         if isinstance(screen, MainScreen | DrillDownScreen):
             self.refresher.request(screen.view_request(), force=force)
 
+    def update_timeline(self, screen: Screen | None = None) -> None:
+        """Show the replay's position, speed and state on the screen's timeline bar."""
+        if not self.seekable:
+            return
+        timeline = self.source.timeline()  # type: ignore[attr-defined]
+        for bar in (screen or self.screen).query(TimelineBar):
+            bar.update_timeline(timeline)
+
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        if message.generation != self.source_generation:
+            self.refresher.done()  # taken of a source that has been replaced
+            return
         snap = self.rate_meter.apply(message.snapshot)
         try:
             screen = self.screen
@@ -329,18 +382,49 @@ class ZlprofApp(App[int]):
             paused=self.paused,
             window=self.window,
             waited_s=getattr(src, "_silent_after", 0.0) or 0.0,
+            replay=self.replay_name,
         )
         try:
             screen.query_one(StatusBar).update_status(view)
         except Exception:
             pass
 
+    @property
+    def seekable(self) -> bool:
+        """Is the source a replay (pause, seek, speed)?"""
+        return bool(getattr(self.source, "seekable", False))
+
+    @property
+    def replay_name(self) -> str | None:
+        """The file name of the recording being replayed (None for a live session)."""
+        if getattr(self.source, "kind", "") != "replay":
+            return None
+        path = getattr(self.source, "path", None)
+        return Path(path).name if path is not None else "recording"
+
     def _watch_status(self) -> None:
         status = self.source.status
         if status == self._seen_status:
             return
         first = not self._seen_status
+        previous = self._seen_status
         self._seen_status = status
+        if previous == "crashed":
+            # a replay seeking back from its crashed end: the crash is in the future again
+            try:
+                self.main_screen.query_one(CrashPanel).hide()
+            except NoMatches:
+                pass
+        if self.seekable:
+            if status == "crashed":
+                self.show_crash()
+            if status in ("ended", "crashed", "stopped") and not first:
+                self.notify(
+                    "end of the recording: space plays it again, ← or Home seeks back",
+                    title="replay",
+                    timeout=4,
+                )
+            return
         if status == "crashed":
             self.show_crash()
             self.notify(
@@ -373,16 +457,12 @@ class ZlprofApp(App[int]):
     def make_source_controls(self) -> Widget | None:
         """Controls shown under the main panels for sources that have them.
 
-        A replay source (``source.kind == "replay"``, issue 6) gets its timeline bar here:
-        ``widgets/timeline.py`` defining ``TimelineBar(source)`` is picked up when present.
+        A seekable source (a replay) gets its timeline bar (position, duration, speed,
+        state); a live source has none.
         """
-        if getattr(self.source, "kind", "") != "replay":
+        if not self.seekable or not hasattr(self.source, "timeline"):
             return None
-        try:
-            from .widgets.timeline import TimelineBar  # type: ignore[import-not-found]
-        except ImportError:
-            return None
-        return TimelineBar(self.source)  # pragma: no cover
+        return TimelineBar(self.source, id="timeline")
 
     def extra_main_panels(self) -> Iterator[Widget]:
         """Roofline and hints panels on the main screen, when issue 5's modules exist."""
@@ -439,18 +519,29 @@ class ZlprofApp(App[int]):
         highlight = None
         if isinstance(screen, DrillDownScreen):
             highlight = self.source.state.name_of(screen.path_id)
-        key = (id(screen), highlight, id(self.peaks))
+        key = (id(screen), highlight, id(self.peaks), self.peaks_note, id(self.source.state))
         if key == self._roofline_key and (version == self._roofline_version or not self._extra_due(self._roofline_at)):
             return
         self._roofline_key, self._roofline_version = key, version
         self._roofline_at = time.monotonic()
         with self.source.state.lock:
             for panel in screen.query(RooflinePanel):
-                panel.update_view(self.source.state, self.peaks, highlight=highlight)
+                panel.update_view(self.source.state, self.peaks, highlight=highlight, note=self.peaks_note)
 
     # ------------------------------------------------------------------ actions
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The replay keys exist only for a seekable source (hidden otherwise)."""
+        if action in REPLAY_ACTIONS:
+            return self.seekable
+        return True
+
     def action_pause(self) -> None:
+        """Space: pause / play a replay; in a live session, freeze the view."""
+        if self.seekable:
+            self.source.toggle_pause()  # type: ignore[attr-defined]
+            self.update_timeline()
+            return
         self.paused = not self.paused
         self.notify("view paused: data keeps flowing" if self.paused else "view resumed", timeout=2)
         if isinstance(self.screen, MainScreen):
@@ -478,6 +569,121 @@ class ZlprofApp(App[int]):
         if not isinstance(self.screen, OutputScreen):
             self.push_screen(OutputScreen())
 
+    def action_seek(self, delta_s: float = SEEK_STEP_S) -> None:
+        """Replay: seek ``delta_s`` seconds (negative: back)."""
+        if self.seekable:
+            self.source.seek_relative(float(delta_s))  # type: ignore[attr-defined]
+            self.update_timeline()
+
+    def action_seek_start(self) -> None:
+        if self.seekable:
+            self.source.seek_start()  # type: ignore[attr-defined]
+            self.update_timeline()
+
+    def action_seek_end(self) -> None:
+        if self.seekable:
+            self.source.seek_end()  # type: ignore[attr-defined]
+            self.update_timeline()
+
+    def action_slower(self) -> None:
+        if self.seekable:
+            self.source.slower()  # type: ignore[attr-defined]
+            self.update_timeline()
+
+    def action_faster(self) -> None:
+        if self.seekable:
+            self.source.faster()  # type: ignore[attr-defined]
+            self.update_timeline()
+
+    # ------------------------------------------------------------------ sessions
+
+    def action_sessions(self) -> None:
+        """Open the session browser (recorded sessions, newest first)."""
+        if not isinstance(self.screen, SessionsScreen):
+            self.push_screen(SessionsScreen(self.sessions_dir))
+
+    @property
+    def sessions_dir(self) -> Path:
+        from ..recording import default_sessions_dir
+
+        return default_sessions_dir()
+
+    @property
+    def current_path(self) -> Path | None:
+        """The file of the session on screen: the replayed one, or the live recording."""
+        path = getattr(self.source, "path", None) if self.seekable else self.source.recording_path
+        return Path(path) if path is not None else None
+
+    def open_recording(self, path: Path) -> None:
+        """Replay ``path`` in this app (after a confirmation if a live program would stop)."""
+        from ..recording import RecordingError
+        from ..replay import ReplaySource
+
+        try:
+            src = ReplaySource(path, speed=1.0)
+        except (RecordingError, OSError) as exc:
+            self.notify(str(exc), title="cannot open", severity="error", timeout=8)
+            return
+        live = getattr(self.source, "kind", "") == "live" and not self.source.finished
+        if not live:
+            self.open_source(src)
+            return
+        pid = getattr(getattr(self.source, "proc", None), "pid", None)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call_later(self.open_source, src)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Open {Path(path).name}?",
+                f"The running program{f' (pid {pid})' if pid else ''} will be stopped; "
+                "its recording is kept.",
+            ),
+            callback=answered,
+        )
+
+    def open_source(self, source: Source) -> None:
+        """Show ``source`` from now on: stop the current one, start this one, start the
+        screens afresh (main screen on top, same theme and window setting)."""
+        old = self.source
+        try:
+            source.start()
+        except SourceError as exc:
+            self.notify(str(exc), title="cannot open", severity="error", timeout=8)
+            return
+        while len(self.screen_stack) > 1 and self.screen is not self.main_screen:
+            self.pop_screen()
+        self.source = source
+        self.source_generation += 1
+        self.paused = False
+        self.last_snapshot = None
+        self.rate_meter = model.RateMeter()
+        self._seen_status = ""
+        self._hints_version = self._roofline_version = -1
+        self._hints_at = self._roofline_at = -1e9
+        self._roofline_key = None
+        self.refresher.last_request, self.refresher.last_version = None, -1
+        stopper = threading.Thread(target=old.stop, name="zlprof-stop-old-source", daemon=True)
+        stopper.start()
+        self.replaced.append((old, stopper))
+        main = MainScreen()
+        if self.screen is self.main_screen:
+            self.switch_screen(main)
+        else:
+            self.push_screen(main)
+        self.main_screen = main
+        self._start_peaks_loader()
+        what = self.replay_name or source.describe()
+        self.notify(f"opened {what}", timeout=3)
+        if getattr(old, "recording_path", None) is not None and getattr(old, "kind", "") == "live":
+            self.notify(f"the program was stopped; recorded {old.recording_path}", timeout=6)
+        self.refresh_bindings()
+
+    def compare(self, a: Path, b: Path | None) -> None:
+        """Compare session ``b`` (None: the one on screen) with ``a`` in the compare screen."""
+        self.push_screen(CompareScreen(a, b))
+
     def action_next_theme(self) -> None:
         self.theme = next_theme(self.theme)
         self.notify(f"theme: {self.theme}", timeout=2)
@@ -485,12 +691,17 @@ class ZlprofApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
+        from .keys import REPLAY_BINDINGS
+
+        replay = {b.action for b in REPLAY_BINDINGS}
         groups = [
-            ("main screen", list(MainScreen.BINDINGS)),  # type: ignore[arg-type]
-            ("drill-down", list(DrillDownScreen.BINDINGS)),  # type: ignore[arg-type]
+            ("main screen", [b for b in MainScreen.BINDINGS if b.action not in replay]),  # type: ignore[union-attr]
+            ("drill-down", [b for b in DrillDownScreen.BINDINGS if b.action not in replay]),  # type: ignore[union-attr]
+            ("replay (zlprof replay, or a session opened with o)", list(REPLAY_BINDINGS)),
+            ("session browser", list(SessionsScreen.BINDINGS)),  # type: ignore[arg-type]
             ("everywhere", list(APP_BINDINGS)),
         ]
-        self.push_screen(HelpScreen(groups))
+        self.push_screen(HelpScreen(groups, replay=self.seekable))
 
     def open_drill(self, path_id: int) -> None:
         self.push_screen(DrillDownScreen(path_id), callback=lambda _r: self.request_refresh(force=True))
@@ -504,7 +715,17 @@ class ZlprofApp(App[int]):
         def cmd(title: str, help_text: str, action: str, target: Any = None) -> SystemCommand:
             return SystemCommand(title, help_text, partial(run, action, target))
 
-        yield cmd("Pause / resume view  (space)", "Freeze the panels; data keeps flowing and recording", "pause", self)
+        if self.seekable:
+            yield cmd("Pause / play the replay  (space)", "Stop or continue the replay's clock", "pause", self)
+            yield cmd("Seek back 5 s  (←)", "Replay: move back five seconds", "seek(-5)", self)
+            yield cmd("Seek forward 5 s  (→)", "Replay: move on five seconds", "seek(5)", self)
+            yield cmd("Replay slower  ([)", "Half the speed (down to 0.1x)", "slower", self)
+            yield cmd("Replay faster  (])", "Double the speed (up to 128x, then max)", "faster", self)
+            yield cmd("Seek to the start  (home)", "Replay from the beginning", "seek_start", self)
+            yield cmd("Seek to the end  (end)", "Fold the whole recording", "seek_end", self)
+        else:
+            yield cmd("Pause / resume view  (space)", "Freeze the panels; data keeps flowing and recording", "pause", self)
+        yield cmd("Recorded sessions  (o)", "Browse recordings: open one as a replay, compare two", "sessions", self)
         yield cmd("Window: cumulative / last 10 s  (w)", "Statistics of the whole run or the last 10 seconds", "window", self)
         yield cmd("Reset statistics  (r)", "Forget statistics gathered so far", "reset", self)
         yield cmd("Child output  (l)", "Show the program's stdout and stderr", "output", self)
@@ -516,6 +737,7 @@ class ZlprofApp(App[int]):
         yield cmd("Reverse sort order  (S)", "Flip the sort direction", "reverse", main)
         yield cmd("Filter ops by name  (f)", "Show only ops whose path contains a text", "filter", main)
         yield cmd("Tree / flat view  (v)", "Nested tree or a flat list of full paths", "flat", main)
+        yield cmd("Time share: by block / by path  (b)", "Sum each block over its layers, or one bar per call path", "share_mode", main)
         yield cmd("Open drill-down  (enter)", "Histogram, recent durations, children of the op", "drill", main)
         if isinstance(screen, DrillDownScreen):
             yield cmd("Back to the main screen  (esc)", "Close the drill-down", "back", screen)
@@ -561,7 +783,12 @@ def run_app(source: Source, theme: str | None = None) -> int:
                 signal.signal(sig, handler)
             except (ValueError, OSError):
                 pass
-        source.stop()
+        # the source on screen, and any the session browser replaced (already stopping)
+        app.source.stop()
+        for _old, stopper in app.replaced:
+            stopper.join(timeout=10)
+        if app.source is not source:
+            source.stop()
     if source.recording_path is not None:
         print(f"zlprof: recorded {source.recording_path}", file=sys.stderr)
     if source.status == "crashed":

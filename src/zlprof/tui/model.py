@@ -11,6 +11,7 @@ only selects, orders and formats them.
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -292,49 +293,178 @@ def short_name(full: str) -> str:
 
 def unique_short_names(fulls: list[str]) -> dict[str, str]:
     """Short names, lengthened (more parent parts) where two ops would share one."""
-    out = {f: short_name(f) for f in fulls}
-    depth = 2
+    return _unique_labels(fulls, lambda f, depth: "/".join(f.split("/")[-depth:]), start=2)
+
+
+def _unique_labels(
+    keys: list[str],
+    label: Callable[[str, int], str],
+    start: int = 1,
+    weight: dict[str, float] | None = None,
+) -> dict[str, str]:
+    """``label(key, depth)`` for each key at the smallest depth (from ``start``) at which
+    it is unique; only labels that clash are lengthened.
+
+    With ``weight``: in a clash between keys of different top-level parts (decode's
+    ``forward_pass/...`` and ``prefill/...``), the heaviest keeps its shorter label when
+    every other key in the clash can be lengthened, so the main phase reads ``mlp`` and
+    the lesser one ``prefill mlp``.
+    """
+    depth_of = dict.fromkeys(keys, start)
+    out = {k: label(k, start) for k in keys}
     while True:
         seen: dict[str, list[str]] = {}
-        for f, label in out.items():
-            seen.setdefault(label, []).append(f)
-        clashes = [fs for fs in seen.values() if len(fs) > 1]
+        for k, text in out.items():
+            seen.setdefault(text, []).append(k)
+        clashes = [ks for ks in seen.values() if len(ks) > 1]
         if not clashes:
             return out
-        depth += 1
         grew = False
-        for fs in clashes:
-            for f in fs:
-                longer = "/".join(f.split("/")[-depth:])
-                grew |= longer != out[f]
-                out[f] = longer
+        for ks in clashes:
+            longer = {k: label(k, depth_of[k] + 1) for k in ks}
+            if weight is not None:
+                ks = sorted(ks, key=lambda k: weight.get(k, 0.0), reverse=True)
+                top = ks[0].split("/", 1)[0]
+                if all(k.split("/", 1)[0] != top and longer[k] != out[k] for k in ks[1:]):
+                    ks = ks[1:]
+            for k in ks:
+                depth_of[k] += 1
+                grew |= longer[k] != out[k]
+                out[k] = longer[k]
         if not grew:
             return out
+
+
+#: A path part that names one of a model's repeated layers: ``layer3``, ``block_12``,
+#: ``h.0``, ``layers.7``, or a bare index. Group 1 is the stem, group 2 the index.
+LAYER_PART = re.compile(r"^((?:layers?|blocks?|h|l)[._-]?|)(\d+)$", re.IGNORECASE)
+#: Ancestor parts shortened in per-path labels (the op's own name is never shortened).
+ABBREVIATIONS = {"forward_pass": "fwd"}
+
+#: The share panel's modes: self time grouped by block over layers, or one bar per path.
+SHARE_MODES = ("block", "path")
+
+
+def layer_index(part: str) -> int | None:
+    """The layer number a path part names (``layer3`` -> 3), else None."""
+    m = LAYER_PART.match(part)
+    return int(m.group(2)) if m else None
+
+
+def _abbreviate(part: str) -> str:
+    i = layer_index(part)
+    if i is not None:
+        return f"L{i}"
+    return ABBREVIATIONS.get(part, part)
+
+
+def path_label(full: str, depth: int = 1) -> str:
+    """The last ``depth`` parts of a path, ancestors abbreviated: ``fwd L3 mlp.gate_up``."""
+    parts = full.split("/")
+    tail = parts[-depth:]
+    return " ".join([*(_abbreviate(p) for p in tail[:-1]), tail[-1]])
+
+
+def block_key(full: str) -> str:
+    """A path with its layer numbers taken out: every layer's copy of a block shares it
+    (``forward_pass/layer3/mlp.gate_up`` -> ``forward_pass/layer*/mlp.gate_up``)."""
+    out = []
+    for p in full.split("/"):
+        m = LAYER_PART.match(p)
+        out.append(f"{m.group(1) or '#'}*" if m else p)
+    return "/".join(out)
 
 
 @dataclass(frozen=True)
 class ShareBar:
     label: str
     share: float
+    #: the op's full path (per-path bars) or its block key (grouped); "" for the remainder
     full: str = ""
+    #: said after the label when there is room: ``×8 layers``
+    note: str = ""
+    #: paths summed in this bar
+    paths: int = 1
 
 
-def share_bars(rows: list[OpRow], limit: int = 50) -> list[ShareBar]:
-    """Each op's self time as a share of wall time, largest first, plus the unmeasured rest.
+def share_bars(rows: list[OpRow], limit: int = 50, by: str = "path") -> list[ShareBar]:
+    """Self time as a share of wall time, largest first, plus the unmeasured rest.
+
+    ``by="path"``: one bar per call path, labelled by its shortest unique tail with
+    ancestors abbreviated (``L3 mlp.gate_up``, ``prefill L3 mlp.gate_up``, ``fwd lm_head``).
+    ``by="block"``: the paths that differ only in their layer number summed into one bar
+    (``mlp.gate_up ×8 layers``); where two blocks share a name (decode's and prefill's)
+    the one under the busiest top-level op keeps the plain name and the others get their
+    nearest ancestor in front (``mlp.gate_up``, ``prefill mlp.gate_up``).
 
     Shares are of the statistics span (wall time since the start or the last reset);
     nested blocks count once (self time excludes children), so on one thread the shares
     and the "outside measured blocks" remainder add up to 100 %.
     """
     shown = [r for r in rows if r.self_share > 0]
-    labels = unique_short_names([r.full for r in shown])
-    bars = [ShareBar(labels[r.full], r.self_share, r.full) for r in shown]
+    if by == "block":
+        bars = _block_bars(shown)
+    else:
+        phase = _phase_weights(shown)
+        weight = {r.full: phase.get(r.full.split("/", 1)[0], 0.0) for r in shown}
+        labels = _unique_labels([r.full for r in shown], path_label, weight=weight)
+        bars = [ShareBar(labels[r.full], r.self_share, r.full) for r in shown]
     bars.sort(key=lambda b: b.share, reverse=True)
     total = sum(b.share for b in bars)
     bars = bars[:limit]
     rest = 1.0 - total
     if rows and rest > 0.0005:
         bars.append(ShareBar("(outside measured blocks)", rest, ""))
+    return bars
+
+
+def _block_name(part: str) -> str:
+    """The name of a block key's part: ``layer*`` (a layer's own self time) -> ``layerN``."""
+    if part.endswith("*"):
+        stem = part[:-1].rstrip("#")
+        return f"{stem}N" if stem else "N"
+    return part
+
+
+def _block_label(key: str, depth: int) -> str:
+    """A block key's name, with ``depth - 1`` of its nearest ancestors (layers left out)."""
+    parts = key.split("/")
+    plain = [p for p in parts[:-1] if not p.endswith("*")]
+    ancestors = plain[len(plain) - (depth - 1):] if depth > 1 else []
+    return " ".join([*(ABBREVIATIONS.get(p, p) for p in ancestors), _block_name(parts[-1])])
+
+
+def _phase_weights(rows: list[OpRow]) -> dict[str, float]:
+    """Self share under each top-level op. In a label clash the path under the busiest
+    one (decode's forward_pass, say) keeps the shorter label, so ``mlp`` means the same
+    phase on every bar and ``prefill mlp`` the other."""
+    phase: dict[str, float] = {}
+    for r in rows:
+        top = r.full.split("/", 1)[0]
+        phase[top] = phase.get(top, 0.0) + r.self_share
+    return phase
+
+
+def _block_bars(rows: list[OpRow]) -> list[ShareBar]:
+    groups: dict[str, list[OpRow]] = {}
+    for r in rows:
+        groups.setdefault(block_key(r.full), []).append(r)
+    shares = {key: sum(r.self_share for r in members) for key, members in groups.items()}
+    phase = _phase_weights(rows)
+    weight = {key: phase.get(key.split("/", 1)[0], 0.0) for key in groups}
+    labels = _unique_labels(list(groups), _block_label, weight=weight)
+    bars = []
+    for key, members in groups.items():
+        layers = {
+            i for r in members for p in r.full.split("/") if (i := layer_index(p)) is not None
+        }
+        if len(members) == 1:
+            note = ""
+        elif len(layers) == len(members):
+            note = f"×{len(members)} layers"
+        else:
+            note = f"×{len(members)} paths"
+        bars.append(ShareBar(labels[key], shares[key], key, note, len(members)))
     return bars
 
 
@@ -672,6 +802,8 @@ class StatusView:
     recording: str
     detail: str = ""
     window: bool = False
+    #: what the path on the second line is: "rec" (live, recorded) or "replay" (a file)
+    recording_key: str = "rec"
 
 
 def _opt_ms(v: float | None) -> str:
@@ -690,10 +822,23 @@ def status_view(
     paused: bool = False,
     window: bool = False,
     waited_s: float = 0.0,
+    replay: str | None = None,
 ) -> StatusView:
-    """Header facts from the source's status and the latest snapshot."""
+    """Header facts from the source's status and the latest snapshot.
+
+    ``replay``: the recording's file name when the source is a replay (the header then
+    says so, and shows that name where a live session shows its recording).
+    """
     state = status
-    if status in ("running", "paused") or status == "starting":
+    if replay is not None and status in ("running", "paused", "starting"):
+        text = {"running": "replay · playing", "paused": "replay · paused",
+                "starting": "replay · starting"}[status]
+    elif replay is not None and status in ("ended", "crashed", "stopped"):
+        recorded = {"ended": "ended", "stopped": "stopped"}.get(
+            status, f"crashed ({end_reason or f'exit {exit_code}'})"
+        )
+        text = f"replay · {recorded}"
+    elif status in ("running", "paused") or status == "starting":
         text = {"running": "running", "paused": "paused", "starting": "starting"}[status]
         if status == "running" and snap is not None and snap.measurements == 0:
             text = "running · no measurements yet"
@@ -722,7 +867,182 @@ def status_view(
         tpot=_opt_ms(s.tpot_ms if s else None),
         meas_rate=fmt.rate(s.measurements_per_s) if s and s.measurements else "-",
         measurements=_count(s.measurements) if s else "0",
-        recording=recording or "not recorded",
+        recording=replay if replay is not None else (recording or "not recorded"),
         detail=end_reason if status == "crashed" else "",
         window=window,
+        recording_key="replay" if replay is not None else "rec",
     )
+
+
+# --------------------------------------------------------------------------- replay timeline
+
+
+def clock(seconds: float) -> str:
+    """A position on a timeline: ``0:07.5``, ``12:03.0``, ``1:02:03``."""
+    if seconds is None or math.isnan(seconds):
+        return "-"
+    seconds = max(0.0, seconds)
+    if seconds >= 3600:
+        h, rest = divmod(int(seconds), 3600)
+        m, s = divmod(rest, 60)
+        return f"{h}:{m:02d}:{s:02d}"
+    m, s = divmod(seconds, 60)
+    if f"{s:04.1f}" == "60.0":  # 59.96 s rounds up to the next minute
+        m, s = m + 1, 0.0
+    return f"{int(m)}:{s:04.1f}"
+
+
+@dataclass(frozen=True)
+class TimelineView:
+    """What the replay's timeline bar shows, formatted (from ReplaySource.timeline())."""
+
+    #: playing | paused | ended | crashed | stopped | starting: the state's colour
+    state: str
+    #: "▶ playing", "⏸ paused", "■ end" ...
+    state_text: str
+    position: str
+    duration: str
+    fraction: float
+    speed: str
+    #: "indexing…" while the seek index is being built, else ""
+    note: str
+
+
+def timeline_view(tl: Any) -> TimelineView:
+    """The timeline bar's texts from a :class:`zlprof.replay.Timeline`."""
+    status = tl.status
+    if status in ("ended", "crashed", "stopped") and tl.fraction >= 1.0:
+        state = status
+        word = {"ended": "end", "crashed": "end · crashed", "stopped": "end · stopped"}[status]
+        text = f"■ {word}"
+    elif status == "starting":
+        state, text = "starting", "… starting"
+    elif tl.paused:
+        state, text = "paused", "⏸ paused"
+    else:
+        state, text = "playing", "▶ playing"
+    return TimelineView(
+        state=state,
+        state_text=text,
+        position=clock(tl.position_s),
+        duration=clock(tl.duration_s),
+        fraction=tl.fraction,
+        speed=tl.speed_text,
+        note="" if tl.indexed else "indexing…",
+    )
+
+
+# --------------------------------------------------------------------------- session browser
+
+
+@dataclass(frozen=True)
+class SessionColumn:
+    key: str
+    label: str
+    #: cells; 0: the program column, which takes what the others leave
+    width: int
+    right: bool = False
+
+
+SESSION_COLUMNS: tuple[SessionColumn, ...] = (
+    SessionColumn("mark", " ", 1),
+    SessionColumn("started", "started", 16),
+    SessionColumn("program", "program", 0),
+    SessionColumn("duration", "duration", 8, right=True),
+    SessionColumn("tps", "tok/s", 7, right=True),
+    SessionColumn("size", "size", 9, right=True),
+    SessionColumn("status", "status", 10),
+)
+
+
+def session_cells(info: Any, mark: str = "") -> dict[str, str]:
+    """A session browser row from a :class:`zlprof.sessions.SessionInfo`."""
+    import time as _time
+
+    return {
+        "mark": mark,
+        "started": _time.strftime("%Y-%m-%d %H:%M", _time.localtime(info.started)),
+        "program": info.program,
+        "duration": fmt.duration_s(info.duration_s) if info.duration_s else "-",
+        "tps": f"{info.tokens_per_s:.1f}" if info.tokens else "-",
+        "size": fmt.nbytes(info.size),
+        "status": info.status,
+    }
+
+
+def session_program_width(width: int) -> int:
+    """The program column's width in a browser table ``width`` cells wide."""
+    fixed = sum(c.width + COLUMN_PADDING for c in SESSION_COLUMNS if c.width)
+    return max(8, width - fixed - COLUMN_PADDING)
+
+
+# --------------------------------------------------------------------------- compare
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One line of the compare screen (texts as ``zlprof diff`` prints them)."""
+
+    key: str
+    label: str
+    cells: tuple[str, ...]
+    #: slower | faster | same (not significant, too few samples) | only (in one session)
+    tone: str
+    verdict: str
+
+
+COMPARE_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("n_a", "n A", 7),
+    ("n_b", "n B", 7),
+    ("med_a", "p50 A", 7),
+    ("med_b", "p50 B", 7),
+    ("median", "Δp50", 7),
+    ("p95", "Δp95", 7),
+    ("p99", "Δp99", 7),
+    ("mean", "Δmean", 7),
+    ("p", "p", 6),
+    ("verdict", "verdict", 15),
+)
+#: The order in which compare columns are dropped when the screen is narrow.
+COMPARE_DROP = ("n_a", "n_b", "mean", "p99", "med_a", "med_b", "p95")
+
+
+def compare_rows(result: Any, order: str = "program") -> list[CompareRow]:
+    """The rows of a :class:`zlprof.diff.DiffResult` for the compare screen.
+
+    ``order``: "program" (as ``zlprof diff`` lists them), or "change" (the largest
+    significant median changes first, then the rest by change).
+    """
+    from ..diff import METRICS, _p, _pct, _verdict
+
+    out: list[CompareRow] = []
+    for r in result.rows:
+        label = ("  " * r.depth + r.op) if r.kind == "op" else f"[{r.op}]"
+        p = _p(r.test) + ("*" if r.samples == "histogram" else "")
+        cells = (
+            _count(r.a.count) if r.a else "-",
+            _count(r.b.count) if r.b else "-",
+            _ms(r.a.median_ms) if r.a else "-",
+            _ms(r.b.median_ms) if r.b else "-",
+            *(_pct(r.change.get(m)) for m in METRICS),
+            p,
+            _verdict(r),
+        )
+        if r.verdict in ("slower", "faster"):
+            tone = r.verdict
+        elif r.verdict.startswith("only"):
+            tone = "only"
+        else:
+            tone = "same"
+        out.append(CompareRow(f"{r.kind}:{r.op}", label, cells, tone, r.verdict))
+    if order == "change":
+        rank = {r.op: i for i, r in enumerate(result.rows)}
+
+        def size(row: CompareRow, r: Any) -> tuple[int, float]:
+            c = r.change.get("median")
+            return (0 if r.significant else 1, -abs(c) if c is not None else 0.0)
+
+        by_key = {f"{r.kind}:{r.op}": r for r in result.rows}
+        out.sort(key=lambda row: (*size(row, by_key[row.key]), rank[by_key[row.key].op]))
+        out = [replace(row, label=row.label.strip()) for row in out]
+    return out

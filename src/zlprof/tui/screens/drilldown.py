@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from ..keys import REPLAY_BINDINGS, SPACE_BINDING
 from ..model import DrillRequest, DrillView, Snapshot
 from ..widgets.charts import DurationHistogram, RecentPlot
 from ..widgets.details import ChildrenTable, StatsPanel
@@ -31,7 +32,8 @@ class DrillDownScreen(Screen):
         Binding("escape", "back", "Back", key_display="esc"),
         Binding("u,backspace", "parent", "Parent", key_display="u"),
         Binding("enter", "child", "Child", key_display="⏎"),
-        Binding("space", "app.pause", "Pause", key_display="␣"),
+        SPACE_BINDING,
+        *REPLAY_BINDINGS,
         Binding("r", "app.reset", "Reset"),
         Binding("l", "app.output", "Log"),
     ]
@@ -65,6 +67,9 @@ class DrillDownScreen(Screen):
             with Panel(id="children-panel", title="children · self vs total"):
                 yield ChildrenTable(id="children")
             yield from self.zapp.extra_drill_panels()
+        controls = self.zapp.make_source_controls()
+        if controls is not None:
+            yield controls
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:

@@ -20,8 +20,12 @@ INTRO = (
 
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("↑ ↓ PgUp PgDn", "move in the table"),
-    ("← →", "collapse / expand a subtree (tree view)"),
+    ("- +", "collapse / expand a subtree (tree view; - on a leaf goes to its parent)"),
+    ("← →", "live: collapse / expand too; replay: seek 5 s"),
+    ("Home End", "live: first / last row; replay: seek to the start / end"),
+    ("click", "replay: a click on the timeline seeks there"),
     ("v", "tree or flat view"),
+    ("b", "time-share bars: by block (summed over layers) or by call path"),
     ("ctrl+p", "command palette (every action, searchable)"),
     ("ctrl+c", "quit (stops the child)"),
 )
@@ -40,6 +44,7 @@ def key_rows(groups: list[tuple[str, list[Binding]]]) -> Table:
             seen.add(b.action)
             key = b.key_display or b.key.split(",")[0]
             key = {"␣": "space", "⏎": "enter", "question_mark": "?"}.get(key, key)
+            key = {"left_square_bracket": "[", "right_square_bracket": "]"}.get(key, key)
             t.add_row(key, b.tooltip or b.description)
         t.add_row("", "")
     t.add_row(Text("more", style="bold underline"), "")
@@ -68,13 +73,14 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark", "dismiss", "Close", key_display="esc"),
     ]
 
-    def __init__(self, groups: list[tuple[str, list[Binding]]]) -> None:
+    def __init__(self, groups: list[tuple[str, list[Binding]]], replay: bool = False) -> None:
         super().__init__()
         self.groups = groups
+        self.replay = replay
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
-            box.border_title = f"zlprof {__version__} · keys"
+            box.border_title = f"zlprof {__version__} · keys" + (" · replay" if self.replay else "")
             yield Static(Text(INTRO, style="dim"))
             yield Static("")
             yield Static(key_rows(self.groups))

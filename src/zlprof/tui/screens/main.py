@@ -11,7 +11,9 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from ..keys import REPLAY_BINDINGS, SPACE_BINDING
 from ..model import (
+    SHARE_MODES,
     SORT_LABELS,
     WINDOW_S,
     MainRequest,
@@ -36,21 +38,26 @@ class MainScreen(Screen):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (18, "-medium"), (36, "-tall")]
 
     BINDINGS = [
-        Binding("space", "app.pause", "Pause", key_display="␣", tooltip="Pause or resume the view (data keeps flowing)"),
+        SPACE_BINDING,
+        *REPLAY_BINDINGS,
         Binding("s", "sort", "Sort", tooltip="Sort by the next column"),
         Binding("S", "reverse", "Rev", key_display="S", tooltip="Reverse the sort direction"),
         Binding("w", "app.window", "Window", tooltip="Cumulative statistics or the last 10 s"),
         Binding("f", "filter", "Find", tooltip="Filter operations by name"),
         Binding("r", "app.reset", "Reset", tooltip="Reset the statistics"),
         Binding("l", "app.output", "Log", tooltip="Show the child's output"),
+        Binding("o", "app.sessions", "Sessions", tooltip="Recorded sessions: open one as a replay, compare two"),
         Binding("enter", "drill", "Open", key_display="⏎", tooltip="Open the op's drill-down"),
         Binding("v", "flat", "Tree", tooltip="Tree or flat view", show=False),
+        Binding("b", "share_mode", "Bars", tooltip="Time-share bars: by block (summed over layers) or by call path", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.options = TableOptions()
+        #: time-share bars: "block" (summed over layers) or "path"
+        self.share_mode = SHARE_MODES[0]
         self.last: Snapshot | None = None
         self.applied_version = -1
         self.applied = 0
@@ -66,7 +73,7 @@ class MainScreen(Screen):
                 yield OpsTable(id="ops")
                 yield Input(placeholder="filter ops by name (Enter keeps, Esc clears)", id="filter", compact=True)
             with Vertical(id="side"):
-                with Panel(id="share-panel", title="time share (self)"):
+                with Panel(id="share-panel", title="time share (self) · by block"):
                     yield ShareBars(id="shares")
                 with Panel(id="memory-panel", title="memory"):
                     yield MemoryGraph(id="memory")
@@ -99,10 +106,21 @@ class MainScreen(Screen):
         self.applied_version = snap.version
         self.applied += 1
         self._render_rows()
-        self.query_one(ShareBars).update_bars(share_bars(snap.rows))
+        self._render_shares()
         if snap.memory is not None:
             self.query_one(MemoryGraph).update_view(snap.memory)
         self.zapp.update_extra_panels(self, snap)
+
+    def _render_shares(self) -> None:
+        if self.last is not None:
+            self.query_one(ShareBars).update_bars(share_bars(self.last.rows, by=self.share_mode))
+
+    def action_share_mode(self) -> None:
+        """Time-share bars by block (summed over layers) or one per call path."""
+        i = SHARE_MODES.index(self.share_mode)
+        self.share_mode = SHARE_MODES[(i + 1) % len(SHARE_MODES)]
+        self.query_one("#share-panel", Panel).border_title = f"time share (self) · by {self.share_mode}"
+        self._render_shares()
 
     def _render_rows(self) -> None:
         if self.last is None:

@@ -93,13 +93,15 @@ class ShareBars(Widget):
         label_style = self.get_component_rich_style("sharebars--label")
         rest_style = self.get_component_rich_style("sharebars--rest")
         shown = self.bars[: max(height, 1)]
-        label_w = min(max(len(b.label) for b in shown), max(8, width // 2))
+        room = max(8, width // 2)
+        labels = [_bar_label(b, room) for b in shown]
+        label_w = min(max(len(x) for x in labels), room)
         pct_w = 6
         bar_w = max(1, width - label_w - pct_w - 2)
         top = max(b.share for b in self.bars) or 1.0
         out = Text(no_wrap=True, overflow="crop")
-        for i, b in enumerate(shown):
-            label = _fit_label(b.label, label_w)
+        for i, (b, text) in enumerate(zip(shown, labels, strict=True)):
+            label = _fit_label(text, label_w)
             rest = not b.full
             out.append(label.ljust(label_w) + " ", rest_style if rest else label_style)
             # bars are scaled to the largest share so small differences stay visible
@@ -108,6 +110,17 @@ class ShareBars(Widget):
             if i < len(shown) - 1:
                 out.append("\n")
         return out
+
+
+def _bar_label(bar: ShareBar, room: int) -> str:
+    """The bar's label with its note (``×8 layers``, else ``×8``) when that fits ``room``."""
+    if not bar.note:
+        return bar.label
+    for note in (bar.note, bar.note.split(" ")[0]):
+        text = f"{bar.label} {note}"
+        if len(text) <= room:
+            return text
+    return bar.label
 
 
 class MemoryGraph(Widget):

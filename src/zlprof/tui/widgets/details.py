@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
@@ -89,6 +90,27 @@ class ChildrenTable(DataTable):
         self.keys = keys
         if current in keys:
             self.move_cursor(row=keys.index(current), animate=False)
+
+    # in a replay, left / right / Home / End seek (the screen's replay bindings)
+    def _pass_to_replay(self) -> None:
+        if getattr(getattr(self.app, "source", None), "seekable", False):
+            raise SkipAction()
+
+    def action_cursor_left(self) -> None:
+        self._pass_to_replay()
+        super().action_cursor_left()
+
+    def action_cursor_right(self) -> None:
+        self._pass_to_replay()
+        super().action_cursor_right()
+
+    def action_scroll_home(self) -> None:
+        self._pass_to_replay()
+        super().action_scroll_home()
+
+    def action_scroll_end(self) -> None:
+        self._pass_to_replay()
+        super().action_scroll_end()
 
     def selected(self) -> ChildRow | None:
         if not self.keys or self.cursor_row >= len(self.keys):

@@ -43,6 +43,7 @@ class HintsPanel(VerticalScroll):
         self.hints: list[Hint] = []
         self._key: tuple[Any, ...] | None = None
         self._body = Static(Text("no hints yet"), markup=False)
+        self._styled_with: tuple[Any, ...] = ()
         #: how many times the text was rebuilt (cheapness is testable)
         self.renders = 0
 
@@ -61,7 +62,12 @@ class HintsPanel(VerticalScroll):
             self._body.update(self.hints_text())
         return True
 
+    def _style_key(self) -> tuple[Any, ...]:
+        st = self.get_component_rich_style
+        return tuple(st(name) for name in sorted(self.COMPONENT_CLASSES))
+
     def hints_text(self) -> Text:
+        self._styled_with = self._style_key()
         st = self.get_component_rich_style
         out = Text()
         if not self.hints:
@@ -80,11 +86,22 @@ class HintsPanel(VerticalScroll):
         return out
 
     def on_mount(self) -> None:
+        # component styles exist once mounted: colour the text (hints or "no hints yet")
         if self.hints:
             self.renders += 1
-            self._body.update(self.hints_text())  # component styles exist once mounted
+        self._body.update(self.hints_text())
 
     def notify_style_update(self) -> None:
+        """A theme change (``t``) recolours the hints.
+
+        The text carries its colours, so it is rebuilt, after the refresh (when every
+        component style has its new value), and only if those colours changed.
+        """
         super().notify_style_update()
-        if self.is_mounted and self.hints:  # a theme change recolours the hints
+        if self.is_mounted:
+            self.call_after_refresh(self._restyle)
+
+    def _restyle(self) -> None:
+        if self.is_mounted and self._style_key() != self._styled_with:
+            self.renders += 1
             self._body.update(self.hints_text())

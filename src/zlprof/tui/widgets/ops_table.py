@@ -13,6 +13,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.actions import SkipAction
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
@@ -61,8 +62,8 @@ class OpsTable(DataTable):
     BINDINGS = [
         # shown in the footer (DataTable's own Enter binding is hidden)
         Binding("enter", "select_cursor", "Open", key_display="⏎", tooltip="Open the op's drill-down"),
-        Binding("left", "collapse", "Collapse", show=False),
-        Binding("right", "expand", "Expand", show=False),
+        Binding("-", "collapse", "Collapse", show=False, tooltip="Collapse the subtree (on a leaf: go to its parent)"),
+        Binding("+,=", "expand", "Expand", show=False, tooltip="Expand the subtree"),
     ]
 
     DEFAULT_CSS = """
@@ -367,6 +368,35 @@ class OpsTable(DataTable):
 
     def on_resize(self) -> None:
         self.ensure_columns()
+
+    # left / right / Home / End: in a live session they move in the tree (left and right
+    # also collapse and expand, like - and +); in a replay they seek, so they pass up to
+    # the screen's replay bindings (the table never scrolls sideways: columns fit)
+
+    def _replay(self) -> bool:
+        return bool(getattr(getattr(self.app, "source", None), "seekable", False))
+
+    def action_cursor_left(self) -> None:
+        if self._replay():
+            raise SkipAction()
+        self.action_collapse()
+
+    def action_cursor_right(self) -> None:
+        if self._replay():
+            raise SkipAction()
+        self.action_expand()
+
+    def action_scroll_home(self) -> None:
+        if self._replay():
+            raise SkipAction()
+        if self.row_count:
+            self.move_cursor(row=0, animate=False)
+
+    def action_scroll_end(self) -> None:
+        if self._replay():
+            raise SkipAction()
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1, animate=False)
 
     def action_collapse(self) -> None:
         view = self.cursor_view()

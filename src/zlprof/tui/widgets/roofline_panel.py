@@ -18,6 +18,9 @@ from textual.widget import Widget
 
 from ...roofline import MachinePeaks, RooflinePoint, place, render_roofline
 
+#: What the panel says without machine peaks, unless the app says more (``note``).
+NO_PEAKS = "no machine peaks cached: run `zlprof roofline --calibrate`"
+
 
 class RooflinePanel(Widget):
     """A log-log roofline of the session's ops (ids and labels match the roofline table)."""
@@ -60,14 +63,19 @@ class RooflinePanel(Widget):
         self.draws = 0
 
     def update_view(
-        self, state: Any, peaks: MachinePeaks | None, highlight: str | None = None
+        self,
+        state: Any,
+        peaks: MachinePeaks | None,
+        highlight: str | None = None,
+        note: str | None = None,
     ) -> bool:
         """Place the state's ops against ``peaks``; returns whether anything changed.
 
-        ``peaks`` None (still calibrating) shows a note instead of a chart. Call it under
-        ``state.lock`` when another thread ingests.
+        ``peaks`` None shows a note instead of a chart: ``note`` when given (the app says
+        when it is measuring the peaks), else how to get them (:data:`NO_PEAKS`). Call it
+        under ``state.lock`` when another thread ingests.
         """
-        peaks_key = None if peaks is None else (peaks.gflops, peaks.gbps, peaks.source)
+        peaks_key = ("none", note) if peaks is None else (peaks.gflops, peaks.gbps, peaks.source)
         key = (id(state), getattr(state, "version", None), peaks_key, highlight)
         if key == self._data_key:
             return False
@@ -88,7 +96,7 @@ class RooflinePanel(Widget):
         self.highlight = highlight
         if peaks is None:
             self.points = []
-            self.message = "roofline: measuring machine peaks (zlprof roofline --calibrate)"
+            self.message = note or NO_PEAKS
         elif state is None:
             self.points = []
             self.message = "roofline: waiting for data"

@@ -125,7 +125,7 @@ class StatusBar(Widget):
         # the recording path gets what is left (at least its file name's tail)
         room = width - line2.cell_len - 6
         if room >= 16:
-            line2.append("  rec ", key)
+            line2.append(f"  {v.recording_key} ", key)
             line2.append(_shorten_path(v.recording, room), dim)
         out.append_text(line2)
         return out
@@ -154,6 +154,12 @@ class CrashPanel(Widget):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.lines: list[str] = []
         self.border_title = "child crashed"
+
+    def hide(self) -> None:
+        """Hide the panel (a replay seeking back from its crashed end)."""
+        if self.has_class("-shown"):
+            self.set_class(False, "-shown")
+            self.refresh(layout=True)
 
     def show_crash(self, reason: str, lines: list[str], max_lines: int = 6) -> None:
         self.border_title = f"child crashed: {reason}" if reason else "child crashed"
