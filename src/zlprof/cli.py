@@ -222,6 +222,10 @@ def cmd_live(args: argparse.Namespace, command: list[str]) -> int:
 
     if not command and args.requests is None:
         args.requests = 0  # live serves requests until stopped
+    if not command and args.threads is None:
+        # leave a core to the app: OpenBLAS threads spinning on a shared core collapse
+        # (small preset, 2 cores: 4 tok/s with 2 BLAS threads beside a busy core, 44 with 1)
+        args.threads = max(1, (os.cpu_count() or 2) - 1)
     argv, program = _child_argv(args, command)
     if args.no_record:
         path = None
