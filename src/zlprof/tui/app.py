@@ -40,6 +40,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import Input
 
 from ..sources import Source, SourceError
 from ..themes import DEFAULT_THEME, THEME_NAMES, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
@@ -533,7 +534,8 @@ class ZlprofApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The replay keys exist only for a seekable source (hidden otherwise)."""
         if action in REPLAY_ACTIONS:
-            return self.seekable
+            # (priority bindings: a text box keeps its arrow keys)
+            return self.seekable and not isinstance(self.focused, Input)
         return True
 
     def action_pause(self) -> None:
@@ -693,10 +695,12 @@ class ZlprofApp(App[int]):
             return
         from .keys import REPLAY_BINDINGS
 
-        replay = {b.action for b in REPLAY_BINDINGS}
+        # the replay keys in a group of their own; the app's keys (repeated on the main
+        # screen to place them in the Footer) under "everywhere"
+        skip = {b.action for b in REPLAY_BINDINGS} | {f"app.{b.action}" for b in APP_BINDINGS}
         groups = [
-            ("main screen", [b for b in MainScreen.BINDINGS if b.action not in replay]),  # type: ignore[union-attr]
-            ("drill-down", [b for b in DrillDownScreen.BINDINGS if b.action not in replay]),  # type: ignore[union-attr]
+            ("main screen", [b for b in MainScreen.BINDINGS if b.action not in skip]),  # type: ignore[union-attr]
+            ("drill-down", [b for b in DrillDownScreen.BINDINGS if b.action not in skip]),  # type: ignore[union-attr]
             ("replay (zlprof replay, or a session opened with o)", list(REPLAY_BINDINGS)),
             ("session browser", list(SessionsScreen.BINDINGS)),  # type: ignore[arg-type]
             ("everywhere", list(APP_BINDINGS)),

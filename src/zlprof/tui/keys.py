@@ -2,8 +2,9 @@
 
 The replay keys are bound on those screens (so the Footer lists them right after the
 table's own keys) and act on the app; ``ZlprofApp.check_action`` hides and disables them
-unless the source is seekable. Tables pass left/right/Home/End on to them in a replay
-(see ``OpsTable`` and ``ChildrenTable``).
+unless the source is seekable and no text box has the focus. They are priority bindings:
+a focused table would otherwise take left/right/Home/End (and hide them from the Footer);
+in a live session, where they are disabled, the table gets those keys as usual.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ REPLAY_ACTIONS = frozenset({"seek", "seek_start", "seek_end", "slower", "faster"
 
 REPLAY_BINDINGS = [
     Binding("left", f"app.seek(-{SEEK_STEP_S:g})", "seek", key_display="←", group=_SEEK,
-            tooltip=f"Replay: back {SEEK_STEP_S:g} s"),
+            tooltip=f"Replay: back {SEEK_STEP_S:g} s", priority=True),
     Binding("right", f"app.seek({SEEK_STEP_S:g})", "seek", key_display="→", group=_SEEK,
-            tooltip=f"Replay: forward {SEEK_STEP_S:g} s"),
+            tooltip=f"Replay: forward {SEEK_STEP_S:g} s", priority=True),
     Binding("[", "app.slower", "speed", key_display="[", group=_SPEED,
-            tooltip="Replay: slower (0.1x ... 128x, max)"),
+            tooltip="Replay: slower (0.1x ... 128x, max)", priority=True),
     Binding("]", "app.faster", "speed", key_display="]", group=_SPEED,
-            tooltip="Replay: faster (0.1x ... 128x, max)"),
-    Binding("home", "app.seek_start", "Start", show=False, tooltip="Replay: back to the start"),
-    Binding("end", "app.seek_end", "End", show=False, tooltip="Replay: to the end"),
+            tooltip="Replay: faster (0.1x ... 128x, max)", priority=True),
+    Binding("home", "app.seek_start", "Start", show=False, tooltip="Replay: back to the start",
+            priority=True),
+    Binding("end", "app.seek_end", "End", show=False, tooltip="Replay: to the end",
+            priority=True),
 ]
 
 SPACE_BINDING = Binding(

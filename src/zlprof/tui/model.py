@@ -955,13 +955,15 @@ SESSION_COLUMNS: tuple[SessionColumn, ...] = (
 )
 
 
-def session_cells(info: Any, mark: str = "") -> dict[str, str]:
-    """A session browser row from a :class:`zlprof.sessions.SessionInfo`."""
+def session_cells(info: Any, mark: str = "", short_date: bool = False) -> dict[str, str]:
+    """A session browser row from a :class:`zlprof.sessions.SessionInfo`
+    (``short_date``: month, day and time only, for narrow screens)."""
     import time as _time
 
     return {
         "mark": mark,
-        "started": _time.strftime("%Y-%m-%d %H:%M", _time.localtime(info.started)),
+        "started": _time.strftime("%m-%d %H:%M" if short_date else "%Y-%m-%d %H:%M",
+                                  _time.localtime(info.started)),
         "program": info.program,
         "duration": fmt.duration_s(info.duration_s) if info.duration_s else "-",
         "tps": f"{info.tokens_per_s:.1f}" if info.tokens else "-",
@@ -970,10 +972,19 @@ def session_cells(info: Any, mark: str = "") -> dict[str, str]:
     }
 
 
-def session_program_width(width: int) -> int:
-    """The program column's width in a browser table ``width`` cells wide."""
-    fixed = sum(c.width + COLUMN_PADDING for c in SESSION_COLUMNS if c.width)
-    return max(8, width - fixed - COLUMN_PADDING)
+#: Below this table width the browser shows dates without the year.
+SESSION_SHORT_DATE_BELOW = 110
+
+
+def session_column_widths(width: int) -> dict[str, int]:
+    """Column widths of a browser table ``width`` cells wide (the program column takes
+    what the others leave)."""
+    widths = {c.key: c.width for c in SESSION_COLUMNS}
+    if width < SESSION_SHORT_DATE_BELOW:
+        widths["started"] = 11
+    fixed = sum(w + COLUMN_PADDING for w in widths.values() if w)
+    widths["program"] = max(8, width - fixed - COLUMN_PADDING)
+    return widths
 
 
 # --------------------------------------------------------------------------- compare
@@ -996,10 +1007,10 @@ COMPARE_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("n_b", "n B", 7),
     ("med_a", "p50 A", 7),
     ("med_b", "p50 B", 7),
-    ("median", "Δp50", 7),
-    ("p95", "Δp95", 7),
-    ("p99", "Δp99", 7),
-    ("mean", "Δmean", 7),
+    ("median", "Δp50", 8),
+    ("p95", "Δp95", 8),
+    ("p99", "Δp99", 8),
+    ("mean", "Δmean", 8),
     ("p", "p", 6),
     ("verdict", "verdict", 15),
 )
@@ -1017,7 +1028,12 @@ def compare_rows(result: Any, order: str = "program") -> list[CompareRow]:
 
     out: list[CompareRow] = []
     for r in result.rows:
-        label = ("  " * r.depth + r.op) if r.kind == "op" else f"[{r.op}]"
+        if r.kind != "op":
+            label = f"[{r.op}]"
+        elif order == "change":
+            label = r.op  # out of tree order: the full path
+        else:
+            label = "  " * r.depth + r.op.rsplit("/", 1)[-1]
         p = _p(r.test) + ("*" if r.samples == "histogram" else "")
         cells = (
             _count(r.a.count) if r.a else "-",
@@ -1044,5 +1060,4 @@ def compare_rows(result: Any, order: str = "program") -> list[CompareRow]:
 
         by_key = {f"{r.kind}:{r.op}": r for r in result.rows}
         out.sort(key=lambda row: (*size(row, by_key[row.key]), rank[by_key[row.key].op]))
-        out = [replace(row, label=row.label.strip()) for row in out]
     return out

@@ -45,7 +45,13 @@ class CompareScreen(Screen):
     ]
 
     DEFAULT_CSS = """
-    CompareScreen #compare-head { height: auto; padding: 0 1; background: $surface; }
+    CompareScreen #compare-head {
+        height: auto;
+        padding: 0 1;
+        background: $surface;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
     CompareScreen #compare-foot { height: auto; padding: 0 1; color: $text-muted; }
     """
 
@@ -117,7 +123,7 @@ class CompareScreen(Screen):
         res = self.result
         out = Text(no_wrap=True, overflow="ellipsis")
         out.append("B compared with A", "bold")
-        out.append(f"   {res.test}; {res.rule()}; changes are B/A - 1", "dim")
+        out.append(f"   {res.rule()}; changes are B/A - 1; {res.test}", "dim")
         out.append("\n")
         out.append(_describe(f"A: {res.a_label}", res.a_summary).strip())
         out.append("\n")
@@ -146,7 +152,7 @@ class CompareScreen(Screen):
         def op_width() -> int:
             return width - sum(w + COLUMN_PADDING for _k, _l, w in cols) - COLUMN_PADDING
 
-        while op_width() < 24 and drop:
+        while op_width() < 20 and drop:
             key = drop.pop(0)
             cols = [c for c in cols if c[0] != key]
         return cols, max(8, op_width())

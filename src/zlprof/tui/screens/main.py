@@ -37,16 +37,22 @@ class MainScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (60, "-narrow"), (100, "-normal"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (18, "-medium"), (36, "-tall")]
 
+    # In the Footer's order (it cuts what does not fit; at 80 columns a replay shows up to
+    # "? Help"). The app's q / ? / t are repeated here to place them; every key is also
+    # in the help screen and the command palette.
     BINDINGS = [
         SPACE_BINDING,
         *REPLAY_BINDINGS,
         Binding("s", "sort", "Sort", tooltip="Sort by the next column"),
-        Binding("S", "reverse", "Rev", key_display="S", tooltip="Reverse the sort direction"),
-        Binding("w", "app.window", "Window", tooltip="Cumulative statistics or the last 10 s"),
         Binding("f", "filter", "Find", tooltip="Filter operations by name"),
-        Binding("r", "app.reset", "Reset", tooltip="Reset the statistics"),
+        Binding("w", "app.window", "Window", tooltip="Cumulative statistics or the last 10 s"),
+        Binding("o", "app.sessions", "Sessions", tooltip="Recorded sessions: replay one, compare two"),
         Binding("l", "app.output", "Log", tooltip="Show the child's output"),
-        Binding("o", "app.sessions", "Sessions", tooltip="Recorded sessions: open one as a replay, compare two"),
+        Binding("question_mark", "app.help", "Help", key_display="?", tooltip="All keys"),
+        Binding("q", "app.quit", "Quit", tooltip="Quit (stops the child: SIGTERM, then SIGKILL)"),
+        Binding("S", "reverse", "Rev", key_display="S", tooltip="Reverse the sort direction"),
+        Binding("r", "app.reset", "Reset", tooltip="Reset the statistics"),
+        Binding("t", "app.next_theme", "Theme", tooltip="Next theme (dark, light, high-contrast)"),
         Binding("enter", "drill", "Open", key_display="⏎", tooltip="Open the op's drill-down"),
         Binding("v", "flat", "Tree", tooltip="Tree or flat view", show=False),
         Binding("b", "share_mode", "Bars", tooltip="Time-share bars: by block (summed over layers) or by call path", show=False),
@@ -73,7 +79,7 @@ class MainScreen(Screen):
                 yield OpsTable(id="ops")
                 yield Input(placeholder="filter ops by name (Enter keeps, Esc clears)", id="filter", compact=True)
             with Vertical(id="side"):
-                with Panel(id="share-panel", title="time share (self) · by block"):
+                with Panel(id="share-panel", title="time share · by block"):
                     yield ShareBars(id="shares")
                 with Panel(id="memory-panel", title="memory"):
                     yield MemoryGraph(id="memory")
@@ -119,7 +125,7 @@ class MainScreen(Screen):
         """Time-share bars by block (summed over layers) or one per call path."""
         i = SHARE_MODES.index(self.share_mode)
         self.share_mode = SHARE_MODES[(i + 1) % len(SHARE_MODES)]
-        self.query_one("#share-panel", Panel).border_title = f"time share (self) · by {self.share_mode}"
+        self.query_one("#share-panel", Panel).border_title = f"time share · by {self.share_mode}"
         self._render_shares()
 
     def _render_rows(self) -> None:

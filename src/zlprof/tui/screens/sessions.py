@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..model import SESSION_COLUMNS, session_cells, session_program_width
+from ..model import SESSION_COLUMNS, SESSION_SHORT_DATE_BELOW, session_cells, session_column_widths
 
 if TYPE_CHECKING:
     from ..app import ZlprofApp
@@ -57,6 +57,8 @@ class SessionsScreen(Screen):
         height: auto;
         padding: 0 1;
         background: $surface;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     SessionsScreen #sessions-empty { padding: 1 2; color: $text-muted; display: none; }
     SessionsScreen #sessions-empty.-shown { display: block; }
@@ -131,14 +133,17 @@ class SessionsScreen(Screen):
         self._width = width
         current = table.selected_key()
         table.clear(columns=True)
+        widths = session_column_widths(width)
         for col in SESSION_COLUMNS:
-            w = col.width or session_program_width(width)
             table.add_column(
-                Text(col.label, justify="right" if col.right else "left"), width=w, key=col.key
+                Text(col.label, justify="right" if col.right else "left"),
+                width=widths[col.key],
+                key=col.key,
             )
+        short = width < SESSION_SHORT_DATE_BELOW
         for info in self.infos:
             key = str(info.path)
-            cells = session_cells(info, self._mark_of(key))
+            cells = session_cells(info, self._mark_of(key), short_date=short)
             table.add_row(
                 *(
                     Text(

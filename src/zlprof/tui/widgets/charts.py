@@ -52,15 +52,6 @@ def layered_text(layers: list[tuple[BrailleCanvas, Style]], rows: int) -> list[T
     return out
 
 
-def _fit_label(label: str, width: int) -> str:
-    """The label, or its tail after an ellipsis when it is too long (the op name stays)."""
-    if len(label) <= width:
-        return label
-    if width <= 1:
-        return label[-width:] if width > 0 else ""
-    return "…" + label[-(width - 1):]
-
-
 def _gutter(label: str, width: int) -> str:
     return label[:width].rjust(width)
 
@@ -93,15 +84,15 @@ class ShareBars(Widget):
         label_style = self.get_component_rich_style("sharebars--label")
         rest_style = self.get_component_rich_style("sharebars--rest")
         shown = self.bars[: max(height, 1)]
-        room = max(8, width // 2)
-        labels = [_bar_label(b, room) for b in shown]
+        room = max(8, width * 3 // 5)
+        labels = bar_labels(shown, room)
         label_w = min(max(len(x) for x in labels), room)
         pct_w = 6
         bar_w = max(1, width - label_w - pct_w - 2)
         top = max(b.share for b in self.bars) or 1.0
         out = Text(no_wrap=True, overflow="crop")
         for i, (b, text) in enumerate(zip(shown, labels, strict=True)):
-            label = _fit_label(text, label_w)
+            label = _fit_right(text, label_w)
             rest = not b.full
             out.append(label.ljust(label_w) + " ", rest_style if rest else label_style)
             # bars are scaled to the largest share so small differences stay visible
@@ -112,15 +103,28 @@ class ShareBars(Widget):
         return out
 
 
-def _bar_label(bar: ShareBar, room: int) -> str:
-    """The bar's label with its note (``×8 layers``, else ``×8``) when that fits ``room``."""
-    if not bar.note:
-        return bar.label
-    for note in (bar.note, bar.note.split(" ")[0]):
-        text = f"{bar.label} {note}"
-        if len(text) <= room:
-            return text
-    return bar.label
+def bar_labels(bars: list[ShareBar], room: int) -> list[str]:
+    """Labels with their notes, the same form on every bar: ``×8 layers`` where all fit
+    ``room``, else ``×8``, else no notes (a label still too long is cut at its end)."""
+    forms = (
+        lambda b: f"{b.label} {b.note}" if b.note else b.label,
+        lambda b: f"{b.label} {b.note.split(' ')[0]}" if b.note else b.label,
+    )
+    for form in forms:
+        out = [form(b) for b in bars]
+        if all(len(x) <= room for x in out):
+            return out
+    return [b.label for b in bars]
+
+
+def _fit_right(label: str, width: int) -> str:
+    """The label, cut at the end with an ellipsis when too long (its first words, the
+    phase and layer, stay: ``prefill kv_cache_u…``)."""
+    if len(label) <= width:
+        return label
+    if width <= 1:
+        return label[:width]
+    return label[: width - 1] + "…"
 
 
 class MemoryGraph(Widget):
