@@ -138,6 +138,24 @@ async def test_collapse_and_expand_a_subtree() -> None:
         assert table(app).cursor_key() == "forward_pass/layer0"
 
 
+async def test_share_bars_by_block_or_by_path() -> None:
+    app = make_app(FixtureSource())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        bars = app.screen.query_one(ShareBars)
+        panel = app.screen.query_one("#share-panel")
+        assert app.main_screen.share_mode == "block" and "by block" in str(panel.border_title)
+        top = bars.bars[0]
+        assert (top.label, top.note) == ("mlp", "×2 layers")
+        await pilot.press("b")
+        await pilot.pause()
+        assert app.main_screen.share_mode == "path" and "by path" in str(panel.border_title)
+        assert [b.label for b in bars.bars[:2]] == ["L0 mlp", "L1 mlp"]
+        await pilot.press("b")
+        await pilot.pause()
+        assert bars.bars[0].label == "mlp"
+
+
 async def test_window_key_switches_to_last_10_seconds() -> None:
     src = FeedSource()
     app = make_app(src)
@@ -310,7 +328,8 @@ async def test_help_lists_every_key() -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         keys = {b.key_display or b.key for _, group in app.screen.groups for b in group}
-        for k in ("q", "␣", "s", "S", "w", "f", "r", "l", "t", "⏎", "esc", "?", "v", "u"):
+        for k in ("q", "␣", "s", "S", "w", "f", "r", "l", "t", "⏎", "esc", "?", "v", "u", "o",
+                  "b", "←", "→", "[", "]", "home", "end", "m", "c"):
             assert k in keys, k
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
@@ -336,13 +355,14 @@ async def test_footer_and_palette_offer_every_action() -> None:
         await settle(pilot)
         shown = {b.binding.action for b in app.active_bindings.values() if b.binding.show}
         for action in (
-            "quit", "app.pause", "sort", "reverse", "app.window", "filter", "app.reset",
-            "app.output", "next_theme", "help", "select_cursor",
+            "app.quit", "app.pause", "sort", "reverse", "app.window", "filter", "app.reset",
+            "app.output", "app.next_theme", "app.help", "select_cursor", "app.sessions",
         ):
             assert action in shown, action
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for word in ("Pause", "Window", "Reset", "output", "theme", "Help", "Quit", "Sort",
-                     "Reverse", "Filter", "drill-down", "Tree / flat"):
+                     "Reverse", "Filter", "drill-down", "Tree / flat", "Recorded sessions",
+                     "Time share"):
             assert any(word in t for t in titles), word
         await pilot.press("ctrl+p")
         await pilot.pause()

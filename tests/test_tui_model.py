@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -214,6 +216,10 @@ def test_block_bars_sum_layers_and_name_the_lesser_phase() -> None:
     assert bars["lm_head"].note == "" and bars["prefill lm_head"].paths == 1
     order = [b.label for b in model.share_bars(rows, by="block") if b.full]
     assert order[:3] == ["mlp.gate_up", "lm_head", "prefill mlp.gate_up"]
+    # a block of the lesser phase is named so even when nothing shares its name
+    lone = [_row("forward_pass/layer0/mlp", 0.3), _row("prefill/forward_pass", 0.1)]
+    assert [b.label for b in model.share_bars(lone, by="block")][:2] == ["mlp", "prefill forward_pass"]
+    assert [b.label for b in model.share_bars(lone, by="path")][:2] == ["L0 mlp", "prefill forward_pass"]
 
 
 def test_path_labels_abbreviate_ancestors_only_where_needed() -> None:
@@ -351,3 +357,78 @@ def test_rate_meter_smooths_over_seconds(state: SessionState) -> None:
     assert all(4000 < r < 6500 for r in rates[12:])  # not 0 / 10000 alternately
     # a reset starts over
     assert meter.apply(at(20.0, 10)).measurements_per_s == base.measurements_per_s
+
+
+# --------------------------------------------------------------------------- replay, sessions, compare
+
+
+def test_clock() -> None:
+    assert model.clock(0) == "0:00.0"
+    assert model.clock(7.46) == "0:07.5"
+    assert model.clock(59.97) == "1:00.0"
+    assert model.clock(723.0) == "12:03.0"
+    assert model.clock(3723.4) == "1:02:03"
+
+
+def test_timeline_view_states() -> None:
+    from zlprof.replay import Timeline
+
+    def tl(pos: float, paused: bool, status: str, indexed: bool = True) -> model.TimelineView:
+        return model.timeline_view(Timeline(pos, 30.0, 2.0, "2x", paused, status, indexed))
+
+    v = tl(12.0, False, "running", indexed=False)
+    assert (v.state, v.state_text, v.position, v.duration, v.speed, v.note) == (
+        "playing", "▶ playing", "0:12.0", "0:30.0", "2x", "indexing…")
+    assert v.fraction == pytest.approx(0.4)
+    assert tl(12.0, True, "paused").state_text == "‖ paused"
+    assert tl(30.0, False, "ended").state_text == "■ end"
+    crashed = tl(30.0, False, "crashed")
+    assert (crashed.state, crashed.state_text) == ("crashed", "■ end · crashed")
+
+
+def test_status_view_of_a_replay() -> None:
+    def view(status: str, code: int | None = None, reason: str = "") -> model.StatusView:
+        return model.status_view(
+            status=status, exit_code=code, end_reason=reason, argv=["prog"], pid=7,
+            recording=None, snap=None, replay="run.zlp",
+        )
+
+    v = view("running")
+    assert (v.state, v.state_text, v.recording_key, v.recording) == (
+        "running", "replay · playing", "replay", "run.zlp")
+    assert view("paused").state_text == "replay · paused"
+    assert view("ended", 0).state_text == "replay · ended"
+    assert view("crashed", 3, "exited with status 3").state_text == (
+        "replay · crashed (exited with status 3)")
+
+
+def test_session_browser_columns() -> None:
+    from zlprof.sessions import SessionInfo
+
+    info = SessionInfo(Path("/x/a.zlp"), 1_717_236_000.0, "workload --preset tiny", 75.0,
+                       123.45, 2_500_000, "ok", tokens=10)
+    cells = model.session_cells(info, "A")
+    assert cells["mark"] == "A" and cells["program"] == "workload --preset tiny"
+    assert cells["duration"] == "1m15s" and cells["tps"] == "123.5" and cells["size"] == "2.4 MiB"
+    assert len(cells["started"]) == 16 and len(model.session_cells(info, short_date=True)["started"]) == 11
+    assert model.session_cells(SessionInfo(Path("b"), 0.0, "?", 0.0, 0.0, 0, "unreadable"))["tps"] == "-"
+    wide, narrow = model.session_column_widths(160), model.session_column_widths(78)
+    assert wide["started"] == 16 and narrow["started"] == 11
+    for widths, width in ((wide, 160), (narrow, 78)):
+        assert sum(w + model.COLUMN_PADDING for w in widths.values()) == width
+    assert model.session_column_widths(20)["program"] == 8
+
+
+def test_compare_rows_texts_and_order(state: SessionState) -> None:
+    from zlprof.diff import diff_sessions
+
+    res = diff_sessions(state, state)  # (real differences: test_tui_sessions.py)
+    rows = model.compare_rows(res)
+    assert [r.key for r in rows] == [f"{r.kind}:{r.op}" for r in res.rows]
+    fp = next(r for r in rows if r.key == "op:forward_pass/layer0")
+    assert fp.label == "  layer0" and fp.tone == "same" and fp.verdict == "not significant"
+    assert fp.cells[0] == fp.cells[1] == "192" and fp.cells[4] == "+0.0%"
+    assert any(r.label.startswith("[") for r in rows)  # token latencies
+    by_change = model.compare_rows(res, order="change")
+    assert sorted(r.key for r in by_change) == sorted(r.key for r in rows)
+    assert all("/" in r.label or r.label.strip() == r.label for r in by_change)

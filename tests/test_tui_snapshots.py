@@ -47,3 +47,25 @@ def test_main_screen_high_contrast(snap_compare) -> None:  # noqa: ANN001
         await settle(pilot)
 
     assert snap_compare(fixture_app("high-contrast"), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_replay_screen(snap_compare) -> None:  # noqa: ANN001
+    """The replay of the fixture recording, paused at 0.9 s of 1.5: the timeline bar, the
+    header naming the file, the panels as of that point."""
+    from fixtures.tui_support import FIXTURE
+    from zlprof.replay import ReplaySource
+
+    src = ReplaySource(FIXTURE, speed=1.0, start_s=0.9, paused=True)
+    src.start()
+    assert src.wait_indexed(30) and src.settle(30)  # "indexing…" is gone
+    app = ZlprofApp(src, theme="dark", refresh_hz=10, peaks=PEAKS)
+
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await settle(pilot)
+        pilot.app.update_timeline()
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    finally:
+        src.stop()

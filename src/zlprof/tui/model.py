@@ -358,11 +358,22 @@ def _abbreviate(part: str) -> str:
     return ABBREVIATIONS.get(part, part)
 
 
-def path_label(full: str, depth: int = 1) -> str:
-    """The last ``depth`` parts of a path, ancestors abbreviated: ``fwd L3 mlp.gate_up``."""
+def path_label(full: str, depth: int = 1, main: str | None = None) -> str:
+    """The last ``depth`` parts of a path, ancestors abbreviated: ``fwd L3 mlp.gate_up``.
+
+    A path inside a layer always names it (``L3``); a path under a top-level op other
+    than ``main`` (the busiest) always names that op first, so ``prefill lm_head`` is
+    never read as the decode phase's ``lm_head``.
+    """
     parts = full.split("/")
+    layers = [i for i, p in enumerate(parts[:-1]) if layer_index(p) is not None]
+    if layers:  # a per-path label always says which layer: L3 mlp.gate_up
+        depth = max(depth, len(parts) - layers[-1])
     tail = parts[-depth:]
-    return " ".join([*(_abbreviate(p) for p in tail[:-1]), tail[-1]])
+    words = [*(_abbreviate(p) for p in tail[:-1]), tail[-1]]
+    if main is not None and len(parts) > len(tail) and parts[0] != main:
+        words.insert(0, parts[0])
+    return " ".join(words)
 
 
 def block_key(full: str) -> str:
@@ -393,21 +404,26 @@ def share_bars(rows: list[OpRow], limit: int = 50, by: str = "path") -> list[Sha
     ``by="path"``: one bar per call path, labelled by its shortest unique tail with
     ancestors abbreviated (``L3 mlp.gate_up``, ``prefill L3 mlp.gate_up``, ``fwd lm_head``).
     ``by="block"``: the paths that differ only in their layer number summed into one bar
-    (``mlp.gate_up ×8 layers``); where two blocks share a name (decode's and prefill's)
-    the one under the busiest top-level op keeps the plain name and the others get their
-    nearest ancestor in front (``mlp.gate_up``, ``prefill mlp.gate_up``).
+    (``mlp.gate_up ×8 layers``).
+
+    Labels: ops under the busiest top-level op with children (decode's ``forward_pass``,
+    say) go by their own name; ops under another top-level op get its name in front
+    (``prefill mlp.gate_up``); names that would still clash take nearest ancestors.
 
     Shares are of the statistics span (wall time since the start or the last reset);
     nested blocks count once (self time excludes children), so on one thread the shares
     and the "outside measured blocks" remainder add up to 100 %.
     """
     shown = [r for r in rows if r.self_share > 0]
+    phase = _phase_weights(shown)
+    main = max(phase, key=phase.__getitem__) if phase else None
     if by == "block":
-        bars = _block_bars(shown)
+        bars = _block_bars(shown, phase, main)
     else:
-        phase = _phase_weights(shown)
         weight = {r.full: phase.get(r.full.split("/", 1)[0], 0.0) for r in shown}
-        labels = _unique_labels([r.full for r in shown], path_label, weight=weight)
+        labels = _unique_labels(
+            [r.full for r in shown], lambda f, d: path_label(f, d, main), weight=weight
+        )
         bars = [ShareBar(labels[r.full], r.self_share, r.full) for r in shown]
     bars.sort(key=lambda b: b.share, reverse=True)
     total = sum(b.share for b in bars)
@@ -426,33 +442,37 @@ def _block_name(part: str) -> str:
     return part
 
 
-def _block_label(key: str, depth: int) -> str:
-    """A block key's name, with ``depth - 1`` of its nearest ancestors (layers left out)."""
+def _block_label(key: str, depth: int, main: str | None = None) -> str:
+    """A block key's name, with ``depth - 1`` of its nearest ancestors (layers left out);
+    under a top-level op other than ``main``, that op's name first."""
     parts = key.split("/")
     plain = [p for p in parts[:-1] if not p.endswith("*")]
     ancestors = plain[len(plain) - (depth - 1):] if depth > 1 else []
-    return " ".join([*(ABBREVIATIONS.get(p, p) for p in ancestors), _block_name(parts[-1])])
+    words = [*(ABBREVIATIONS.get(p, p) for p in ancestors), _block_name(parts[-1])]
+    if main is not None and plain and plain[0] != main and plain[0] not in ancestors:
+        words.insert(0, plain[0])
+    return " ".join(words)
 
 
 def _phase_weights(rows: list[OpRow]) -> dict[str, float]:
-    """Self share under each top-level op. In a label clash the path under the busiest
-    one (decode's forward_pass, say) keeps the shorter label, so ``mlp`` means the same
-    phase on every bar and ``prefill mlp`` the other."""
+    """Self share under each top-level op that has children (a phase: decode's
+    forward_pass, prefill); ``main`` is the busiest. In a label clash the path under the
+    busier one keeps the shorter label."""
     phase: dict[str, float] = {}
     for r in rows:
-        top = r.full.split("/", 1)[0]
-        phase[top] = phase.get(top, 0.0) + r.self_share
+        top, _, rest = r.full.partition("/")
+        if rest:
+            phase[top] = phase.get(top, 0.0) + r.self_share
     return phase
 
 
-def _block_bars(rows: list[OpRow]) -> list[ShareBar]:
+def _block_bars(rows: list[OpRow], phase: dict[str, float], main: str | None) -> list[ShareBar]:
     groups: dict[str, list[OpRow]] = {}
     for r in rows:
         groups.setdefault(block_key(r.full), []).append(r)
     shares = {key: sum(r.self_share for r in members) for key, members in groups.items()}
-    phase = _phase_weights(rows)
     weight = {key: phase.get(key.split("/", 1)[0], 0.0) for key in groups}
-    labels = _unique_labels(list(groups), _block_label, weight=weight)
+    labels = _unique_labels(list(groups), lambda k, d: _block_label(k, d, main), weight=weight)
     bars = []
     for key, members in groups.items():
         layers = {
@@ -898,7 +918,7 @@ class TimelineView:
 
     #: playing | paused | ended | crashed | stopped | starting: the state's colour
     state: str
-    #: "▶ playing", "⏸ paused", "■ end" ...
+    #: "▶ playing", "‖ paused", "■ end" ...
     state_text: str
     position: str
     duration: str
@@ -918,7 +938,7 @@ def timeline_view(tl: Any) -> TimelineView:
     elif status == "starting":
         state, text = "starting", "… starting"
     elif tl.paused:
-        state, text = "paused", "⏸ paused"
+        state, text = "paused", "‖ paused"
     else:
         state, text = "playing", "▶ playing"
     return TimelineView(

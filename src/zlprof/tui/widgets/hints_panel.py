@@ -44,6 +44,8 @@ class HintsPanel(VerticalScroll):
         self._key: tuple[Any, ...] | None = None
         self._body = Static(Text("no hints yet"), markup=False)
         self._styled_with: tuple[Any, ...] = ()
+        #: the text on show (with its colours)
+        self.shown = Text("no hints yet")
         #: how many times the text was rebuilt (cheapness is testable)
         self.renders = 0
 
@@ -67,7 +69,12 @@ class HintsPanel(VerticalScroll):
         return tuple(st(name) for name in sorted(self.COMPONENT_CLASSES))
 
     def hints_text(self) -> Text:
+        """The hints in the current theme's colours (kept as ``shown``)."""
         self._styled_with = self._style_key()
+        self.shown = self._hints_text()
+        return self.shown
+
+    def _hints_text(self) -> Text:
         st = self.get_component_rich_style
         out = Text()
         if not self.hints:
