@@ -3,9 +3,11 @@
     python scripts/screenshots.py                     # record a fresh tiny-preset session
     python scripts/screenshots.py --recording X.zlp   # or use an existing recording
 
-Writes docs/main.svg and docs/drilldown.svg (120x40) and docs/main-80x24.svg. The app
+Writes docs/main.svg and docs/drilldown.svg (120x40) and docs/main-80x24.svg: the app
 shows the recording as it ended (the same screens `zlprof replay` reaches at its end);
-the drill-down is of the busiest op that has children (below the top level).
+the drill-down is of the busiest op that has children (below the top level). And
+docs/replay.svg (120x40): `zlprof replay` of the recording, paused at 60 % with its
+timeline bar.
 """
 
 from __future__ import annotations
@@ -93,6 +95,29 @@ async def shoot(recording: Path, shown: str) -> None:
                 await until_shown(pilot)
             app.save_screenshot(name, str(DOCS))
         print(f"wrote {DOCS / name}", file=sys.stderr)
+    await shoot_replay(recording, peaks)
+
+
+async def shoot_replay(recording: Path, peaks) -> None:  # noqa: ANN001
+    """docs/replay.svg: the replay paused at 60 % (the seek index built: no "indexing")."""
+    from zlprof.replay import ReplaySource
+    from zlprof.tui.app import ZlprofApp
+
+    probe = ReplaySource(recording)
+    src = ReplaySource(recording, speed=1.0, start_s=0.6 * probe.duration_s, paused=True)
+    src.start()
+    try:
+        src.wait_indexed(120)
+        src.settle(60)
+        app = ZlprofApp(src, refresh_hz=10, peaks=peaks)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until_shown(pilot)
+            app.update_timeline()
+            await pilot.pause(0.2)
+            app.save_screenshot("replay.svg", str(DOCS))
+    finally:
+        src.stop()
+    print(f"wrote {DOCS / 'replay.svg'}", file=sys.stderr)
 
 
 async def until_shown(pilot, timeout: float = 20.0) -> None:  # noqa: ANN001

@@ -56,3 +56,20 @@ async def test_roofline_without_peaks_says_how_to_get_them() -> None:
         await settle(pilot)
         await pilot.pause(0.3)
         assert "measuring" in panel.render().plain
+
+
+def test_share_labels_fit_and_stay_apart() -> None:
+    from zlprof.tui.model import ShareBar
+    from zlprof.tui.widgets.charts import bar_labels, fit_label
+
+    assert fit_label("mlp.gate_up", 15) == "mlp.gate_up"
+    a, b = fit_label("prefill attention.qkv", 15), fit_label("prefill attention.out", 15)
+    assert len(a) == len(b) == 15 and a != b
+    assert a.startswith("pre ") and a.endswith("qkv")
+    assert fit_label("prefill mlp.down", 12) == "pre mlp.down"
+    assert len(fit_label("attention.softmax", 8)) == 8
+    bars = [ShareBar("mlp.gate_up", 0.3, "k1", "×8 layers", 8), ShareBar("attention.qkv", 0.2, "k2", "×8 layers", 8),
+            ShareBar("lm_head", 0.1, "k3")]
+    assert bar_labels(bars, 30) == ["mlp.gate_up ×8 layers", "attention.qkv ×8 layers", "lm_head"]
+    assert bar_labels(bars, 16) == ["mlp.gate_up ×8", "attention.qkv ×8", "lm_head"]  # one form for all
+    assert bar_labels(bars, 12) == ["mlp.gate_up", "attention.qkv", "lm_head"]

@@ -705,6 +705,8 @@ class ZlprofApp(App[int]):
             ("session browser", list(SessionsScreen.BINDINGS)),  # type: ignore[arg-type]
             ("everywhere", list(APP_BINDINGS)),
         ]
+        if self.seekable:  # a replay: its keys first
+            groups.insert(0, groups.pop(2))
         self.push_screen(HelpScreen(groups, replay=self.seekable))
 
     def open_drill(self, path_id: int) -> None:

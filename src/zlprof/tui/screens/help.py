@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -31,12 +32,11 @@ EXTRA_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-def key_rows(groups: list[tuple[str, list[Binding]]]) -> Table:
-    t = Table.grid(padding=(0, 2))
-    t.add_column(style="bold", no_wrap=True)
-    t.add_column()
+def key_rows(groups: list[tuple[str, list[Binding]]]) -> Group:
+    """A titled section per group: key, what it does (keys aligned across sections)."""
+    sections: list[tuple[str, list[tuple[str, str]]]] = []
     for title, bindings in groups:
-        t.add_row(Text(title, style="bold underline"), "")
+        rows: list[tuple[str, str]] = []
         seen: set[str] = set()
         for b in bindings:
             if b.action in seen:
@@ -45,12 +45,21 @@ def key_rows(groups: list[tuple[str, list[Binding]]]) -> Table:
             key = b.key_display or b.key.split(",")[0]
             key = {"␣": "space", "⏎": "enter", "question_mark": "?"}.get(key, key)
             key = {"left_square_bracket": "[", "right_square_bracket": "]"}.get(key, key)
-            t.add_row(key, b.tooltip or b.description)
-        t.add_row("", "")
-    t.add_row(Text("more", style="bold underline"), "")
-    for key, text in EXTRA_KEYS:
-        t.add_row(key, text)
-    return t
+            rows.append((key, b.tooltip or b.description))
+        sections.append((title, rows))
+    sections.append(("more", list(EXTRA_KEYS)))
+    width = max(len(k) for _t, rows in sections for k, _d in rows)
+    parts: list[Text | Table] = []
+    for title, rows in sections:
+        parts.append(Text(title, style="bold underline"))
+        t = Table.grid(padding=(0, 2))
+        t.add_column(style="bold", no_wrap=True, width=width)
+        t.add_column()
+        for key, text in rows:
+            t.add_row(key, text)
+        parts.append(t)
+        parts.append(Text(""))
+    return Group(*parts[:-1])
 
 
 class HelpScreen(ModalScreen[None]):

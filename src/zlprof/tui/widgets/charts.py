@@ -92,8 +92,10 @@ class ShareBars(Widget):
         top = max(b.share for b in self.bars) or 1.0
         out = Text(no_wrap=True, overflow="crop")
         for i, (b, text) in enumerate(zip(shown, labels, strict=True)):
-            label = _fit_right(text, label_w)
             rest = not b.full
+            if rest and len(text) > label_w:
+                text = "(unmeasured)"  # the "(outside measured blocks)" bar, narrow
+            label = fit_label(text, label_w)
             out.append(label.ljust(label_w) + " ", rest_style if rest else label_style)
             # bars are scaled to the largest share so small differences stay visible
             out.append(hbar(b.share / top, bar_w), rest_style if rest else bar_style)
@@ -105,7 +107,104 @@ class ShareBars(Widget):
 
 def bar_labels(bars: list[ShareBar], room: int) -> list[str]:
     """Labels with their notes, the same form on every bar: ``×8 layers`` where all fit
-    ``room``, else ``×8``, else no notes (a label still too long is cut at its end)."""
+    ``room``, else ``×8``, else no notes (a label still too long: :func:`fit_label`)."""
+    forms = (
+        lambda b: f"{b.label} {b.note}" if b.note else b.label,
+        lambda b: f"{b.label} {b.note.split(' ')[0]}" if b.note else b.label,
+    )
+    for form in forms:
+        out = [form(b) for b in bars]
+        if all(len(x) <= room for x in out):
+            return out
+    return [b.label for b in bars]
+
+
+#: Leading words of a share label shortened first when it does not fit.
+_SHORT_WORDS = {"prefill": "pre", "forward_pass": "fwd", "decode": "dec"}
+
+
+def fit_label(label: str, width: int) -> str:
+    """A share label in ``width`` cells, still telling bars apart: the leading words (the
+    phase, ``prefill``) shortened first, then the op name cut in its middle, keeping more
+    of its end (``pre atte…on.qkv`` and ``pre atte…on.out`` stay different)."""
+    if len(label) <= width:
+        return label
+    words = label.split(" ")
+    if len(words) > 1:
+        words = [_SHORT_WORDS.get(w, w[:4]) for w in words[:-1]] + words[-1:]
+        label = " ".join(words)
+        if len(label) <= width:
+            return label
+    if width <= 2:
+        return label[:width]
+    lead = " ".join(words[:-1]) + " " if len(words) > 1 else ""
+    if len(lead) > width // 2:
+        lead = ""
+        name = label
+    else:
+        name = words[-1]
+    room = width - len(lead) - 1  # one cell for the ellipsis
+    tail = (room * 3 + 4) // 5
+    head = room - tail
+    return lead + name[:head] + "…" + name[len(name) - tail:]
+
+
+def _gutter(label: str, width: int) -> str:
+    return label[:width].rjust(width)
+
+
+class ShareBars(Widget):
+    """Self time of each op as a share of wall time, largest first."""
+
+    COMPONENT_CLASSES = {"sharebars--bar", "sharebars--label", "sharebars--rest"}
+    DEFAULT_CSS = """
+    ShareBars { height: 1fr; text-wrap: nowrap; text-overflow: clip; }
+    ShareBars > .sharebars--bar { color: $zl-bar; }
+    ShareBars > .sharebars--label { color: $foreground; }
+    ShareBars > .sharebars--rest { color: $zl-axis; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.bars: list[ShareBar] = []
+
+    def update_bars(self, bars: list[ShareBar]) -> None:
+        if bars != self.bars:
+            self.bars = bars
+            self.refresh()
+
+    def render(self) -> Text:
+        width, height = self.content_size.width, self.content_size.height
+        if not self.bars:
+            return Text("no measurements yet", style=self.get_component_rich_style("sharebars--rest"))
+        bar_style = self.get_component_rich_style("sharebars--bar")
+        label_style = self.get_component_rich_style("sharebars--label")
+        rest_style = self.get_component_rich_style("sharebars--rest")
+        shown = self.bars[: max(height, 1)]
+        room = max(8, width * 3 // 5)
+        labels = bar_labels(shown, room)
+        label_w = min(max(len(x) for x in labels), room)
+        pct_w = 6
+        bar_w = max(1, width - label_w - pct_w - 2)
+        top = max(b.share for b in self.bars) or 1.0
+        out = Text(no_wrap=True, overflow="crop")
+        for i, (b, text) in enumerate(zip(shown, labels, strict=True)):
+            rest = not b.full
+            if rest and len(text) > label_w:
+                text = "(unmeasured)"  # the "(outside measured blocks)" bar, narrow
+            label = fit_label(text, label_w)
+            out.append(label.ljust(label_w) + " ", rest_style if rest else label_style)
+            # bars are scaled to the largest share so small differences stay visible
+            out.append(hbar(b.share / top, bar_w), rest_style if rest else bar_style)
+            out.append(f" {fmt.pct(b.share):>{pct_w - 1}}", rest_style if rest else label_style)
+            if i < len(shown) - 1:
+                out.append("\n")
+        return out
+
+
+def bar_labels(bars: list[ShareBar], room: int) -> list[str]:
+    """Labels with their notes, the same form on every bar: ``×8 layers`` where all fit
+    ``room``, else ``×8``, else no notes (a label still too long: :func:`fit_label`)."""
     forms = (
         lambda b: f"{b.label} {b.note}" if b.note else b.label,
         lambda b: f"{b.label} {b.note.split(' ')[0]}" if b.note else b.label,
