@@ -44,8 +44,8 @@ async def test_roofline_panel_draws_and_resizes() -> None:
         panel = app.query_one(RooflinePanel)
         assert "waiting for data" in panel.render().plain
         state = costed_state()
-        assert panel.update_view(state, None) is True  # peaks still being measured
-        assert "measuring machine peaks" in panel.render().plain
+        assert panel.update_view(state, None) is True  # no machine peaks cached
+        assert "no machine peaks cached" in panel.render().plain
         assert panel.update_view(state, PEAKS) is True
         assert panel.update_view(state, PEAKS) is False  # unchanged: nothing recomputed
         assert panel.placements == 1
