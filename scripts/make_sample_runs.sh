@@ -9,6 +9,6 @@ mkdir -p sample_runs
 $ZLPROF record --preset tiny --batch 1 --max-tokens 48 --requests 16 --seed 1 --threads 1 \
     --out sample_runs/tiny-batch1.zlp --force > /dev/null
 # small model, four prompts decoded together
-$ZLPROF record --preset small --batch 4 --max-tokens 32 --requests 3 --seed 2 --threads 1 \
+$ZLPROF record --preset small --batch 4 --max-tokens 32 --requests 8 --seed 2 --threads 1 \
     --out sample_runs/small-batch4.zlp --force > /dev/null
 ls -l sample_runs/*.zlp
