@@ -255,16 +255,7 @@ class OpAccumulator:
         if len(d) == 0:
             return
         self.moments.add(d)
-        if self.hist is None:
-            self._chunks.append(d.copy())
-            if self.moments.n > self.exact_limit:
-                self.hist = LogHistogram()
-                self.hist.add(self._sorted)
-                self.hist.add(np.concatenate(self._chunks))
-                self._chunks = []
-                self._sorted = np.zeros(0, np.int64)
-        else:
-            self.hist.add(d)
+        self._keep(d.copy())
         if t1 is not None:
             self._add_recent(np.asarray(t1, dtype=np.int64), d)
             self.last_t1 = max(self.last_t1, int(t1.max()))
@@ -292,16 +283,7 @@ class OpAccumulator:
         peak) or None. ``d`` may be a view: it is only read (and kept until merged).
         """
         self.moments.add_aggregate(*agg)
-        if self.hist is None:
-            self._chunks.append(d)
-            if self.moments.n > self.exact_limit:
-                self.hist = LogHistogram()
-                self.hist.add(self._sorted)
-                self.hist.add(np.concatenate(self._chunks))
-                self._chunks = []
-                self._sorted = np.zeros(0, np.int64)
-        else:
-            self.hist.add(d)
+        self._keep(d)
         self._add_recent(t1, d)
         if last_t1 > self.last_t1:
             self.last_t1 = last_t1
@@ -310,6 +292,19 @@ class OpAccumulator:
             self.mem_delta += mem[1]
             if mem[2] > self.mem_peak:
                 self.mem_peak = mem[2]
+
+    def _keep(self, d: np.ndarray) -> None:
+        """Keep samples exactly until past the limit, then in the bounded histogram."""
+        if self.hist is not None:
+            self.hist.add(d)
+            return
+        self._chunks.append(d)
+        if self.moments.n > self.exact_limit:
+            self.hist = LogHistogram()
+            self.hist.add(self._sorted)
+            self.hist.add(np.concatenate(self._chunks))
+            self._chunks = []
+            self._sorted = np.zeros(0, np.int64)
 
     def _add_recent(self, t1: np.ndarray, d: np.ndarray) -> None:
         cap = self.recent_capacity
