@@ -1,8 +1,11 @@
-"""Cost of one measured block, as ratios to an empty `with` on a __slots__ class.
+"""Cost of one measured block (and one ``cost()`` call), as ratios to an empty `with` on a
+__slots__ class.
 
 Everything is timed in the same run, interleaved, best of several repeats, so the
 ratios hold on a noisy 2-core machine where absolute times drift. The pure-Python blocks
-and, when zlprof._speedups is built, the C blocks are timed side by side.
+and, when zlprof._speedups is built, the C blocks are timed side by side. These are warm
+timings (a tight loop); in a real model loop, after big mat-vecs have evicted the caches,
+every call costs more (see bench_profile_overhead.py).
 
 Run: python benchmarks/bench_block_cost.py
 """
@@ -32,14 +35,15 @@ def best(stmt: str, ns: dict, number: int, repeat: int = 7) -> float:
 
 
 def with_impl(impl: str, fn: Callable[[], Any]) -> Any:
-    """Run fn with Profiler.measure creating the blocks of ``impl`` ("py" or "c")."""
-    saved = P.Block, P._WideBlock
+    """Run fn with the profilers it creates using implementation ``impl`` ("py" or "c"):
+    the blocks Profiler.measure makes and the cost Profiler installs."""
+    saved = P.Block, P._CCost
     if impl == "py":
-        P.Block, P._WideBlock = P._PyBlock, P._PyWideBlock
+        P.Block, P._CCost = P._PyBlock, None
     try:
         return fn()
     finally:
-        P.Block, P._WideBlock = saved
+        P.Block, P._CCost = saved
 
 
 def main() -> None:
@@ -60,6 +64,7 @@ def main() -> None:
         ns[f"blk_{impl}"] = on.measure("x")
         ns[f"wblk_{impl}"] = wide.measure("x")
         ns[f"blk_off_{impl}"] = off.measure("x")
+        ns[f"cost_{impl}"] = on.cost
         profs.extend([on, wide, on_mem])
 
     for impl in impls:
@@ -69,6 +74,7 @@ def main() -> None:
         "enabled  held block `with blk`": "with blk_{}: pass",
         "memory='blocks' (the default profiler), plain block": "with wide_{}.measure('x'): pass",
         "memory='blocks', held plain block": "with wblk_{}: pass",
+        "held block + one cost(flops, nbytes)": "with blk_{0}: cost_{0}(100, 200)",
         "enabled + memory readings (MemBlock)": "with mem_{}.measure('x'): pass",
         "disabled `with prof.measure('x')`": "with off_{}.measure('x'): pass",
         "disabled held block": "with blk_off_{}: pass",
@@ -85,6 +91,8 @@ def main() -> None:
                 ts = getattr(prof._tls, "ts", None)
                 if ts is not None:
                     ts.buf.clear()
+                    ts.mbuf.clear()
+                    ts.costs.clear()
     base = min(times[("base", "")])
     print(f"empty `with` on a __slots__ class: {base * 1e9:.0f} ns (= 1.00x)")
     head = "".join(

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
 
 import zlprof
+from zlprof import profiler as P
 from zlprof import protocol
 from zlprof.profiler import Profiler, ProfilerError, StreamSink
 
@@ -278,3 +280,301 @@ def test_module_level_report_stays_callable() -> None:
         pass
     assert callable(zlprof.report)
     assert "Operation: x" in zlprof.report()
+
+
+# --------------------------------------------------------------------------- streaming
+# The hand-over of full buffers to the sampler thread, ticks, costs and close, in both
+# implementations (C hot path and pure Python; see test_speedups.py).
+
+PURE = {"Block": P._PyBlock, "_CCost": None, "_pack_records": None, "_c_sum_costs": None}
+
+
+@pytest.fixture(params=["c", "py"])
+def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "c":
+        if not P.SPEEDUPS:
+            pytest.skip("zlprof._speedups is not built (or ZLPROF_PURE_PYTHON=1)")
+    else:
+        for k, v in PURE.items():
+            monkeypatch.setattr(P, k, v)
+    return request.param
+
+
+class PipeReader:
+    """The read end of a pipe, drained by a thread until EOF (``close()`` of the sink)."""
+
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe()
+        self.data = bytearray()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while chunk := os.read(self.r, 1 << 16):
+            with self.lock:
+                self.data += chunk
+
+    def frames_so_far(self) -> list[protocol.Frame]:
+        with self.lock:
+            data = bytes(self.data)
+        return protocol.FrameDecoder().feed(data)
+
+    def frames(self) -> list[protocol.Frame]:
+        """Every frame, once the writer has closed its end."""
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+        os.close(self.r)
+        return protocol.decode_stream(bytes(self.data))
+
+
+def check_stream(frames: list[protocol.Frame]) -> dict[str, Any]:
+    """Names before use, per-thread order; records per (thread, path) and cost sums."""
+    names: dict[int, tuple[int, str]] = {0: (-1, "")}
+
+    def full(pid: int) -> str:
+        parts = []
+        while pid > 0:
+            parent, name = names[pid]
+            parts.append(name)
+            pid = parent
+        return "/".join(reversed(parts))
+
+    counts: dict[tuple[int, str], int] = {}
+    last_t1: dict[tuple[int, bool], int] = {}
+    costs: dict[str, list[int]] = {}
+    sizes: list[int] = []
+    for f in frames:
+        b = f.body
+        if f.kind == "names":
+            for pid, parent, name in b["paths"]:
+                assert parent in names  # parents first
+                names[pid] = (parent, name)
+        elif f.kind == "meas":
+            mem = "m0" in b
+            sizes.append(b["n"])
+            for i in range(b["n"]):
+                pid = int(b["path"][i])
+                assert pid in names, "a record before the name of its path"
+                key = (b["tid"], full(pid))
+                counts[key] = counts.get(key, 0) + 1
+                # records of one thread's buffer arrive in the order they were recorded
+                t1 = int(b["t1"][i])
+                assert t1 >= last_t1.get((b["tid"], mem), 0)
+                last_t1[(b["tid"], mem)] = t1
+                assert int(b["t0"][i]) <= t1
+                if mem:
+                    assert int(b["m1"][i]) > 0
+        elif f.kind == "costs":
+            for pid, calls, flops, nbytes in b["rows"]:
+                assert pid in names and pid > 0
+                c = costs.setdefault(full(pid), [0, 0, 0])
+                c[0] += calls
+                c[1] += flops
+                c[2] += nbytes
+    return {"counts": counts, "costs": costs, "sizes": sizes}
+
+
+def test_handoff_delivers_every_record_once_in_order(impl: str) -> None:
+    reader = PipeReader()
+    prof = Profiler(
+        sink=StreamSink(reader.w),
+        memory="blocks",
+        batch=50,
+        flush_interval_ms=5,
+        sample_interval_ms=2,
+    )
+    assert prof._async  # the sampler runs: owners hand their full buffers over
+    n, k_threads = 3000, 4
+    barrier = threading.Barrier(k_threads)
+    tids: dict[int, int] = {}
+
+    def work(k: int) -> None:
+        tids[k] = threading.get_ident()
+        barrier.wait()
+        for i in range(n):
+            with prof.measure("req"):
+                prof.cost(k + 1, 3)
+                with prof.measure(f"step{k}"):
+                    pass
+                if i % 100 == 0:
+                    with prof.measure("mem", memory=True):
+                        prof.cost(1, 2**40)
+            if i % 500 == 0:
+                prof.token(k, i, "decode", "x")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(k_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    prof.close()
+    frames = reader.frames()
+    got = check_stream(frames)
+    want = {}
+    for k in range(k_threads):
+        want[(tids[k], "req")] = n
+        want[(tids[k], f"req/step{k}")] = n
+        want[(tids[k], "req/mem")] = n // 100
+    assert got["counts"] == want  # every record exactly once
+    assert 50 in got["sizes"]  # full buffers were handed over and written whole
+    assert got["costs"] == {
+        "req": [k_threads * n, n * sum(range(1, k_threads + 1)), 3 * k_threads * n],
+        "req/mem": [k_threads * n // 100, k_threads * n // 100, 2**40 * k_threads * n // 100],
+    }
+    toks = [r for f in frames if f.kind == "tokens" for r in f.body["rows"]]
+    assert len(toks) == k_threads * n // 500
+
+
+def test_handed_over_batches_are_written_without_waiting_for_a_tick(impl: str) -> None:
+    import time
+
+    reader = PipeReader()
+    # ticks 10 s apart: only the hand-over wakes the sampler
+    prof = Profiler(
+        sink=StreamSink(reader.w), batch=10, flush_interval_ms=1e9, sample_interval_ms=10_000
+    )
+    for _ in range(25):
+        with prof.measure("x"):
+            pass
+    deadline = time.monotonic() + 5
+    sizes: list[int] = []
+    while time.monotonic() < deadline and sum(sizes) < 20:
+        time.sleep(0.01)
+        sizes = [f.body["n"] for f in reader.frames_so_far() if f.kind == "meas"]
+    assert sizes == [10, 10]  # written by the sampler; the last 5 wait
+    assert len(prof._tls.ts.buf) == 5 * 3
+    t0 = time.monotonic()
+    prof.close()
+    assert time.monotonic() - t0 < 2  # close wakes the sampler: no waiting for a tick
+    assert [f.body["n"] for f in reader.frames() if f.kind == "meas"] == [10, 10, 5]
+
+
+def test_owner_flushes_itself_when_the_sampler_falls_behind(impl: str) -> None:
+    sink_reader = PipeReader()
+    prof = Profiler(
+        sink=StreamSink(sink_reader.w), batch=10, flush_interval_ms=1e9, sample_interval_ms=10_000
+    )
+    with prof._lock:  # the sampler cannot write while we hold the lock (an RLock: we can)
+        for _ in range(10 * P.HANDOFF_MAX):
+            with prof.measure("x"):
+                pass
+        assert len(prof._handoff) == P.HANDOFF_MAX  # handed over, nothing written
+        assert not [f for f in sink_reader.frames_so_far() if f.kind == "meas"]
+        for _ in range(10):
+            with prof.measure("x"):
+                pass
+        # the queue was full: the owner drained it and wrote its own buffer, in order
+        assert not prof._handoff
+        prof._sink.flush()
+    prof.close()
+    frames = sink_reader.frames()
+    got = check_stream(frames)
+    assert got["sizes"] == [10] * (P.HANDOFF_MAX + 1)
+
+
+@pytest.mark.parametrize("sampler", [False, True])
+def test_close_sends_everything(impl: str, sampler: bool) -> None:
+    reader = PipeReader()
+    prof = Profiler(
+        sink=StreamSink(reader.w),
+        memory="blocks",
+        batch=1 << 20,
+        flush_interval_ms=1e9,
+        sample_interval_ms=10_000 if sampler else 0,
+    )
+    prof.token(1, -1, "start")
+    for i in range(300):
+        with prof.measure("outer"):
+            prof.cost(2, 5)
+            with prof.measure(f"inner{i % 3}", memory=i % 2 == 0):
+                prof.cost(1, 1)
+        prof.token(1, i, "decode", "t")
+    prof.token(1, 300, "end")
+    assert not [f for f in reader.frames_so_far() if f.kind in ("meas", "costs", "tokens")]
+    prof.close()  # (atexit does this for the default profiler)
+    got = check_stream(reader.frames())
+    tid = threading.get_ident()
+    assert got["counts"] == {
+        (tid, "outer"): 300,
+        **{(tid, f"outer/inner{j}"): 100 for j in range(3)},
+    }
+    assert got["costs"] == {
+        "outer": [300, 600, 1500],
+        **{f"outer/inner{j}": [100, 100, 100] for j in range(3)},
+    }
+    from zlprof.session import SessionState
+
+    st = SessionState()
+    st.ingest_bytes(bytes(reader.data))
+    assert st.tokens_total == 300
+    assert len(st.memory.get("rss")) >= 1  # the sample close() takes
+
+
+def test_costs_sum_exactly_across_threads(impl: str) -> None:
+    reader = PipeReader()
+    prof = Profiler(
+        sink=StreamSink(reader.w), batch=64, flush_interval_ms=1, sample_interval_ms=1
+    )
+    big = 2**48  # the sums stay within int64, as costs frames need
+    k_threads, n = 3, 4000
+
+    def work(k: int) -> None:
+        for i in range(n):
+            with prof.measure("op"):
+                prof.cost(big + i, k)
+                with prof.measure(f"t{k}"):
+                    prof.cost(i, 1)
+            prof.cost(99, 99)  # outside any block: dropped
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(k_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    prof.close()
+    got = check_stream(reader.frames())
+    tri = n * (n - 1) // 2
+    assert got["costs"] == {
+        "op": [k_threads * n, k_threads * (n * big + tri), n * sum(range(k_threads))],
+        **{f"op/t{k}": [n, tri, n] for k in range(k_threads)},
+    }
+
+
+def test_plain_and_memory_blocks_stream_together(impl: str) -> None:
+    from zlprof.session import SessionState
+
+    reader = PipeReader()
+    prof = Profiler(
+        sink=StreamSink(reader.w),
+        memory="blocks",
+        batch=8,
+        flush_interval_ms=2,
+        sample_interval_ms=1,
+    )
+
+    def work() -> None:
+        for i in range(400):
+            with prof.measure("step", memory=i % 4 == 0):
+                with prof.measure("plain"):
+                    pass
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    work()
+    for t in threads:
+        t.join()
+    prof.close()
+    frames = reader.frames()
+    check_stream(frames)
+    meas = [f.body for f in frames if f.kind == "meas"]
+    assert any("m0" in b for b in meas) and any("m0" not in b for b in meas)
+    st = SessionState()
+    st.ingest_many(frames)
+    counts: dict[str, int] = {}
+    for r in st.op_rows():
+        counts[r.full] = counts.get(r.full, 0) + r.stats.count
+    # "step" with and without memory readings are two blocks, two path ids, one name
+    assert counts == {"step": 3 * 400, "step/plain": 3 * 400}
+    assert st.stats_for_name("step").count == 3 * 400

@@ -1,10 +1,11 @@
 """The C hot path (zlprof._speedups) against the pure-Python blocks: identical behaviour.
 
 Every behaviour test runs twice through the ``impl`` fixture: "c" (the classes
-``Profiler.measure`` instantiates when the extension is built) and "py" (the pure-Python
-classes, forced by pointing ``profiler.Block``/``profiler._WideBlock`` at them, which is
-what ZLPROF_PURE_PYTHON=1 does at import). The "c" runs skip when the extension is not
-built (no compiler at install time).
+``Profiler.measure`` instantiates, the ``cost`` Profiler installs and the writers'
+helpers when the extension is built) and "py" (the pure-Python versions, forced by
+pointing ``profiler.Block`` at the Python class and the other hooks at None, which is what
+ZLPROF_PURE_PYTHON=1 does at import). The "c" runs skip when the extension is not built
+(no compiler at install time).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 import weakref
 from typing import Any
 
+import numpy as np
 import pytest
 
 from zlprof import profiler as P
@@ -32,26 +34,32 @@ except ImportError:  # not built
 IMPLS = ["c", "py"]
 
 
+# what ZLPROF_PURE_PYTHON=1 leaves at import: the Python block, no C cost, no C helpers
+PURE = {"Block": P._PyBlock, "_CCost": None, "_pack_records": None, "_c_sum_costs": None}
+
+
 @pytest.fixture(params=IMPLS)
 def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "c":
         if not P.SPEEDUPS:
             pytest.skip("zlprof._speedups is not built (or ZLPROF_PURE_PYTHON=1)")
     else:
-        monkeypatch.setattr(P, "Block", P._PyBlock)
-        monkeypatch.setattr(P, "_WideBlock", P._PyWideBlock)
+        for k, v in PURE.items():
+            monkeypatch.setattr(P, k, v)
     return request.param
 
 
 def run_with(kind: str, fn: Any) -> Any:
-    """Run ``fn`` with the blocks of implementation ``kind`` (for side-by-side tests)."""
-    saved = P.Block, P._WideBlock
+    """Run ``fn`` with the implementation ``kind`` (for side-by-side tests)."""
+    saved = {k: getattr(P, k) for k in PURE}
     if kind == "py":
-        P.Block, P._WideBlock = P._PyBlock, P._PyWideBlock
+        for k, v in PURE.items():
+            setattr(P, k, v)
     try:
         return fn()
     finally:
-        P.Block, P._WideBlock = saved
+        for k, v in saved.items():
+            setattr(P, k, v)
 
 
 def names_counts(prof: Profiler) -> dict[str, int]:
@@ -79,7 +87,8 @@ class CollectSink:
 
 
 def records(sink: CollectSink) -> list[tuple[Any, ...]]:
-    """(thread, path, m0, m1) of every record in order (-1: no reading); t0 <= t1 checked."""
+    """(thread, path, m0, m1) of every record in frame order (-1: no reading; plain blocks'
+    frames carry no memory columns, memory blocks' frames do); t0 <= t1 checked."""
     names: dict[int, tuple[int, str]] = {0: (-1, "")}
     tids: dict[int, int] = {}
     out = []
@@ -98,7 +107,6 @@ def records(sink: CollectSink) -> list[tuple[Any, ...]]:
                     parts.append(name)
                     pid = parent
                 assert b["t0"][i] <= b["t1"][i]
-                # (batches where no block read memory leave the columns out)
                 m = (int(b["m0"][i]), int(b["m1"][i])) if "m0" in b else (-1, -1)
                 out.append((tid, "/".join(reversed(parts)), *m))
     return out
@@ -109,15 +117,20 @@ def records(sink: CollectSink) -> list[tuple[Any, ...]]:
 
 def test_measure_instantiates_the_selected_implementation(impl: str) -> None:
     prof = Profiler()
-    wide = Profiler(memory="blocks")
-    blk, wblk, mblk = prof.measure("a"), wide.measure("b"), wide.measure("c", memory=True)
+    mem = Profiler(memory="blocks")
+    blk, pblk, mblk = prof.measure("a"), mem.measure("b"), mem.measure("c", memory=True)
     if impl == "c":
-        assert isinstance(blk, _speedups.Block) and not isinstance(blk, _speedups.WideBlock)
-        assert isinstance(wblk, _speedups.WideBlock)
+        assert isinstance(blk, _speedups.Block) and isinstance(pblk, _speedups.Block)
     else:
-        assert type(blk) is P._PyBlock and type(wblk) is P._PyWideBlock
+        assert type(blk) is P._PyBlock and type(pblk) is P._PyBlock
+    # plain blocks are the same class whatever the profiler's memory setting
+    assert type(blk) is type(pblk) is P.Block
     assert type(mblk) is P.MemBlock  # memory blocks stay pure Python
     assert (blk._prof, blk.name, blk._children) == (prof, "a", {})
+    if impl == "c":  # the C cost shadows the method, bound to its profiler
+        assert type(prof.cost) is _speedups.Cost and prof.cost.__self__ is prof
+    else:
+        assert prof.cost.__func__ is Profiler.cost and prof.cost.__self__ is prof
 
 
 def test_pure_python_forced_by_environment() -> None:
@@ -129,6 +142,11 @@ def test_pure_python_forced_by_environment() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["False", "Block"]
+    hooks = "import zlprof.profiler as P; print(P._CCost, P._pack_records, P._c_sum_costs)"
+    out = subprocess.run(
+        [sys.executable, "-c", hooks], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["None", "None", "None"]
     env.pop("ZLPROF_PURE_PYTHON")
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
@@ -397,6 +415,81 @@ def test_explicit_method_calls(impl: str) -> None:
     assert names_counts(prof) == {"x": 1}
 
 
+def test_cost(impl: str) -> None:
+    prof = Profiler()
+    prof.cost(1, 1)  # no thread state yet: nothing
+    with prof.measure("a"):
+        prof.cost(2, 3)
+        prof.cost(flops=4, nbytes=5)
+        prof.cost(6, nbytes=7)
+        with pytest.raises(TypeError):
+            prof.cost(1)  # type: ignore[call-arg]
+        with pytest.raises(TypeError):
+            prof.cost(1, 2, 3)  # type: ignore[call-arg]
+        with prof.measure("b"):
+            prof.cost(10**12, 2**62)
+    prof.cost(8, 9)  # outside any block: path 0, dropped when written
+    ts = prof._tls.ts
+    assert ts.costs[:6] == [ts.costs[0], 2, 3, ts.costs[0], 4, 5]  # flat triples
+    rows = {r.full: (r.cost_calls, r.flops, r.nbytes) for r in prof.state.op_rows()}
+    assert rows == {"a": (3, 12, 15), "a/b": (1, 10**12, 2**62)}
+    assert ts.costs == []
+    prof.enabled = False
+    prof.cost(1, 1)
+    assert ts.costs == []
+
+
+def test_sum_costs(impl: str) -> None:
+    import random
+
+    rng = random.Random(5)
+    flat: list[Any] = []
+    for _ in range(3000):
+        flat += [rng.choice([0, 1, 2, 3, 7, 300]), rng.randrange(-5, 10**9), rng.randrange(10**6)]
+
+    def brute(items: list[Any]) -> list[tuple[int, int, int, int]]:
+        acc: dict[int, list[int]] = {}
+        for i in range(0, len(items), 3):
+            p, f, b = int(items[i]), int(items[i + 1]), int(items[i + 2])
+            if p:
+                c = acc.setdefault(p, [0, 0, 0])
+                c[0] += 1
+                c[1] += f
+                c[2] += b
+        return sorted((p, *c) for p, c in acc.items())  # type: ignore[misc]
+
+    assert P._sum_costs(flat, len(flat)) == brute(flat)
+    assert P._sum_costs(flat, 30) == brute(flat[:30])
+    assert P._sum_costs(flat, 0) == []
+    assert P._sum_costs([0, 5, 5], 3) == []
+    # values past int64, numpy ints: exact sums
+    big = [1, 2**62, 1, 1, 2**61, 1, 2, 2**70, 1, 2, 5 - 2**70, 2, 3, np.int64(5), np.int32(6)]
+    assert P._sum_costs(big, len(big)) == brute(big)
+    # a sum past int64 (frames carry int64s) saturates instead of failing the flush
+    top = 2**63 - 1
+    huge = [1, 2**62, -(2**62), 1, 2**62, -(2**62), 1, 2**62, -(2**62), 2, 2**80, 1]
+    assert P._sum_costs(huge, len(huge)) == [(1, 3, top, -top), (2, 1, top, 1)]
+    # path ids past the C table
+    far = [70000, 1, 2, 70000, 3, 4, 5, 6, 7]
+    assert P._sum_costs(far, len(far)) == brute(far)
+
+
+def test_encoded_records_match_the_protocol_encoder(impl: str) -> None:
+    import random
+
+    rng = random.Random(1)
+    for w in (3, 5):
+        flat = []
+        for _ in range(200):
+            flat += [rng.randrange(1, 500), rng.randrange(1 << 50), rng.randrange(1 << 50)]
+            if w == 5:
+                flat += [rng.choice([-1, rng.randrange(1 << 40)]), rng.randrange(1 << 40)]
+        arr = np.array(flat, dtype=np.int64).reshape(-1, w).T
+        want = protocol.encode_measurements(77, *arr)
+        assert P._encode_records(77, flat, len(flat), w) == want
+        assert P._encode_records(77, flat + [1, 2], len(flat), w) == want  # first n only
+
+
 def test_flush_on_batch_size(impl: str) -> None:
     r, w = os.pipe()
     prof = Profiler(sink=StreamSink(w), batch=10, flush_interval_ms=1e9)
@@ -406,7 +499,7 @@ def test_flush_on_batch_size(impl: str) -> None:
     os.set_blocking(r, False)
     frames = protocol.FrameDecoder().feed(os.read(r, 1 << 20))
     assert [f.body["n"] for f in frames if f.kind == "meas"] == [10, 10]
-    assert len(prof._tls.ts.buf) == 15
+    assert len(prof._tls.ts.buf) == 5 * 3  # five flat (path, t0, t1) records
     prof.close()
     rest = protocol.FrameDecoder().feed(os.read(r, 1 << 20))
     assert sum(f.body["n"] for f in rest if f.kind == "meas") == 5
@@ -472,7 +565,7 @@ def test_sampler_flushing_while_threads_append(impl: str) -> None:
     assert {r[1:] for r in recs} == {("a/b", -1, -1), ("a", -1, -1)}
 
 
-def test_wide_records_and_memory_blocks(impl: str) -> None:
+def test_plain_and_memory_blocks_in_one_session(impl: str) -> None:
     sink = CollectSink()
     prof = Profiler(sink=sink, memory="blocks")
     with prof.measure("plain"):
@@ -481,12 +574,27 @@ def test_wide_records_and_memory_blocks(impl: str) -> None:
                 pass
     prof.start("s")
     prof.end("s")
+    ts = prof._tls.ts
+    assert len(ts.buf) == 3 * 3 and len(ts.mbuf) == 5  # 3-wide and 5-wide records
     prof.flush()
+    meas = [f.body for f in sink.frames() if f.kind == "meas"]
+    # one frame of plain records without memory columns, one of memory records with them
+    assert [("m0" in b, b["n"]) for b in meas] == [(False, 3), (True, 1)]
     recs = records(sink)
-    assert [r[1] for r in recs] == ["plain/mem/inner", "plain/mem", "plain", "s"]
+    assert [r[1] for r in recs] == ["plain/mem/inner", "plain", "s", "plain/mem"]
     by = {r[1]: r for r in recs}
     assert by["plain"][2:] == (-1, -1) and by["plain/mem/inner"][2:] == (-1, -1)
     assert by["plain/mem"][2] > 0 and by["plain/mem"][3] > 0  # real memory readings
+    from zlprof.session import SessionState
+
+    st = SessionState()  # both kinds of frames fold into one session
+    st.ingest_bytes(bytes(sink.data))
+    assert {r.full: r.stats.count for r in st.op_rows()} == {
+        "plain": 1,
+        "plain/mem": 1,
+        "plain/mem/inner": 1,
+        "s": 1,
+    }
 
 
 def test_several_profilers_interleaved(impl: str) -> None:
@@ -553,11 +661,12 @@ def test_other_thread_state_classes(impl: str, monkeypatch: pytest.MonkeyPatch) 
         def __init__(self, tid: int, name: str) -> None:
             self.stack = L()
             self.buf = L()
+            self.mbuf = L()
             self.path = 0
             self.tid = tid
             self.deadline = 0
             self.tokens = []
-            self.costs = {}
+            self.costs = []
             self.name = name
 
     monkeypatch.setattr(P, "_ThreadState", DictTS)
@@ -589,8 +698,20 @@ def test_thread_state_class_modified_after_use(impl: str) -> None:
 # --------------------------------------------------------------------------- equivalence
 
 
-def scripted_run(kind: str) -> tuple[list[tuple[Any, ...]], list[Any], dict[str, int]]:
-    def run() -> tuple[list[tuple[Any, ...]], list[Any], dict[str, int]]:
+def cost_totals(sink: CollectSink) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for f in sink.frames():
+        if f.kind == "costs":
+            for pid, calls, flops, nbytes in f.body["rows"]:
+                c = out.setdefault(pid, [0, 0, 0])
+                c[0] += calls
+                c[1] += flops
+                c[2] += nbytes
+    return out
+
+
+def scripted_run(kind: str) -> tuple[Any, ...]:
+    def run() -> tuple[Any, ...]:
         sink = CollectSink()
         prof = Profiler(sink=sink, memory="blocks", batch=7, flush_interval_ms=1e9)
         narrow_sink = CollectSink()
@@ -598,7 +719,9 @@ def scripted_run(kind: str) -> tuple[list[tuple[Any, ...]], list[Any], dict[str,
 
         def fib(n: int) -> int:
             with prof.measure("fib"):
+                prof.cost(n, 2 * n)
                 with narrow.measure("nfib"):
+                    narrow.cost(1, n)
                     return n if n < 2 else fib(n - 1) + fib(n - 2)
 
         for step in range(4):
@@ -617,8 +740,9 @@ def scripted_run(kind: str) -> tuple[list[tuple[Any, ...]], list[Any], dict[str,
                 prof.end("manual")
 
         def worker() -> None:
-            for _ in range(20):
+            for i in range(20):
                 with prof.measure("worker"):
+                    prof.cost(i, 10**15)
                     with narrow.measure("w"):
                         pass
 
@@ -632,7 +756,8 @@ def scripted_run(kind: str) -> tuple[list[tuple[Any, ...]], list[Any], dict[str,
         counts: dict[str, int] = {}
         for r in recs:
             counts[r[1]] = counts.get(r[1], 0) + 1
-        return recs + [("narrow",)] + records(narrow_sink), names, counts
+        costs = (cost_totals(sink), cost_totals(narrow_sink))
+        return recs + [("narrow",)] + records(narrow_sink), names, counts, costs
 
     return run_with(kind, run)
 
@@ -650,3 +775,5 @@ def test_c_and_python_record_identically() -> None:
     assert c[1] == py[1]  # same path ids interned in the same order
     assert c[2] == py[2]
     assert c[2]["generate/fib/fib/fib"] == 4 * 4  # fib(4) makes 4 calls at depth 3
+    assert c[3] == py[3]  # the same costs per path id
+    assert sum(v[0] for v in c[3][0].values()) == 4 * 9 + 20  # fib(4) makes 9 calls

@@ -1,8 +1,7 @@
-/* zlprof._speedups: the Block hot path (``__enter__``/``__exit__``) in C.
+/* zlprof._speedups: the Block hot path (``__enter__``/``__exit__``) and ``cost`` in C.
  *
- * Optional accelerator for zlprof.profiler.Block and zlprof.profiler._WideBlock; the
- * pure-Python classes in profiler.py are the reference and the fallback, and this file
- * must keep their semantics exactly:
+ * Optional accelerator for zlprof.profiler.Block; the pure-Python class in profiler.py is
+ * the reference and the fallback, and this file must keep its semantics exactly:
  *
  *   enter: if prof._off: return self
  *          ts = prof._tls.ts  (prof._new_thread_state() on AttributeError)
@@ -11,7 +10,7 @@
  *          ts.stack.append((parent, perf_counter_ns())); ts.path = pid; return self
  *   exit:  t1 = perf_counter_ns()
  *          ts = prof._tls.ts; entry = ts.stack.pop()   (AttributeError/IndexError: False)
- *          ts.buf += (ts.path, t0, t1)        [wide: (ts.path, t0, t1, -1, -1)]
+ *          ts.buf += (ts.path, t0, t1)
  *          ts.path = parent
  *          if t1 >= ts.deadline or len(ts.buf) >= prof._flush_len: prof._flush_thread(ts, t1)
  *          return False                        (exceptions of the body are never swallowed)
@@ -24,9 +23,10 @@
  *    thread-state dict (released when the thread ends, like threading.local's data); a
  *    GIL-protected pointer remembers the cache of the thread that ran a block last, so
  *    the usual lookup is one pointer comparison;
- *  - the ``__slots__`` of the thread-state class are read/written at their offsets, the
- *    way CPython's own LOAD_ATTR_SLOT specialisation does, guarded by the type's version
- *    tag (any change to the class invalidates it); other classes use getattr/setattr.
+ *  - the ``__slots__`` of the thread-state class, and the profiler's ``_off`` and
+ *    ``_flush_len`` slots, are read/written at their offsets, the way CPython's own
+ *    LOAD_ATTR_SLOT specialisation does, guarded by the type's version tag (any change
+ *    to the class invalidates it); other classes use getattr/setattr.
  *
  * The whole record is appended to ts.buf inside one C call with the GIL held and with no
  * allocation of GC-tracked objects (so no Python code) between the first and last item:
@@ -75,28 +75,40 @@ now_ns(void)
 
 /* ------------------------------------------------------------------------ strings */
 
-static PyObject *s_off, *s_tls, *s_ts, *s_new_thread_state, *s_intern, *s_flush_len,
-    *s_flush_thread, *s_get, *s_pop, *s_append, *s_cache_key;
-static PyObject *minus_one; /* the int -1 */
+static PyObject *s_tls, *s_ts, *s_new_thread_state, *s_intern, *s_flush_thread, *s_get, *s_pop, *s_append, *s_cache_key;
 
-/* ------------------------------------------------------------------------ thread state slots */
+/* ------------------------------------------------------------------------ slots
+ *
+ * The thread state's fields and the profiler's ``_off``/``_flush_len`` are ``__slots__``:
+ * read and written at their offsets (no getattr, which after a big mat-vec costs several
+ * cache misses: method cache, shared keys, values), guarded by the type's version tag.
+ * A class whose attributes are not such slots (or a subclass overriding one) is served
+ * by getattr/setattr. */
 
-enum { F_STACK, F_BUF, F_PATH, F_DEADLINE, NF };
-static PyObject *ts_names[NF];
+enum { F_STACK, F_BUF, F_PATH, F_DEADLINE, F_COSTS, NF_TS };
+enum { P_OFF, P_FLUSH_LEN, NF_PROF };
+#define NF_MAX 5
 
-static PyTypeObject *ts_type = NULL; /* strong ref */
-static unsigned int ts_tag = 0;
-static int ts_fast = 0;
-static Py_ssize_t ts_off[NF];
+typedef struct {
+    int n;
+    PyObject *names[NF_MAX];
+    PyTypeObject *type; /* strong ref: the class the offsets below belong to */
+    unsigned int tag;
+    int fast;
+    Py_ssize_t off[NF_MAX];
+} Layout;
+
+static Layout ts_lay = {.n = NF_TS};
+static Layout prof_lay = {.n = NF_PROF};
 
 /* Resolve the slot offsets of ``tp``; caches a negative answer too. */
 static int
-ts_layout_refresh(PyTypeObject *tp)
+layout_refresh(Layout *L, PyTypeObject *tp)
 {
-    Py_ssize_t off[NF];
+    Py_ssize_t off[NF_MAX];
     int fast = 1;
-    for (int i = 0; i < NF; i++) {
-        PyObject *d = PyObject_GetAttr((PyObject *)tp, ts_names[i]);
+    for (int i = 0; i < L->n; i++) {
+        PyObject *d = PyObject_GetAttr((PyObject *)tp, L->names[i]);
         if (d == NULL) {
             PyErr_Clear();
             fast = 0;
@@ -126,55 +138,75 @@ ts_layout_refresh(PyTypeObject *tp)
         return 0; /* cannot be guarded: do not cache, use getattr this time */
     }
     Py_INCREF(tp);
-    Py_XSETREF(ts_type, tp);
-    ts_tag = tp->tp_version_tag;
-    ts_fast = fast;
+    Py_XSETREF(L->type, tp);
+    L->tag = tp->tp_version_tag;
+    L->fast = fast;
     if (fast) {
-        memcpy(ts_off, off, sizeof(off));
+        memcpy(L->off, off, sizeof(off));
     }
     return fast;
 }
 
+/* 1: the fields of ``obj`` are slots at L->off; 0: use getattr/setattr. Any change to the
+ * class (PyType_Modified) sets its tp_version_tag to 0 and a new tag is never one given
+ * before, so comparing the (non-zero) tag is the whole guard: one cache line of the type
+ * (tp_flags would be another). */
 static inline int
-ts_layout(PyObject *ts)
+layout_of(Layout *L, PyObject *obj)
 {
-    PyTypeObject *tp = Py_TYPE(ts);
-    if (tp == ts_type && tp->tp_version_tag == ts_tag &&
-        (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)) {
-        return ts_fast;
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp == L->type && tp->tp_version_tag == L->tag) {
+        return L->fast;
     }
-    return ts_layout_refresh(tp);
+    return layout_refresh(L, tp);
 }
 
-/* New reference to ts.<field>, or NULL with an exception set. */
+/* New reference to obj.<field f>, or NULL with an exception set. */
 static inline PyObject *
-ts_get(PyObject *ts, int fast, int f)
+slot_get(Layout *L, PyObject *obj, int fast, int f)
 {
     if (fast) {
-        PyObject *v = *(PyObject **)((char *)ts + ts_off[f]);
+        PyObject *v = *(PyObject **)((char *)obj + L->off[f]);
         if (v != NULL) {
             Py_INCREF(v);
             return v;
         }
         PyErr_Format(PyExc_AttributeError, "'%.200s' object has no attribute '%U'",
-                     Py_TYPE(ts)->tp_name, ts_names[f]);
+                     Py_TYPE(obj)->tp_name, L->names[f]);
         return NULL;
     }
-    return PyObject_GetAttr(ts, ts_names[f]);
+    return PyObject_GetAttr(obj, L->names[f]);
 }
 
 static inline int
-ts_set(PyObject *ts, int fast, int f, PyObject *v)
+slot_set(Layout *L, PyObject *obj, int fast, int f, PyObject *v)
 {
     if (fast) {
-        PyObject **addr = (PyObject **)((char *)ts + ts_off[f]);
+        PyObject **addr = (PyObject **)((char *)obj + L->off[f]);
         PyObject *old = *addr;
         Py_INCREF(v);
         *addr = v;
         Py_XDECREF(old);
         return 0;
     }
-    return PyObject_SetAttr(ts, ts_names[f], v);
+    return PyObject_SetAttr(obj, L->names[f], v);
+}
+
+#define ts_layout(ts) layout_of(&ts_lay, (ts))
+#define ts_get(ts, fast, f) slot_get(&ts_lay, (ts), (fast), (f))
+#define ts_set(ts, fast, f, v) slot_set(&ts_lay, (ts), (fast), (f), (v))
+
+/* Is prof._off true? 1/0, or -1 with an exception. */
+static inline int
+prof_is_off(PyObject *prof)
+{
+    PyObject *off = slot_get(&prof_lay, prof, layout_of(&prof_lay, prof), P_OFF);
+    if (off == NULL) {
+        return -1;
+    }
+    int r = off == Py_False ? 0 : off == Py_True ? 1 : PyObject_IsTrue(off);
+    Py_DECREF(off);
+    return r;
 }
 
 /* ------------------------------------------------------------------------ per-thread cache */
@@ -431,12 +463,7 @@ block_enter(BlockObject *self, PyObject *Py_UNUSED(ignored))
     PyObject *ts = NULL, *parent = NULL, *pid = NULL, *stack = NULL, *entry = NULL;
     PyObject *children = NULL, *name = NULL, *result = NULL;
 
-    PyObject *off = PyObject_GetAttr(prof, s_off);
-    if (off == NULL) {
-        goto done;
-    }
-    int is_off = off == Py_False ? 0 : off == Py_True ? 1 : PyObject_IsTrue(off);
-    Py_DECREF(off);
+    int is_off = prof_is_off(prof);
     if (is_off < 0) {
         goto done;
     }
@@ -577,9 +604,9 @@ ll_ge(long long a, PyObject *b)
     return r;
 }
 
-/* The shared __exit__; width 3 (Block) or 5 (_WideBlock). */
+/* __exit__ with ``nargs`` arguments (which are not used). */
 static PyObject *
-block_exit_impl(BlockObject *self, Py_ssize_t nargs, int width)
+block_exit_impl(BlockObject *self, Py_ssize_t nargs)
 {
     long long t1 = now_ns();
     if (nargs != 3) {
@@ -638,37 +665,35 @@ block_exit_impl(BlockObject *self, Py_ssize_t nargs, int width)
             goto done;
         }
     }
-    if (width == 3) {
-        /* parent, t0 = entry */
-        if (PyTuple_CheckExact(entry) && PyTuple_GET_SIZE(entry) == 2) {
-            parent = PyTuple_GET_ITEM(entry, 0);
-            t0 = PyTuple_GET_ITEM(entry, 1);
-            Py_INCREF(parent);
-            Py_INCREF(t0);
+    /* parent, t0 = entry */
+    if (PyTuple_CheckExact(entry) && PyTuple_GET_SIZE(entry) == 2) {
+        parent = PyTuple_GET_ITEM(entry, 0);
+        t0 = PyTuple_GET_ITEM(entry, 1);
+        Py_INCREF(parent);
+        Py_INCREF(t0);
+    }
+    else {
+        PyObject *tup = PySequence_Tuple(entry);
+        if (tup == NULL) {
+            goto done;
         }
-        else {
-            PyObject *tup = PySequence_Tuple(entry);
-            if (tup == NULL) {
-                goto done;
+        Py_ssize_t k = PyTuple_GET_SIZE(tup);
+        if (k != 2) {
+            if (k > 2) {
+                PyErr_SetString(PyExc_ValueError, "too many values to unpack (expected 2)");
             }
-            Py_ssize_t k = PyTuple_GET_SIZE(tup);
-            if (k != 2) {
-                if (k > 2) {
-                    PyErr_SetString(PyExc_ValueError, "too many values to unpack (expected 2)");
-                }
-                else {
-                    PyErr_Format(PyExc_ValueError,
-                                 "not enough values to unpack (expected 2, got %zd)", k);
-                }
-                Py_DECREF(tup);
-                goto done;
+            else {
+                PyErr_Format(PyExc_ValueError,
+                             "not enough values to unpack (expected 2, got %zd)", k);
             }
-            parent = PyTuple_GET_ITEM(tup, 0);
-            t0 = PyTuple_GET_ITEM(tup, 1);
-            Py_INCREF(parent);
-            Py_INCREF(t0);
             Py_DECREF(tup);
+            goto done;
         }
+        parent = PyTuple_GET_ITEM(tup, 0);
+        t0 = PyTuple_GET_ITEM(tup, 1);
+        Py_INCREF(parent);
+        Py_INCREF(t0);
+        Py_DECREF(tup);
     }
     buf = ts_get(ts, fast, F_BUF);
     if (buf == NULL) {
@@ -678,36 +703,20 @@ block_exit_impl(BlockObject *self, Py_ssize_t nargs, int width)
     if (path == NULL) {
         goto done;
     }
-    if (width != 3) {
-        /* entry[1], entry[0] */
-        if (PyTuple_CheckExact(entry) && PyTuple_GET_SIZE(entry) >= 2) {
-            t0 = PyTuple_GET_ITEM(entry, 1);
-            Py_INCREF(t0);
-            parent = PyTuple_GET_ITEM(entry, 0);
-            Py_INCREF(parent);
-        }
-        else {
-            t0 = PySequence_GetItem(entry, 1);
-            if (t0 == NULL) {
-                goto done;
-            }
-        }
-    }
     t1o = PyLong_FromLongLong(t1);
     if (t1o == NULL) {
         goto done;
     }
     Py_ssize_t buflen;
     if (PyList_CheckExact(buf)) {
-        PyObject *items[5] = {path, t0, t1o, minus_one, minus_one};
-        if (list_extend_items(buf, items, width) < 0) {
+        PyObject *items[3] = {path, t0, t1o};
+        if (list_extend_items(buf, items, 3) < 0) {
             goto done;
         }
         buflen = PyList_GET_SIZE(buf);
     }
     else {
-        PyObject *rec = width == 3 ? PyTuple_Pack(3, path, t0, t1o)
-                                   : PyTuple_Pack(5, path, t0, t1o, minus_one, minus_one);
+        PyObject *rec = PyTuple_Pack(3, path, t0, t1o);
         if (rec == NULL) {
             goto done;
         }
@@ -718,13 +727,6 @@ block_exit_impl(BlockObject *self, Py_ssize_t nargs, int width)
         }
         Py_SETREF(buf, nb);
         buflen = -1;
-    }
-    if (parent == NULL) { /* wide block, non-tuple entry */
-        parent = PySequence_GetItem(entry, 0);
-        if (parent == NULL) {
-            goto done;
-        }
-        fast = ts_layout(ts);
     }
     if (ts_set(ts, fast, F_PATH, parent) < 0) {
         goto done;
@@ -746,7 +748,7 @@ block_exit_impl(BlockObject *self, Py_ssize_t nargs, int width)
                 goto done;
             }
         }
-        flush_len = PyObject_GetAttr(prof, s_flush_len);
+        flush_len = slot_get(&prof_lay, prof, layout_of(&prof_lay, prof), P_FLUSH_LEN);
         if (flush_len == NULL) {
             goto done;
         }
@@ -788,7 +790,7 @@ done:
  * block -> profiler -> block cycle). Calling the descriptor on the class works as for a
  * method: ``Block.__exit__(blk, None, None, None)``. */
 
-enum { K_ENTER = 0, K_EXIT3 = 1, K_EXIT5 = 2 };
+enum { K_ENTER = 0, K_EXIT = 1 };
 
 typedef struct {
     PyObject_HEAD
@@ -815,8 +817,7 @@ hook_call_exit(PyObject *h, PyObject *const *args, size_t nargsf, PyObject *kwna
     (void)args;
     /* the arguments (exception type, value, traceback) are not used: only counted */
     Py_ssize_t n = PyVectorcall_NARGS(nargsf) + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
-    HookObject *hk = (HookObject *)h;
-    return block_exit_impl((BlockObject *)hk->block, n, hk->kind == K_EXIT5 ? 5 : 3);
+    return block_exit_impl((BlockObject *)((HookObject *)h)->block, n);
 }
 
 static int
@@ -883,7 +884,9 @@ hookdescr_get(HookDescrObject *d, PyObject *obj, PyObject *type)
         Py_INCREF(d);
         return (PyObject *)d;
     }
-    if (!PyObject_TypeCheck(obj, &Block_Type)) {
+    /* (profiler.py's _CBlock derives directly from Block: skip the MRO walk) */
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp != &Block_Type && tp->tp_base != &Block_Type && !PyType_IsSubtype(tp, &Block_Type)) {
         PyErr_Format(PyExc_TypeError,
                      "descriptor '%U' for 'zlprof._speedups.Block' objects doesn't apply to "
                      "a '%.100s' object",
@@ -1001,18 +1004,365 @@ static PyTypeObject Block_Type = {
     .tp_new = PyType_GenericNew,
 };
 
-static PyTypeObject WideBlock_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "zlprof._speedups.WideBlock",
-    .tp_doc = "WideBlock(prof, name): a Block whose records carry two -1 memory columns.",
-    .tp_basicsize = sizeof(BlockObject),
-    .tp_dealloc = (destructor)block_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-    .tp_traverse = (traverseproc)block_traverse,
-    .tp_clear = (inquiry)block_clear,
-    .tp_init = (initproc)block_init,
-    .tp_new = PyType_GenericNew,
+/* ------------------------------------------------------------------------ Cost
+ *
+ * Cost(prof): a callable with the semantics of zlprof.profiler.Profiler.cost, which
+ * Profiler.__init__ installs as the instance's ``cost`` when the extension is built:
+ *
+ *   cost(flops, nbytes): if prof._off: return
+ *                        ts = prof._tls.ts   (AttributeError: return)
+ *                        ts.costs += (ts.path, flops, nbytes)
+ *
+ * The three items are appended in one C call (atomic under the GIL, like the Python
+ * version's single list extend). It holds the profiler strongly (the profiler holds it
+ * in its __dict__: a cycle for the collector, hence GC support). */
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *prof;
+} CostObject;
+
+static PyObject *
+cost_record(PyObject *prof, PyObject *flops, PyObject *nbytes)
+{
+    int is_off = prof_is_off(prof);
+    if (is_off < 0) {
+        return NULL;
+    }
+    if (is_off) {
+        Py_RETURN_NONE;
+    }
+    int missing = 0;
+    PyObject *ts = get_thread_state(prof, 0, &missing);
+    if (ts == NULL) {
+        if (missing) {
+            Py_RETURN_NONE;
+        }
+        return NULL;
+    }
+    PyObject *costs = NULL, *path = NULL, *result = NULL;
+    int fast = ts_layout(ts);
+    costs = ts_get(ts, fast, F_COSTS);
+    if (costs == NULL) {
+        goto done;
+    }
+    path = ts_get(ts, fast, F_PATH);
+    if (path == NULL) {
+        goto done;
+    }
+    if (PyList_CheckExact(costs)) {
+        PyObject *items[3] = {path, flops, nbytes};
+        if (list_extend_items(costs, items, 3) < 0) {
+            goto done;
+        }
+    }
+    else {
+        PyObject *rec = PyTuple_Pack(3, path, flops, nbytes);
+        if (rec == NULL) {
+            goto done;
+        }
+        PyObject *nc = PyNumber_InPlaceAdd(costs, rec);
+        Py_DECREF(rec);
+        if (nc == NULL) {
+            goto done;
+        }
+        Py_SETREF(costs, nc);
+        fast = ts_layout(ts); /* Python code may have run */
+        if (ts_set(ts, fast, F_COSTS, costs) < 0) {
+            goto done;
+        }
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(path);
+    Py_XDECREF(costs);
+    Py_DECREF(ts);
+    return result;
+}
+
+static PyObject *
+cost_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    PyObject *prof = ((CostObject *)self)->prof;
+    if (prof == NULL) {
+        PyErr_SetString(PyExc_ValueError, "Cost object without a profiler");
+        return NULL;
+    }
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *res;
+    Py_INCREF(prof); /* the call may run Python code that drops the Cost object */
+    if (kwnames == NULL && nargs == 2) {
+        res = cost_record(prof, args[0], args[1]);
+    }
+    else { /* keywords or a wrong count: the argument rules of cost(self, flops, nbytes) */
+        static char *kwlist[] = {"flops", "nbytes", NULL};
+        PyObject *flops, *nbytes;
+        PyObject *tup = PyTuple_New(nargs);
+        PyObject *kw = NULL;
+        res = NULL;
+        if (tup == NULL) {
+            goto out;
+        }
+        for (Py_ssize_t i = 0; i < nargs; i++) {
+            Py_INCREF(args[i]);
+            PyTuple_SET_ITEM(tup, i, args[i]);
+        }
+        if (kwnames != NULL && PyTuple_GET_SIZE(kwnames)) {
+            kw = PyDict_New();
+            if (kw == NULL) {
+                goto out;
+            }
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+                if (PyDict_SetItem(kw, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0) {
+                    goto out;
+                }
+            }
+        }
+        if (PyArg_ParseTupleAndKeywords(tup, kw, "OO:cost", kwlist, &flops, &nbytes)) {
+            res = cost_record(prof, flops, nbytes);
+        }
+    out:
+        Py_XDECREF(tup);
+        Py_XDECREF(kw);
+    }
+    Py_DECREF(prof);
+    return res;
+}
+
+static PyObject *
+cost_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"prof", NULL};
+    PyObject *prof;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Cost", kwlist, &prof)) {
+        return NULL;
+    }
+    CostObject *self = (CostObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->vectorcall = cost_vectorcall;
+    Py_INCREF(prof);
+    self->prof = prof;
+    return (PyObject *)self;
+}
+
+static int
+cost_traverse(CostObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->prof);
+    return 0;
+}
+
+static int
+cost_clear(CostObject *self)
+{
+    Py_CLEAR(self->prof);
+    return 0;
+}
+
+static void
+cost_dealloc(CostObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    cost_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+cost_repr(CostObject *self)
+{
+    return PyUnicode_FromFormat("<zlprof cost of %R>", self->prof);
+}
+
+static PyMemberDef cost_members[] = {
+    {"__self__", Py_T_OBJECT_EX, offsetof(CostObject, prof), Py_READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
 };
+
+static PyTypeObject Cost_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "zlprof._speedups.Cost",
+    .tp_doc = "Cost(prof): prof.cost(flops, nbytes) in C (see Profiler.cost).",
+    .tp_basicsize = sizeof(CostObject),
+    .tp_dealloc = (destructor)cost_dealloc,
+    .tp_vectorcall_offset = offsetof(CostObject, vectorcall),
+    .tp_repr = (reprfunc)cost_repr,
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_traverse = (traverseproc)cost_traverse,
+    .tp_clear = (inquiry)cost_clear,
+    .tp_members = cost_members,
+    .tp_new = cost_new,
+};
+
+/* ------------------------------------------------------------------------ flush helpers
+ *
+ * The writer (the sampler thread, or an owner flushing synchronously) turns the flat
+ * lists into frame columns. These do it in one pass over the list with no Python objects
+ * created per item; profiler.py keeps NumPy versions with the same results (used when the
+ * extension is not built) and falls back to them whenever these raise (an item that is
+ * not an exact int, a value or a sum out of int64 range). */
+
+/* The list's first n items as C int64s (n <= len(lst)); -1 with an exception. Only
+ * exact ints are accepted, so no Python code runs while the items are read. */
+static int
+read_int64s(PyObject *lst, Py_ssize_t n, long long *out)
+{
+    if (!PyList_CheckExact(lst)) {
+        PyErr_SetString(PyExc_TypeError, "expected a list");
+        return -1;
+    }
+    if (n < 0 || n > PyList_GET_SIZE(lst)) {
+        PyErr_SetString(PyExc_ValueError, "n out of range");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyList_GET_ITEM(lst, i);
+        if (!PyLong_CheckExact(v)) {
+            PyErr_SetString(PyExc_TypeError, "not an int");
+            return -1;
+        }
+        int overflow = 0;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow) {
+            PyErr_SetString(PyExc_OverflowError, "int out of int64 range");
+            return -1;
+        }
+        out[i] = x;
+    }
+    return 0;
+}
+
+/* pack_records(lst, n, width) -> [bytes] * width: the first n items of the flat list of
+ * ``width``-wide records as columns, native byte order (little-endian hosts only, see
+ * profiler.py): column 0 (path ids) int32 (wrapping like NumPy's astype), the others
+ * int64. */
+static PyObject *
+speedups_pack_records(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    PyObject *lst;
+    Py_ssize_t n, width;
+    if (!PyArg_ParseTuple(args, "Onn:pack_records", &lst, &n, &width)) {
+        return NULL;
+    }
+    if (width < 1 || width > 16 || n % width) {
+        PyErr_SetString(PyExc_ValueError, "n must be a multiple of width (1..16)");
+        return NULL;
+    }
+    long long *vals = PyMem_Malloc(sizeof(long long) * (size_t)(n ? n : 1));
+    if (vals == NULL) {
+        return PyErr_NoMemory();
+    }
+    PyObject *out = NULL;
+    if (read_int64s(lst, n, vals) < 0) {
+        goto done;
+    }
+    Py_ssize_t rows = n / width;
+    out = PyList_New(width);
+    if (out == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t c = 0; c < width; c++) {
+        size_t item = c == 0 ? sizeof(int32_t) : sizeof(int64_t);
+        PyObject *b = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)item);
+        if (b == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        char *dst = PyBytes_AS_STRING(b);
+        if (c == 0) {
+            for (Py_ssize_t r = 0; r < rows; r++) {
+                int32_t v = (int32_t)(uint32_t)(unsigned long long)vals[r * width];
+                memcpy(dst + r * 4, &v, 4);
+            }
+        }
+        else {
+            for (Py_ssize_t r = 0; r < rows; r++) {
+                int64_t v = (int64_t)vals[r * width + c];
+                memcpy(dst + r * 8, &v, 8);
+            }
+        }
+        PyList_SET_ITEM(out, c, b);
+    }
+done:
+    PyMem_Free(vals);
+    return out;
+}
+
+/* sum_costs(lst, n) -> [(path, calls, flops, bytes)], ascending path, path 0 dropped: the
+ * first n items of the flat list of (path, flops, nbytes) triples summed per path. Raises
+ * (and profiler.py falls back) on a path outside 0..65535, a non-int, or an overflow. */
+static PyObject *
+speedups_sum_costs(PyObject *Py_UNUSED(m), PyObject *args)
+{
+    PyObject *lst;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "On:sum_costs", &lst, &n)) {
+        return NULL;
+    }
+    if (n % 3) {
+        PyErr_SetString(PyExc_ValueError, "n must be a multiple of 3");
+        return NULL;
+    }
+    enum { MAX_PATHS = 1 << 16 };
+    long long *vals = PyMem_Malloc(sizeof(long long) * (size_t)(n ? n : 1));
+    long long *acc = NULL; /* per path: calls, flops, bytes */
+    PyObject *out = NULL;
+    if (vals == NULL) {
+        return PyErr_NoMemory();
+    }
+    if (read_int64s(lst, n, vals) < 0) {
+        goto done;
+    }
+    long long top = 0;
+    for (Py_ssize_t i = 0; i < n; i += 3) {
+        if (vals[i] < 0 || vals[i] >= MAX_PATHS) {
+            PyErr_SetString(PyExc_ValueError, "path id out of range");
+            goto done;
+        }
+        if (vals[i] > top) {
+            top = vals[i];
+        }
+    }
+    acc = PyMem_Calloc((size_t)(top + 1) * 3, sizeof(long long));
+    if (acc == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i += 3) {
+        long long *a = acc + vals[i] * 3;
+        a[0] += 1;
+        if (__builtin_add_overflow(a[1], vals[i + 1], &a[1]) ||
+            __builtin_add_overflow(a[2], vals[i + 2], &a[2])) {
+            PyErr_SetString(PyExc_OverflowError, "cost sum out of int64 range");
+            goto done;
+        }
+    }
+    out = PyList_New(0);
+    if (out == NULL) {
+        goto done;
+    }
+    for (long long p = 1; p <= top; p++) {
+        long long *a = acc + p * 3;
+        if (!a[0]) {
+            continue;
+        }
+        PyObject *row = Py_BuildValue("(LLLL)", p, a[0], a[1], a[2]);
+        if (row == NULL || PyList_Append(out, row) < 0) {
+            Py_XDECREF(row);
+            Py_CLEAR(out);
+            goto done;
+        }
+        Py_DECREF(row);
+    }
+done:
+    PyMem_Free(vals);
+    PyMem_Free(acc);
+    return out;
+}
 
 /* ------------------------------------------------------------------------ module */
 
@@ -1025,13 +1375,20 @@ speedups_perf_counter_ns(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
 static PyMethodDef module_methods[] = {
     {"perf_counter_ns", speedups_perf_counter_ns, METH_NOARGS,
      "The clock the C blocks read (must agree with time.perf_counter_ns())."},
+    {"pack_records", speedups_pack_records, METH_VARARGS,
+     "pack_records(lst, n, width) -> list of width bytes: the columns of the first n items "
+     "(column 0 int32, the others int64, native byte order)."},
+    {"sum_costs", speedups_sum_costs, METH_VARARGS,
+     "sum_costs(lst, n) -> [(path, calls, flops, bytes)] of the first n items of flat "
+     "(path, flops, nbytes) triples, ascending path, path 0 dropped."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "zlprof._speedups",
-    .m_doc = "C hot path of zlprof's Block context manager (optional; see profiler.py).",
+    .m_doc = "C hot path of zlprof's Block context manager and Profiler.cost (optional; see "
+             "profiler.py).",
     .m_size = -1,
     .m_methods = module_methods,
 };
@@ -1050,40 +1407,30 @@ PyInit__speedups(void)
                     "zlprof._speedups needs the GIL; the pure-Python blocks are used instead");
     return NULL;
 #endif
-    INTERN(s_off, "_off");
     INTERN(s_tls, "_tls");
     INTERN(s_ts, "ts");
     INTERN(s_new_thread_state, "_new_thread_state");
     INTERN(s_intern, "_intern");
-    INTERN(s_flush_len, "_flush_len");
     INTERN(s_flush_thread, "_flush_thread");
     INTERN(s_get, "get");
     INTERN(s_pop, "pop");
     INTERN(s_append, "append");
     INTERN(s_cache_key, "zlprof._speedups.thread_cache");
-    INTERN(ts_names[F_STACK], "stack");
-    INTERN(ts_names[F_BUF], "buf");
-    INTERN(ts_names[F_PATH], "path");
-    INTERN(ts_names[F_DEADLINE], "deadline");
-    if ((minus_one = PyLong_FromLong(-1)) == NULL) {
-        return NULL;
-    }
+    INTERN(ts_lay.names[F_STACK], "stack");
+    INTERN(ts_lay.names[F_BUF], "buf");
+    INTERN(ts_lay.names[F_PATH], "path");
+    INTERN(ts_lay.names[F_DEADLINE], "deadline");
+    INTERN(ts_lay.names[F_COSTS], "costs");
+    INTERN(prof_lay.names[P_OFF], "_off");
+    INTERN(prof_lay.names[P_FLUSH_LEN], "_flush_len");
     if (PyType_Ready(&TLCache_Type) < 0 || PyType_Ready(&Hook_Type) < 0 ||
-        PyType_Ready(&HookDescr_Type) < 0 || PyType_Ready(&Block_Type) < 0) {
+        PyType_Ready(&HookDescr_Type) < 0 || PyType_Ready(&Block_Type) < 0 ||
+        PyType_Ready(&Cost_Type) < 0) {
         return NULL;
     }
     if (add_hook(&Block_Type, "__enter__", K_ENTER, "Open the block; returns the block.") < 0 ||
-        add_hook(&Block_Type, "__exit__", K_EXIT3,
+        add_hook(&Block_Type, "__exit__", K_EXIT,
                  "Close the block and record (path, t0, t1); never swallows exceptions.") < 0) {
-        return NULL;
-    }
-    WideBlock_Type.tp_base = &Block_Type;
-    if (PyType_Ready(&WideBlock_Type) < 0) {
-        return NULL;
-    }
-    if (add_hook(&WideBlock_Type, "__exit__", K_EXIT5,
-                 "Close the block and record (path, t0, t1, -1, -1); never swallows "
-                 "exceptions.") < 0) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&speedups_module);
@@ -1096,9 +1443,9 @@ PyInit__speedups(void)
         Py_DECREF(m);
         return NULL;
     }
-    Py_INCREF(&WideBlock_Type);
-    if (PyModule_AddObject(m, "WideBlock", (PyObject *)&WideBlock_Type) < 0) {
-        Py_DECREF(&WideBlock_Type);
+    Py_INCREF(&Cost_Type);
+    if (PyModule_AddObject(m, "Cost", (PyObject *)&Cost_Type) < 0) {
+        Py_DECREF(&Cost_Type);
         Py_DECREF(m);
         return NULL;
     }

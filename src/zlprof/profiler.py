@@ -1,10 +1,24 @@
 """Measure named, nested blocks of code and stream them as protocol frames.
 
 The hot path (``with prof.measure(name):``) does no locking and allocates one small tuple:
-enter pushes ``(parent_path, t0)`` on a per-thread stack, exit appends ``(path, t0, t1)``
-(plus memory readings when enabled) to a per-thread flat list. The owning thread flushes
-its list when it holds ``batch`` records or ``flush_interval`` has passed; a background
-sampler thread takes memory samples and flushes the lists of threads that went quiet.
+enter pushes ``(parent_path, t0)`` on a per-thread stack, exit appends ``(path, t0, t1)`` to
+a per-thread flat list ``ts.buf`` (memory blocks append ``(path, t0, t1, m0, m1)`` to a
+separate ``ts.mbuf``); ``cost(flops, nbytes)`` appends ``(path, flops, nbytes)`` to
+``ts.costs``. Every append is one list extend, atomic under the GIL.
+
+Flushing. When a list holds ``batch`` records or ``flush_interval`` has passed, the owning
+thread calls ``_flush_thread``. With the background sampler running (streaming profilers
+have one) the owner only hands a full list over (``ts.buf = []`` and a queue append) and
+wakes the sampler, which encodes and writes it: NumPy releases the GIL in its mat-vecs, so
+the encoding overlaps the owner's compute. The sampler also ticks at least every flush
+interval and then writes whatever every thread's lists hold (slice, then ``del lst[:n]``:
+the owner may append meanwhile), so a record reaches the sink within one flush interval
+(and the sample interval), or at ``batch`` records. If the sampler falls behind (more than
+``HANDOFF_MAX`` lists queued) or there is none (in-memory profilers), the owner encodes and
+writes synchronously. Every writer holds ``_lock``, writes pending path names first and
+drains the handoff queue before reading a thread's current list, so names precede the
+records using them and each thread's records stay in order (``flush()``/``close()`` send
+everything). The C helpers (``_speedups``) keep the writers cheap: no NumPy call per frame.
 
 Blocks are identified by their *call path*: ``measure("attention")`` inside
 ``measure("forward_pass")`` is the path ``forward_pass/attention``. The same name may nest
@@ -22,6 +36,7 @@ from __future__ import annotations
 
 import array
 import atexit
+import collections
 import functools
 import os
 import signal
@@ -149,16 +164,17 @@ class MemorySink:
 
 
 class _ThreadState:
-    __slots__ = ("stack", "buf", "path", "tid", "deadline", "tokens", "costs", "name")
+    __slots__ = ("stack", "buf", "mbuf", "path", "tid", "deadline", "tokens", "costs", "name")
 
     def __init__(self, tid: int, name: str) -> None:
         self.stack: list[tuple[int, int]] = []
-        self.buf: list[int] = []
+        self.buf: list[int] = []  # flat (path, t0, t1) records of plain blocks
+        self.mbuf: list[int] = []  # flat (path, t0, t1, m0, m1) records of memory blocks
         self.path = 0
         self.tid = tid
         self.deadline = 0
         self.tokens: list[tuple[int, int, int, str, str]] = []
-        self.costs: dict[int, list[int]] = {}
+        self.costs: list[int] = []  # flat (path, flops, nbytes) per cost() call
         self.name = name
 
 
@@ -231,7 +247,7 @@ class Block:
 
 
 class MemBlock(Block):
-    """A block that also records memory at its start and end (records of width 5)."""
+    """A block that also records memory at its start and end (5-wide records in ts.mbuf)."""
 
     __slots__ = ()
 
@@ -254,39 +270,21 @@ class MemBlock(Block):
         except (AttributeError, IndexError):
             return False
         m1 = prof._read_mem()
-        buf = ts.buf
+        mbuf = ts.mbuf
         if len(entry) == 3:
-            buf += (ts.path, entry[1], t1, entry[2], m1)
+            mbuf += (ts.path, entry[1], t1, entry[2], m1)
         else:  # entered as a plain block: no start reading
-            buf += (ts.path, entry[1], t1, -1, m1)
+            mbuf += (ts.path, entry[1], t1, -1, m1)
         ts.path = entry[0]
-        if t1 >= ts.deadline or len(buf) >= prof._flush_len:
-            prof._flush_thread(ts, t1)
-        return False
-
-
-class _WideBlock(Block):
-    """A plain block on a profiler whose records carry memory columns (filled with -1)."""
-
-    __slots__ = ()
-
-    def __exit__(self, et: object, ev: object, tb: object) -> bool:
-        t1 = _now()
-        prof = self._prof
-        try:
-            ts = prof._tls.ts
-            entry = ts.stack.pop()
-        except (AttributeError, IndexError):
-            return False
-        buf = ts.buf
-        buf += (ts.path, entry[1], t1, -1, -1)
-        ts.path = entry[0]
-        if t1 >= ts.deadline or len(buf) >= prof._flush_len:
+        if t1 >= ts.deadline or len(mbuf) >= prof._mflush_len:
             prof._flush_thread(ts, t1)
         return False
 
 
 # --------------------------------------------------------------------------- profiler
+
+#: Lists queued for the sampler beyond which an owner thread flushes synchronously.
+HANDOFF_MAX = 8
 
 
 class Profiler:
@@ -300,8 +298,12 @@ class Profiler:
         sink: where frames go; default: in memory (``statistics()``/``report()`` work).
         batch: records per flush; flush_interval_ms: the longest a record waits.
         sample_interval_ms: period of the background memory sampler (0 = no sampler).
+            While it runs it also encodes and writes the frames (see the module doc).
         exact_limit: samples per op kept exactly before the bounded histogram takes over.
     """
+
+    # the two attributes the C blocks read on every call: slots, read at their offsets
+    __slots__ = ("_off", "_flush_len", "__dict__", "__weakref__")
 
     def __init__(
         self,
@@ -321,10 +323,16 @@ class Profiler:
             raise ValueError("memory must be True, False or 'blocks'")
         self._off = not enabled
         self._memory = memory
-        self._width = 5 if memory else 3
         self._batch = max(1, int(batch))
-        self._flush_len = self._batch * self._width
+        self._flush_len = self._batch * 3  # ts.buf: 3 ints a record
+        self._mflush_len = self._batch * 5  # ts.mbuf: 5 ints a record
         self._interval_ns = int(flush_interval_ms * 1e6)
+        # (thread state, list, memory?) handed over by owner threads for the sampler to write
+        self._handoff: collections.deque[tuple[_ThreadState, list[int], bool]] = (
+            collections.deque()
+        )
+        self._wake = threading.Event()  # set on a handoff (and on close)
+        self._async = False  # True while the sampler runs: owners hand their lists over
         self._sample_s = sample_interval_ms / 1000.0
         self._tls = threading.local()
         self._threads: list[_ThreadState] = []
@@ -368,6 +376,9 @@ class Profiler:
             )
         )
         self._sink.flush()
+        if _CCost is not None:
+            # the C version of Profiler.cost (same semantics), shadowing the method
+            self.cost = _CCost(self)
         if self._sample_s > 0 and enabled:
             self._start_sampler()
 
@@ -420,8 +431,6 @@ class Profiler:
                 raise ValueError(f"block name must be a non-empty string without '/': {name!r}")
             if memory and self._memory:
                 blk = MemBlock(self, name)
-            elif self._width == 5:
-                blk = _WideBlock(self, name)
             else:
                 blk = Block(self, name)
             table[name] = blk
@@ -448,19 +457,18 @@ class Profiler:
         blk.__exit__(None, None, None)
 
     def cost(self, flops: int, nbytes: int) -> None:
-        """Attribute FLOPs and bytes moved to one call of the innermost open block."""
+        """Attribute FLOPs and bytes moved (ints) to one call of the innermost open block.
+
+        One atomic list extend; the calls are summed per path when the list is written
+        (a cost outside any block, path 0, is dropped there).
+        """
         if self._off:
             return
-        ts = getattr(self._tls, "ts", None)
-        if ts is None or not ts.stack:
+        try:
+            ts = self._tls.ts
+        except AttributeError:
             return
-        c = ts.costs.get(ts.path)
-        if c is None:
-            ts.costs[ts.path] = [1, int(flops), int(nbytes)]
-        else:
-            c[0] += 1
-            c[1] += int(flops)
-            c[2] += int(nbytes)
+        ts.costs += (ts.path, flops, nbytes)
 
     def token(self, request: int, index: int, phase: str, piece: str = "") -> None:
         """Record that token ``index`` of ``request`` was produced now (phase prefill/decode)."""
@@ -510,18 +518,18 @@ class Profiler:
                 col.append(self._gauges.get(k, -1))
 
     def flush(self) -> None:
-        """Send everything recorded so far."""
+        """Send everything recorded so far (names first, each thread's records in order)."""
         with self._lock:
-            for ts in list(self._threads):
-                self._flush_thread_locked(ts, force=True)
-            self._flush_mem_locked()
+            self._write_all_locked()
             self._sink.flush()
 
     def close(self) -> None:
         """Flush and stop the sampler; the sink stays readable for in-memory profilers."""
         if self._closed:
             return
+        self._async = False  # from now on owners flush synchronously
         self._stop.set()
+        self._wake.set()
         if self._sampler is not None and self._sampler is not threading.current_thread():
             self._sampler.join(timeout=1.0)
         if self._mem_reader is not None or self._sample_s > 0:
@@ -595,40 +603,94 @@ class Profiler:
         return "/".join(reversed(parts))
 
     def _flush_thread(self, ts: _ThreadState, now: int) -> None:
-        with self._lock:
-            self._flush_thread_locked(ts, force=True)
-            self._sink.flush()
+        """Owner thread ``ts``: a list is full or the deadline passed (called from blocks)."""
         ts.deadline = now + self._interval_ns
+        q = self._handoff
+        sampler = self._sampler  # (not alive in a forked child, though _async was copied)
+        if self._async and len(q) < HANDOFF_MAX and sampler is not None and sampler.is_alive():
+            # Hand full lists over to the sampler; the rest waits for its next tick (the
+            # ticks come at least every flush interval), so a deadline costs nothing here.
+            full = False
+            buf = ts.buf
+            if len(buf) >= self._flush_len:
+                ts.buf = []
+                q.append((ts, buf, False))
+                full = True
+            mbuf = ts.mbuf
+            if len(mbuf) >= self._mflush_len:
+                ts.mbuf = []
+                q.append((ts, mbuf, True))
+                full = True
+            if full:
+                self._wake.set()
+            return
+        with self._lock:
+            self._write_thread_locked(ts)
+            self._sink.flush()
 
-    def _flush_thread_locked(self, ts: _ThreadState, force: bool) -> None:
-        sink = self._sink
+    # Writers: every method below runs with self._lock held.
+
+    def _write_names_locked(self) -> None:
         if self._pending_names:
-            sink.write(protocol.encode_names(self._pending_names))
+            self._sink.write(protocol.encode_names(self._pending_names))
             self._pending_names = []
-        buf = ts.buf
-        n = len(buf)
-        n -= n % self._width  # extends are atomic, but be safe
+
+    def _drain_handoff_locked(self) -> None:
+        """Write the handed-over lists, oldest first (names before them)."""
+        self._write_names_locked()
+        q = self._handoff
+        while q:
+            ts, lst, mem = q.popleft()
+            self._write_records(ts.tid, lst, mem)
+
+    def _current(self, ts: _ThreadState, attr: str) -> list[int]:
+        """``ts.<attr>`` once no older list of any thread waits in the handoff queue.
+
+        The owner swaps its list and then queues the old one; a list read while the queue
+        is empty is the newest, and every older one has been written.
+        """
+        q = self._handoff
+        while True:
+            if q:
+                self._drain_handoff_locked()
+            lst: list[int] = getattr(ts, attr)
+            if not q:
+                return lst
+
+    def _write_records(self, tid: int, lst: list[int], mem: bool) -> None:
+        """Encode and remove the whole records at the head of ``lst`` (3- or 5-wide)."""
+        w = 5 if mem else 3
+        n = len(lst)
+        n -= n % w  # appends are whole records (atomic extends); be safe anyway
+        if not n:
+            return
+        frame = _encode_records(tid, lst, n, w)
+        del lst[:n]  # exactly what was encoded: the owner may have appended meanwhile
+        self._sink.write(frame)
+
+    def _write_thread_locked(self, ts: _ThreadState) -> None:
+        self._drain_handoff_locked()
+        self._write_records(ts.tid, self._current(ts, "buf"), False)
+        self._write_records(ts.tid, self._current(ts, "mbuf"), True)
+        toks = ts.tokens
+        if toks:
+            rows = toks[:]
+            del toks[: len(rows)]
+            self._sink.write(protocol.encode_tokens(rows))
+        costs = ts.costs
+        n = len(costs)
+        n -= n % 3
         if n:
-            arr = np.frombuffer(array.array("q", buf[:n]), dtype=np.int64).reshape(
-                -1, self._width
-            )
-            # remove exactly what was encoded: the owner may have appended meanwhile
-            del buf[:n]
-            if self._width == 5 and (arr[:, 3] >= 0).any() | (arr[:, 4] >= 0).any():
-                sink.write(
-                    protocol.encode_measurements(
-                        ts.tid, arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4]
-                    )
-                )
-            else:  # no block in this batch read memory: leave the columns out
-                sink.write(protocol.encode_measurements(ts.tid, arr[:, 0], arr[:, 1], arr[:, 2]))
-        if ts.tokens:
-            toks = ts.tokens[:]
-            del ts.tokens[: len(toks)]
-            sink.write(protocol.encode_tokens(toks))
-        if ts.costs and (force or threading.get_ident() == ts.tid):
-            costs, ts.costs = ts.costs, {}
-            sink.write(protocol.encode_costs([(p, c[0], c[1], c[2]) for p, c in costs.items()]))
+            rows = _sum_costs(costs, n)
+            del costs[:n]
+            if rows:
+                self._sink.write(protocol.encode_costs(rows))
+
+    def _write_all_locked(self) -> None:
+        self._drain_handoff_locked()
+        for ts in list(self._threads):
+            self._write_thread_locked(ts)
+        self._flush_mem_locked()
 
     def _flush_mem_locked(self) -> None:
         t, rss, traced, gauges = self._mem_rows
@@ -641,28 +703,137 @@ class Profiler:
         # itself is killed (SIGKILL): the sampler notices the new parent and stops it.
         watch_parent = isinstance(self._sink, StreamSink)
         parent = os.getppid()
+        every = self._sample_s  # memory samples
+        interval = self._interval_ns / 1e9
+        # writing ticks: also at least every flush interval (the owners wait for them)
+        period = min(every, max(interval, 1e-4)) if interval > 0 else every
+        stop, wake, q = self._stop, self._wake, self._handoff
 
         def run() -> None:
-            while not self._stop.wait(self._sample_s):
-                if watch_parent and os.getppid() != parent:
-                    self._sink.broken = True
-                    os.kill(os.getpid(), signal.SIGTERM)
-                    return
-                try:
-                    self.sample_memory()
-                    now = _now()
-                    with self._lock:
-                        for ts in list(self._threads):
-                            # quiet threads: their owner has not flushed for a while
-                            if now >= ts.deadline and (ts.buf or ts.tokens):
-                                self._flush_thread_locked(ts, force=False)
-                        self._flush_mem_locked()
-                        self._sink.flush()
-                except Exception:  # never let the sampler kill the program
-                    pass
+            now = time.monotonic()
+            next_tick = now + period
+            next_sample = now + every
+            try:
+                while not stop.is_set():
+                    left = next_tick - time.monotonic()
+                    if left > 0 and not q:
+                        wake.wait(left)
+                    wake.clear()  # before draining: a handoff after this sets it again
+                    if stop.is_set():
+                        return
+                    now = time.monotonic()
+                    tick = now >= next_tick
+                    sample = tick and now >= next_sample
+                    if tick:
+                        next_tick = max(next_tick + period, now + period / 2)
+                    if sample:
+                        next_sample = max(next_sample + every, now + every / 2)
+                        if watch_parent and os.getppid() != parent:
+                            self._sink.broken = True
+                            os.kill(os.getpid(), signal.SIGTERM)
+                            return
+                    try:
+                        if sample:
+                            self.sample_memory()
+                        with self._lock:
+                            if tick:  # everything every thread holds, and the samples
+                                self._write_all_locked()
+                            else:  # woken by a handoff
+                                self._drain_handoff_locked()
+                            self._sink.flush()
+                    except Exception:  # never let the sampler kill the program
+                        pass
+            finally:
+                self._async = False  # owners flush synchronously again
 
         self._sampler = threading.Thread(target=run, name="zlprof-sampler", daemon=True)
+        self._async = True
         self._sampler.start()
+
+
+_MEAS_KEYS = ("path", "t0", "t1", "m0", "m1")
+
+
+def _encode_records(tid: int, lst: list[int], n: int, w: int) -> bytes:
+    """A ``meas`` frame of the first ``n`` items of a flat list of ``w``-wide records
+    (3: path, t0, t1; 5: also m0, m1)."""
+    if _pack_records is not None:
+        try:
+            cols = _pack_records(lst, n, w)
+        except (TypeError, ValueError, OverflowError, MemoryError):
+            pass  # the NumPy version below copes (or raises) the same way as without C
+        else:
+            # the very body protocol.encode_measurements builds (a test checks the bytes),
+            # without a NumPy call: after a big mat-vec each costs microseconds
+            body: dict[str, Any] = {"tid": int(tid), "n": n // w}
+            body.update(zip(_MEAS_KEYS[:w], cols, strict=True))
+            return protocol.encode_frame("meas", body)
+    arr = np.frombuffer(array.array("q", lst[:n]), dtype=np.int64).reshape(-1, w)
+    return protocol.encode_measurements(tid, *arr.T.copy())
+
+
+_I64_MAX = (1 << 63) - 1
+
+
+def _sum_costs(lst: list[int], n: int) -> list[tuple[int, int, int, int]]:
+    """Rows ``(path, calls, flops, bytes)``, ascending path, of the first ``n`` items of a
+    flat list of ``(path, flops, nbytes)`` triples summed per path; path 0 (a cost outside
+    any block) is dropped. Sums are exact; a frame carries int64s (msgpack), so a sum past
+    int64 (more than 9.2e18 FLOPs or bytes on one path in one flush) is saturated."""
+    if _c_sum_costs is not None:
+        try:
+            return _c_sum_costs(lst, n)  # type: ignore[no-any-return]
+        except (TypeError, ValueError, OverflowError, MemoryError):
+            pass
+    flat = lst[:n]
+    if not flat:
+        return []
+    try:
+        a = np.array(flat).reshape(-1, 3)  # int64 when every item is an int in range
+        bound = (1 << 62) // len(a)  # |sum| < 2**62 whenever every |value| < bound
+        v = a[:, 1:]
+        ok = a.dtype == np.int64 and bool(((v > -bound) & (v < bound)).all())
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if ok:
+        a = a[a[:, 0] != 0]
+        if not len(a):
+            return []
+        a = a[np.argsort(a[:, 0], kind="stable")]
+        p = a[:, 0]
+        starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
+        calls = np.diff(np.r_[starts, len(p)])
+        sums = np.add.reduceat(a[:, 1:], starts, axis=0)
+        return list(
+            zip(
+                p[starts].tolist(),
+                calls.tolist(),
+                sums[:, 0].tolist(),
+                sums[:, 1].tolist(),
+                strict=True,
+            )
+        )
+    acc: dict[int, list[int]] = {}  # Python ints: exact whatever the values
+    for i in range(0, len(flat), 3):
+        try:
+            pid, f, b = int(flat[i]), int(flat[i + 1]), int(flat[i + 2])
+        except (TypeError, ValueError, OverflowError):
+            continue  # not a number: dropped (cost() does not check on the hot path)
+        if not pid:
+            continue
+        c = acc.get(pid)
+        if c is None:
+            acc[pid] = [1, f, b]
+        else:
+            c[0] += 1
+            c[1] += f
+            c[2] += b
+    sat = _saturate
+    return sorted((p, c[0], sat(c[1]), sat(c[2])) for p, c in acc.items())
+
+
+def _saturate(v: int) -> int:
+    return v if -_I64_MAX <= v <= _I64_MAX else (_I64_MAX if v > 0 else -_I64_MAX)
 
 
 # --------------------------------------------------------------------------- default
@@ -730,11 +901,16 @@ def gauge(name: str, value: int) -> None:
 
 # --------------------------------------------------------------------------- C hot path
 
-# zlprof._speedups (optional, built by setup.py) implements Block/_WideBlock __enter__ and
-# __exit__ in C with the same semantics; the classes above stay the reference and the
-# fallback (no compiler, or ZLPROF_PURE_PYTHON=1). MemBlock stays pure Python: its memory
-# readings dominate its cost. Profiler.measure instantiates whatever Block/_WideBlock name.
-_PyBlock, _PyWideBlock = Block, _WideBlock
+# zlprof._speedups (optional, built by setup.py) implements Block.__enter__ and __exit__,
+# and Profiler.cost, in C with the same semantics; the Python code above stays the
+# reference and the fallback (no compiler, or ZLPROF_PURE_PYTHON=1). MemBlock stays pure
+# Python: its memory readings dominate its cost. Profiler.measure instantiates whatever
+# ``Block`` names; Profiler.__init__ installs ``_CCost(self)`` as ``self.cost`` unless
+# ``_CCost`` is None.
+_PyBlock = Block
+_CCost: Any = None
+_pack_records: Any = None  # the C versions of the writers' list conversions
+_c_sum_costs: Any = None
 SPEEDUPS = False
 if os.environ.get("ZLPROF_PURE_PYTHON", "") in ("", "0"):
     try:
@@ -748,10 +924,9 @@ if os.environ.get("ZLPROF_PURE_PYTHON", "") in ("", "0"):
             __doc__ = _PyBlock.__doc__
             __call__ = _PyBlock.__call__
 
-        class _CWideBlock(_speedups.WideBlock):
-            __slots__ = ()
-            __doc__ = _PyWideBlock.__doc__
-            __call__ = _PyBlock.__call__
-
-        Block, _WideBlock = _CBlock, _CWideBlock  # type: ignore[misc]
+        Block = _CBlock  # type: ignore[misc]
+        _CCost = _speedups.Cost
+        if sys.byteorder == "little":  # pack_records writes native byte order
+            _pack_records = _speedups.pack_records
+        _c_sum_costs = _speedups.sum_costs
         SPEEDUPS = True
