@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,7 @@ class SourceError(Exception):
     """A source that cannot start (one line, shown to the user)."""
 
 
-class Source:
+class Source(ABC):
     """Common surface of LiveSource (here) and ReplaySource (replay.py).
 
     ``seekable`` sources (replays) also offer pause/seek/speed controls; views use them
@@ -56,12 +57,13 @@ class Source:
         self.started_at = time.monotonic()
         self._listeners: list[Callable[[], None]] = []
 
-    # subclasses implement these
+    @abstractmethod
     def start(self) -> None:
-        raise NotImplementedError
+        """Begin feeding ``state`` from a background thread."""
 
+    @abstractmethod
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stop feeding; release the child or the file."""
 
     @property
     def finished(self) -> bool:
