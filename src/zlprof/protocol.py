@@ -300,6 +300,30 @@ def decode_payload(payload: bytes | memoryview) -> Frame | None:
     return Frame(kind, body)
 
 
+def parse_frame(buf: bytes | bytearray, pos: int) -> tuple[Frame | None, int] | None:
+    """Parse the frame that starts at ``pos``: (frame, or None for an unknown kind, next pos).
+
+    ``None`` when the frame is not complete yet; ProtocolError when it is corrupt.
+    """
+    end = len(buf)
+    if end - pos < HEADER_SIZE:
+        return None
+    length, crc = HEADER.unpack_from(buf, pos)
+    if length > MAX_FRAME:
+        raise ProtocolError(f"frame length {length} exceeds limit")
+    start = pos + HEADER_SIZE
+    if end - start < length:
+        return None
+    payload = memoryview(buf)[start : start + length]
+    try:
+        if zlib.crc32(payload) != crc:
+            raise ProtocolError("frame checksum mismatch")
+        frame = decode_payload(payload)
+    finally:
+        payload.release()
+    return frame, start + length
+
+
 class FrameDecoder:
     """Incremental decoder: feed bytes, get complete frames.
 
@@ -332,21 +356,13 @@ class FrameDecoder:
         pos = start = self._pos
         end = len(buf)
         try:
-            while end - pos >= HEADER_SIZE:
-                length, crc = HEADER.unpack_from(buf, pos)
-                if length > MAX_FRAME:
-                    raise ProtocolError(f"frame length {length} exceeds limit")
-                if end - pos - HEADER_SIZE < length:
+            while True:
+                got = parse_frame(buf, pos)
+                if got is None:
                     break
-                payload = memoryview(buf)[pos + HEADER_SIZE : pos + HEADER_SIZE + length]
-                try:
-                    if zlib.crc32(payload) != crc:
-                        raise ProtocolError("frame checksum mismatch")
-                    frame = decode_payload(payload)
-                finally:
-                    payload.release()
-                pos += HEADER_SIZE + length
-                self.offset += HEADER_SIZE + length
+                frame, nxt = got
+                self.offset += nxt - pos
+                pos = nxt
                 if frame is not None:
                     frames.append(frame)
         except ProtocolError as exc:

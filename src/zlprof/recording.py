@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import struct
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,36 +146,21 @@ def iter_frames(data: bytes, start: int = FILE_HEADER_SIZE) -> Iterator[tuple[in
     """
     pos = start
     end = len(data)
-    mv = memoryview(data)
     while pos < end:
-        if end - pos < protocol.HEADER_SIZE:
-            err = ProtocolError(f"truncated frame header at byte {pos}")
-            err.offset = pos  # type: ignore[attr-defined]
-            raise err
-        length, crc = protocol.HEADER.unpack_from(data, pos)
-        body_start = pos + protocol.HEADER_SIZE
-        if length > protocol.MAX_FRAME:
-            err = ProtocolError(f"corrupt frame length at byte {pos}")
-            err.offset = pos  # type: ignore[attr-defined]
-            raise err
-        if end - body_start < length:
-            err = ProtocolError(f"truncated frame at byte {pos}")
-            err.offset = pos  # type: ignore[attr-defined]
-            raise err
-        payload = mv[body_start : body_start + length]
-        if zlib.crc32(payload) != crc:
-            err = ProtocolError(f"corrupt frame (checksum mismatch) at byte {pos}")
-            err.offset = pos  # type: ignore[attr-defined]
-            raise err
         try:
-            frame = protocol.decode_payload(payload)
+            got = protocol.parse_frame(data, pos)
         except ProtocolError as exc:
             err = ProtocolError(f"corrupt frame at byte {pos}: {exc}")
             err.offset = pos  # type: ignore[attr-defined]
             raise err from None
+        if got is None:
+            err = ProtocolError(f"truncated frame at byte {pos}")
+            err.offset = pos  # type: ignore[attr-defined]
+            raise err
+        frame, nxt = got
         if frame is not None:
             yield pos, frame
-        pos = body_start + length
+        pos = nxt
 
 
 def read_recording(path: str | os.PathLike[str]) -> ReadResult:
