@@ -107,9 +107,7 @@ def test_random_bytes_raise_only_protocol_error(data: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 def test_random_payloads_with_valid_framing(payload: bytes) -> None:
     """Even with a correct length and checksum, a hostile payload only raises ProtocolError."""
-    import zlib
-
-    raw = protocol.HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+    raw = protocol.pack_frame(payload)
     try:
         decode_stream(raw)
     except ProtocolError:
@@ -133,9 +131,7 @@ def test_wellformed_msgpack_of_wrong_shape(body: object, kind: str) -> None:
     import msgpack
 
     payload = msgpack.packb([kind, body], use_bin_type=True)
-    import zlib
-
-    raw = protocol.HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+    raw = protocol.pack_frame(payload)
     try:
         decode_stream(raw)
     except ProtocolError:
@@ -163,7 +159,7 @@ def test_truncation_at_every_offset_yields_the_complete_prefix() -> None:
     ends = []
     off = 0
     while off < len(data):
-        length, _ = protocol.HEADER.unpack_from(data, off)
+        length = protocol.HEADER.unpack_from(data, off)[5]
         off += protocol.HEADER_SIZE + length
         ends.append(off)
     for cut in range(len(data) + 1):
@@ -197,7 +193,7 @@ def test_unknown_kind_of_newer_minor_is_skipped() -> None:
 
 
 def test_oversized_length_rejected_without_allocation() -> None:
-    raw = protocol.HEADER.pack(protocol.MAX_FRAME + 1, 0) + b"x" * 10
+    raw = protocol.HEADER.pack(protocol.SYNC, 0, 0, 0, 0, protocol.MAX_FRAME + 1, 0) + b"x" * 10
     with pytest.raises(ProtocolError, match="exceeds"):
         FrameDecoder().feed(raw)
 

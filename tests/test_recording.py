@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from zlprof import protocol
 from zlprof.recording import (
@@ -80,15 +82,65 @@ def test_cut_at_every_byte_yields_complete_prefix(tmp_path: Path) -> None:
             assert f"at byte {last_end}" in res.warning
 
 
-def test_corrupt_middle_stops_with_offset(tmp_path: Path) -> None:
+def test_corrupt_middle_costs_one_frame(tmp_path: Path) -> None:
     p = tmp_path / "a.zlp"
     ends = write_small(p)
     data = bytearray(p.read_bytes())
-    data[ends[3] + 12] ^= 0xFF  # inside the 5th frame's payload
+    data[ends[3] + 24] ^= 0xFF  # inside the 5th frame's payload
     p.write_bytes(bytes(data))
     res = read_recording(p)
-    assert len(res.frames) == 4
+    assert len(res.frames) == len(ends) - 1  # all but the damaged one, the end included
+    assert [f.kind for f in res.frames][-1] == "end"
+    (d,) = res.damage
+    assert (d.start, d.end, d.truncated) == (ends[3], ends[4], False)
     assert f"byte {ends[3]}" in res.warning
+    assert load_session(p).stats_for(1).count == 40
+
+
+def _frame_spans(data: bytes) -> list[tuple[int, int]]:
+    res = protocol.scan(data, FILE_HEADER_SIZE)
+    assert not res.damage
+    return [(g.start, g.end) for g in res.parsed]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_one_damaged_byte_costs_only_the_frames_touching_it(tmp_path_factory, data) -> None:
+    """Flip or delete one random byte: every frame not touching it is recovered."""
+    p = tmp_path_factory.mktemp("rec") / "a.zlp"
+    write_small(p)
+    raw = p.read_bytes()
+    spans = _frame_spans(raw)
+    i = data.draw(st.integers(FILE_HEADER_SIZE, len(raw) - 1))
+    delete = data.draw(st.booleans())
+    if delete:
+        bad = raw[:i] + raw[i + 1 :]
+    else:
+        bad = bytearray(raw)
+        bad[i] ^= data.draw(st.integers(1, 255))
+        bad = bytes(bad)
+    res = protocol.scan(bad, FILE_HEADER_SIZE)
+    got = {bytes(g.content) for g in res.parsed}
+    want = set()
+    for a, b in spans:
+        if b <= i or a > i:
+            seg = raw[a:b]
+            whole = protocol.parse_frame(seg, 0)
+            want.add(bytes(whole.content))
+    assert want <= got
+    assert res.damage  # the damage is always reported
+    # positive control: the intact file reads whole, with no damage
+    assert len(protocol.scan(raw, FILE_HEADER_SIZE).parsed) == len(spans)
+
+
+def test_old_schema_1_recordings_still_read() -> None:
+    """The sample runs and fixtures made before schema 2 replay and report as before."""
+    root = Path(__file__).resolve().parents[1]
+    for f in [*sorted((root / "sample_runs").glob("*.zlp")), root / "tests/fixtures/session.zlp"]:
+        res = read_recording(f)
+        if res.schema[0] == 1:
+            assert res.frames and res.frames[0].kind == "hello"
+            assert res.warning is None
 
 
 def test_not_a_recording(tmp_path: Path) -> None:
@@ -103,10 +155,8 @@ def test_not_a_recording(tmp_path: Path) -> None:
 
 
 def test_newer_schema_refused(tmp_path: Path) -> None:
-    from zlprof.recording import MAGIC, VERSION
-
     p = tmp_path / "new.zlp"
-    p.write_bytes(MAGIC + VERSION.pack(protocol.SCHEMA_MAJOR + 1, 0))
+    p.write_bytes(protocol.preamble(protocol.SCHEMA_MAJOR + 1, 0))
     with pytest.raises(RecordingError, match="upgrade zlprof"):
         read_recording(p)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from test_replay_synthetic import write_synthetic
-from zlprof import protocol, sessions
+from zlprof import protocol
 from zlprof.recording import load_session, read_recording
 from zlprof.sessions import list_session_infos, program_name, session_info, session_table
 
@@ -112,19 +112,21 @@ def test_program_name(argv: list[str], name: str) -> None:
     assert program_name(argv) == name
 
 
-def test_scan_reads_far_less_than_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # measurement frames of ~40 KB, as a busy child sends: only their headers are read
-    p = write_synthetic(tmp_path / "a.zlp", seconds=20.0, tick_s=0.5, iters_per_tick=300)
-    read = 0
-    real = sessions.os.pread
-
-    def counting(fd: int, n: int, off: int) -> bytes:
-        nonlocal read
-        data = real(fd, n, off)
-        read += len(data)
-        return data
-
-    monkeypatch.setattr(sessions.os, "pread", counting)
-    info = sessions._scan_info(p, p.stat().st_size, 0.0)
-    assert info.status == "ok"
-    assert read < p.stat().st_size / 3
+def test_a_flipped_byte_marks_the_file_corrupt(tmp_path: Path) -> None:
+    """Every checksum is verified: one flipped byte in a measurement chunk in the middle
+    makes the listing say corrupt, with the damaged byte range; nothing after it is lost
+    (the end frame still gives the exit status)."""
+    p = write_synthetic(tmp_path / "a.zlp", seconds=4.0)
+    good = session_info(p)
+    assert good.status == "ok" and good.warning is None
+    res = read_recording(p)
+    at = res.offsets[len(res.offsets) // 2]
+    data = bytearray(p.read_bytes())
+    data[at + 30] ^= 0x10
+    bad = tmp_path / "b.zlp"
+    bad.write_bytes(bytes(data))
+    info = session_info(bad)
+    assert info.status == "corrupt"
+    assert info.warning is not None and f"at byte {at}" in info.warning
+    assert info.end_reason == good.end_reason
+    assert info.duration_s == pytest.approx(good.duration_s)

@@ -1,23 +1,43 @@
-"""The zlprof wire format: versioned, length-prefixed, checksummed msgpack frames.
+"""The zlprof wire format: versioned, synchronised, checksummed msgpack frames.
 
-One schema serves the live pipe and the recording file (a recording is a magic header
-followed by exactly the bytes that crossed the pipe).
+One schema serves every channel a measuring process streams on and the recording file:
+a stream is a 12-byte preamble (the recording file header: magic and schema version)
+followed by frames, and a recording is one such stream into which the recorder has
+merged the streams of every process of the session.
 
-Framing (all little-endian)::
+Framing (schema 2.x, all little-endian)::
 
-    frame   = length:u32  crc32:u32  payload[length]
-    payload = msgpack array [kind:str, body:map]
+    frame   = sync:4  flags:u8  codec:u8  reserved:u16  stream:u32  length:u32  crc32:u32
+              payload[length]
+    sync    = b"\\xa7ZLF"
+    crc32   = zlib CRC-32 of the header's first 16 bytes followed by the stored payload
+    payload = codec-compressed (codec 0: none, 1: zlib) content
+    content = one msgpack array [kind:str, body:map], or with FLAG_CHUNK several of them
+              concatenated
 
-``crc32`` is zlib's CRC-32 of the payload. A frame is complete only when its whole
-payload has arrived and its checksum matches; a reader therefore always knows the byte
-offset of the last good frame.
+``stream`` names the measuring process the frames came from: a process writes 0 on its
+own channel; the recorder writes the id it gave the channel (0 is the session itself:
+zlprof's own frames such as the child's output lines and the end frame). ``FLAG_BULK``
+marks a chunk that holds only measurement, memory and cost frames, so a listing may skip
+decoding it. A frame is complete only when its whole payload has arrived and its
+checksum matches; the sync word and the checksum let a reader find the next good frame
+after damage (:func:`scan`), so one flipped byte costs one frame, not the rest of a file.
 
-Frame kinds (schema 1.x):
+Schema 1.x (recordings made before the sync word) used ``length:u32 crc32:u32`` headers
+over uncompressed single frames; :func:`scan` still reads them (stopping at damage, as
+they have no sync word).
 
-``hello``   schema [major, minor], pid, argv, python, numpy, platform, start_ns (the child's
-            ``perf_counter_ns`` clock at start), wall_time (Unix seconds at start_ns), config
+Frame kinds:
+
+``hello``   schema [major, minor], pid, ppid (2.0), argv, python, numpy, platform,
+            start_ns (the process's ``perf_counter_ns`` clock at start; CLOCK_MONOTONIC,
+            shared by every process of the machine), wall_time (Unix seconds at
+            start_ns), config, start (2.0: how the process began: "exec", "fork",
+            "spawn", "forkserver")
 ``meta``    config: map merged into the session's workload config (sent once it is known)
-``names``   paths: list of [path_id, parent_path_id, name]; path 0 is the root
+``names``   paths: list of [path_id, parent_path_id, name]; path 0 is the root; path ids
+            are the sending process's own
+``threads`` (2.0) rows of [tid, name]: a thread's name, sent before its first records
 ``meas``    tid, n, path (int32 x n), t0, t1 (int64 x n, ns) and, when memory readings are
             on, m0, m1 (int64 x n, bytes at block start / end), all packed little-endian
 ``mem``     t, rss, traced (int64 columns; traced is -1 when not tracing) and gauges:
@@ -25,29 +45,51 @@ Frame kinds (schema 1.x):
 ``tokens``  rows of [t_ns, request, index, phase, piece] (phase "prefill" or "decode")
 ``costs``   rows of [path_id, calls, flops, bytes]: increments since the previous frame
 ``log``     t, level, msg
+``proc``    (2.0, stream 0 only) a process of the tree: stream, pid, ppid, argv, event
+            ("start" | "exit"), status (exit code, negative signal number, or None when
+            unknown), reason
 ``end``     status (exit code, or negative signal number), reason
 
 Frames of an unknown kind are skipped (a newer minor version may add kinds); a newer major
-version is refused. Decoding untrusted bytes raises only :class:`ProtocolError`.
+version is refused (:class:`SchemaTooNew`). Decoding untrusted bytes raises only
+:class:`ProtocolError`.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 import numpy as np
 
-SCHEMA_MAJOR = 1
+SCHEMA_MAJOR = 2
 SCHEMA_MINOR = 0
 SCHEMA = (SCHEMA_MAJOR, SCHEMA_MINOR)
 
-HEADER = struct.Struct("<II")
-HEADER_SIZE = HEADER.size
-#: No frame may be larger than this; a length above it means corruption.
+#: The preamble of every stream and recording: magic and schema version.
+MAGIC = b"\x89ZLPROF\n"
+PREAMBLE = struct.Struct("<HH")
+PREAMBLE_SIZE = len(MAGIC) + PREAMBLE.size
+
+SYNC = b"\xa7ZLF"
+HEADER = struct.Struct("<4sBBHIII")
+HEADER_SIZE = HEADER.size  # 20
+_CRC_SPAN = HEADER_SIZE - 4  # the checksum covers the header up to itself
+#: Schema 1.x frame header: length, crc32 (no sync word, no stream).
+HEADER_V1 = struct.Struct("<II")
+
+FLAG_CHUNK = 0x01
+FLAG_BULK = 0x02
+CODEC_NONE = 0
+CODEC_ZLIB = 1
+CODECS = (CODEC_NONE, CODEC_ZLIB)
+
+#: No frame may be larger than this (stored or decompressed); a length above it means
+#: corruption.
 MAX_FRAME = 64 * 1024 * 1024
 #: The most records one measurement frame may carry.
 MAX_RECORDS = 1 << 20
@@ -61,7 +103,11 @@ _UNPACK_LIMITS = dict(
     max_ext_len=0,
 )
 
-KINDS = ("hello", "meta", "names", "meas", "mem", "tokens", "costs", "log", "end")
+KINDS = (
+    "hello", "meta", "names", "threads", "meas", "mem", "tokens", "costs", "log", "proc",
+    "end",
+)
+BULK_KINDS = frozenset({"meas", "mem", "costs"})
 
 _I64 = np.dtype("<i8")
 _I32 = np.dtype("<i4")
@@ -71,19 +117,75 @@ class ProtocolError(ValueError):
     """Bytes that are not a valid zlprof frame stream."""
 
 
+class SchemaTooNew(ProtocolError):
+    """A stream or recording of a newer major schema than this zlprof reads."""
+
+    def __init__(self, major: int, minor: int) -> None:
+        super().__init__(
+            f"schema {major}.{minor} is newer than this zlprof reads ({SCHEMA_MAJOR}.x); "
+            "upgrade zlprof"
+        )
+        self.major = major
+        self.minor = minor
+
+
+class NotAStream(ProtocolError):
+    """Bytes that do not start with the zlprof preamble."""
+
+
 @dataclass(slots=True)
 class Frame:
     kind: str
     body: dict[str, Any]
+    #: the measuring process the frame came from (0: the session itself, or a live
+    #: process's own channel before the receiver tags it)
+    stream: int = 0
 
 
 # --------------------------------------------------------------------------- encoding
 
 
-def encode_frame(kind: str, body: dict[str, Any]) -> bytes:
+def preamble(major: int = SCHEMA_MAJOR, minor: int = SCHEMA_MINOR) -> bytes:
+    """The 12 bytes every stream and recording starts with."""
+    return MAGIC + PREAMBLE.pack(major, minor)
+
+
+def check_preamble(head: bytes) -> tuple[int, int]:
+    """(major, minor) of a preamble; NotAStream / SchemaTooNew / ProtocolError."""
+    if len(head) < len(MAGIC) or head[: len(MAGIC)] != MAGIC:
+        raise NotAStream("not a zlprof stream")
+    if len(head) < PREAMBLE_SIZE:
+        raise ProtocolError("truncated inside the preamble")
+    major, minor = PREAMBLE.unpack_from(head, len(MAGIC))
+    if major > SCHEMA_MAJOR:
+        raise SchemaTooNew(major, minor)
+    return major, minor
+
+
+def pack_frame(
+    payload: bytes, *, stream: int = 0, flags: int = 0, codec: int = CODEC_NONE
+) -> bytes:
+    """Header plus an already encoded (and, per ``codec``, compressed) payload."""
+    head = HEADER.pack(SYNC, flags, codec, 0, stream, len(payload), 0)
+    crc = zlib.crc32(payload, zlib.crc32(memoryview(head)[:_CRC_SPAN]))
+    return head[:_CRC_SPAN] + crc.to_bytes(4, "little") + payload
+
+
+def encode_frame(kind: str, body: dict[str, Any], stream: int = 0) -> bytes:
     """Encode one frame: header plus msgpack payload."""
-    payload = msgpack.packb([kind, body], use_bin_type=True)
-    return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+    return pack_frame(msgpack.packb([kind, body], use_bin_type=True), stream=stream)
+
+
+def encode_chunk(
+    content: bytes, *, stream: int = 0, bulk: bool = False, level: int = 1
+) -> bytes:
+    """One frame holding the concatenated payloads ``content`` of several frames,
+    zlib-compressed (``level`` 0: stored as is)."""
+    flags = FLAG_CHUNK | (FLAG_BULK if bulk else 0)
+    if level > 0:
+        return pack_frame(zlib.compress(content, level), stream=stream, flags=flags,
+                          codec=CODEC_ZLIB)
+    return pack_frame(content, stream=stream, flags=flags)
 
 
 def encode_hello(
@@ -96,25 +198,32 @@ def encode_hello(
     numpy_version: str,
     platform: str,
     config: dict[str, Any] | None = None,
+    ppid: int | None = None,
+    start: str = "exec",
 ) -> bytes:
-    return encode_frame(
-        "hello",
-        {
-            "schema": list(SCHEMA),
-            "pid": pid,
-            "argv": list(argv),
-            "start_ns": start_ns,
-            "wall_time": wall_time,
-            "python": python,
-            "numpy": numpy_version,
-            "platform": platform,
-            "config": config or {},
-        },
-    )
+    body: dict[str, Any] = {
+        "schema": list(SCHEMA),
+        "pid": pid,
+        "argv": list(argv),
+        "start_ns": start_ns,
+        "wall_time": wall_time,
+        "python": python,
+        "numpy": numpy_version,
+        "platform": platform,
+        "config": config or {},
+        "start": start,
+    }
+    if ppid is not None:
+        body["ppid"] = ppid
+    return encode_frame("hello", body)
 
 
 def encode_names(paths: list[tuple[int, int, str]]) -> bytes:
     return encode_frame("names", {"paths": [list(p) for p in paths]})
+
+
+def encode_threads(rows: list[tuple[int, str]]) -> bytes:
+    return encode_frame("threads", {"rows": [list(r) for r in rows]})
 
 
 def encode_measurements(
@@ -170,6 +279,30 @@ def encode_meta(config: dict[str, Any]) -> bytes:
     return encode_frame("meta", {"config": config})
 
 
+def encode_proc(
+    *,
+    stream: int,
+    pid: int,
+    event: str,
+    ppid: int | None = None,
+    argv: list[str] | None = None,
+    status: int | None = None,
+    reason: str = "",
+) -> bytes:
+    return encode_frame(
+        "proc",
+        {
+            "stream": stream,
+            "pid": pid,
+            "ppid": ppid,
+            "argv": list(argv or []),
+            "event": event,
+            "status": status,
+            "reason": reason,
+        },
+    )
+
+
 def encode_end(status: int, reason: str = "") -> bytes:
     return encode_frame("end", {"status": int(status), "reason": reason})
 
@@ -191,6 +324,13 @@ def _int(body: dict[str, Any], key: str) -> int:
     if not isinstance(v, int) or isinstance(v, bool):
         raise ProtocolError(f"field {key!r} must be an integer")
     return v
+
+
+def _rows(body: dict[str, Any], what: str) -> list[Any]:
+    rows = body.get("rows")
+    if not isinstance(rows, list):
+        raise ProtocolError(f"{what} frame without rows")
+    return rows
 
 
 def _validate(kind: str, body: dict[str, Any]) -> None:
@@ -215,12 +355,11 @@ def _validate(kind: str, body: dict[str, Any]) -> None:
         ):
             raise ProtocolError("hello frame without a valid schema version")
         if schema[0] > SCHEMA_MAJOR:
-            raise ProtocolError(
-                f"schema {schema[0]}.{schema[1]} is newer than this zlprof reads "
-                f"({SCHEMA_MAJOR}.x); upgrade zlprof"
-            )
+            raise SchemaTooNew(schema[0], schema[1])
         _int(body, "pid")
         _int(body, "start_ns")
+        if "ppid" in body and body["ppid"] is not None:
+            _int(body, "ppid")
         if not isinstance(body.get("config", {}), dict):
             raise ProtocolError("hello config must be a map")
     elif kind == "names":
@@ -236,6 +375,11 @@ def _validate(kind: str, body: dict[str, Any]) -> None:
                 or not isinstance(p[2], str)
             ):
                 raise ProtocolError("malformed path entry")
+    elif kind == "threads":
+        for r in _rows(body, "threads"):
+            if not isinstance(r, list) or len(r) != 2 or not isinstance(r[0], int) \
+                    or not isinstance(r[1], str):
+                raise ProtocolError("malformed thread row")
     elif kind == "mem":
         raw_t = body.get("t")
         if not isinstance(raw_t, bytes):
@@ -249,10 +393,7 @@ def _validate(kind: str, body: dict[str, Any]) -> None:
             raise ProtocolError("memory gauges must be a map")
         body["gauges"] = {str(k): _col(gauges, k, _I64, n) for k in gauges}
     elif kind == "tokens":
-        rows = body.get("rows")
-        if not isinstance(rows, list):
-            raise ProtocolError("tokens frame without rows")
-        for r in rows:
+        for r in _rows(body, "tokens"):
             if (
                 not isinstance(r, list)
                 or len(r) != 5
@@ -262,10 +403,7 @@ def _validate(kind: str, body: dict[str, Any]) -> None:
             ):
                 raise ProtocolError("malformed token row")
     elif kind == "costs":
-        rows = body.get("rows")
-        if not isinstance(rows, list):
-            raise ProtocolError("costs frame without rows")
-        for r in rows:
+        for r in _rows(body, "costs"):
             if not isinstance(r, list) or len(r) != 4 or not all(isinstance(x, int) for x in r):
                 raise ProtocolError("malformed cost row")
     elif kind == "meta":
@@ -274,16 +412,18 @@ def _validate(kind: str, body: dict[str, Any]) -> None:
     elif kind == "log":
         if not isinstance(body.get("msg"), str):
             raise ProtocolError("log frame without message")
+    elif kind == "proc":
+        _int(body, "stream")
+        _int(body, "pid")
+        if not isinstance(body.get("event"), str):
+            raise ProtocolError("proc frame without event")
+        if body.get("status") is not None:
+            _int(body, "status")
     elif kind == "end":
         _int(body, "status")
 
 
-def decode_payload(payload: bytes | memoryview) -> Frame | None:
-    """Decode one frame payload; ``None`` for a well-formed frame of an unknown kind."""
-    try:
-        obj = msgpack.unpackb(payload, raw=False, strict_map_key=False, **_UNPACK_LIMITS)
-    except Exception as exc:  # msgpack raises many types on hostile input
-        raise ProtocolError(f"undecodable frame payload: {exc.__class__.__name__}") from None
+def _frame(obj: Any, stream: int) -> Frame | None:
     if not isinstance(obj, list) or len(obj) != 2:
         raise ProtocolError("frame is not a [kind, body] pair")
     kind, body = obj
@@ -297,45 +437,128 @@ def decode_payload(payload: bytes | memoryview) -> Frame | None:
         raise
     except Exception as exc:
         raise ProtocolError(f"malformed {kind} frame: {exc.__class__.__name__}") from None
-    return Frame(kind, body)
+    return Frame(kind, body, stream)
 
 
-def parse_frame(buf: bytes | bytearray, pos: int) -> tuple[Frame | None, int] | None:
-    """Parse the frame that starts at ``pos``: (frame, or None for an unknown kind, next pos).
+def decode_payload(payload: bytes | memoryview, stream: int = 0) -> Frame | None:
+    """Decode one frame payload; ``None`` for a well-formed frame of an unknown kind."""
+    try:
+        obj = msgpack.unpackb(payload, raw=False, strict_map_key=False, **_UNPACK_LIMITS)
+    except Exception as exc:  # msgpack raises many types on hostile input
+        raise ProtocolError(f"undecodable frame payload: {exc.__class__.__name__}") from None
+    return _frame(obj, stream)
+
+
+def decode_content(content: bytes | memoryview, stream: int = 0) -> list[Frame]:
+    """Decode the concatenated payloads of a chunk (frames of unknown kinds skipped)."""
+    up = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=MAX_FRAME,
+                          **_UNPACK_LIMITS)
+    try:
+        up.feed(content)
+        objs = list(up)
+    except Exception as exc:
+        raise ProtocolError(f"undecodable chunk: {exc.__class__.__name__}") from None
+    out = []
+    for obj in objs:
+        fr = _frame(obj, stream)
+        if fr is not None:
+            out.append(fr)
+    return out
+
+
+def _decompress(payload: memoryview, codec: int) -> bytes:
+    if codec == CODEC_NONE:
+        return bytes(payload)
+    if codec == CODEC_ZLIB:
+        d = zlib.decompressobj()
+        try:
+            out = d.decompress(payload, MAX_FRAME)
+        except zlib.error as exc:
+            raise ProtocolError(f"undecompressable frame: {exc}") from None
+        if d.unconsumed_tail:
+            raise ProtocolError("frame decompresses past the size limit")
+        return out
+    raise ProtocolError(f"unknown codec {codec}")
+
+
+@dataclass(slots=True)
+class Parsed:
+    """One frame as read: its decoded frames (a chunk holds several), its content (the
+    decompressed payloads, ready to be written into another chunk) and its place."""
+
+    frames: list[Frame]
+    content: bytes
+    stream: int
+    flags: int
+    start: int
+    end: int
+
+
+def parse_frame(buf: bytes | bytearray | memoryview, pos: int) -> Parsed | None:
+    """Parse and decode the frame that starts at ``pos``.
 
     ``None`` when the frame is not complete yet; ProtocolError when it is corrupt.
     """
-    end = len(buf)
-    if end - pos < HEADER_SIZE:
-        return None
-    length, crc = HEADER.unpack_from(buf, pos)
-    if length > MAX_FRAME:
-        raise ProtocolError(f"frame length {length} exceeds limit")
-    start = pos + HEADER_SIZE
-    if end - start < length:
-        return None
-    payload = memoryview(buf)[start : start + length]
+    mv = memoryview(buf)
     try:
-        if zlib.crc32(payload) != crc:
-            raise ProtocolError("frame checksum mismatch")
-        frame = decode_payload(payload)
+        raw = check_frame(mv, pos)
+        if raw is None:
+            return None
+        try:
+            return raw.decode()
+        finally:
+            raw.payload.release()
     finally:
-        payload.release()
-    return frame, start + length
+        mv.release()
+
+
+def split_frames(raw: bytes | bytearray | memoryview) -> Iterator[tuple[int, int, bytes]]:
+    """(stream, flags, content) of every frame in ``raw``: complete frames that were
+    already validated (what FrameDecoder.feed_raw returns). Headers only: no checksum, no
+    msgpack decoding."""
+    mv = memoryview(raw)
+    pos = 0
+    end = len(mv)
+    try:
+        while pos + HEADER_SIZE <= end:
+            _sync, flags, codec, _res, stream, length, _crc = HEADER.unpack_from(mv, pos)
+            start = pos + HEADER_SIZE
+            yield stream, flags, _decompress(mv[start : start + length], codec)
+            pos = start + length
+    finally:
+        mv.release()
+
+
+def payload_kind(content: bytes | memoryview) -> str | None:
+    """The kind of a single frame's content from its first bytes: [fixarray 2, fixstr]."""
+    if len(content) < 2 or content[0] != 0x92 or not 0xA0 <= content[1] <= 0xBF:
+        return None
+    n = content[1] & 0x1F
+    kind = bytes(content[2 : 2 + n])
+    try:
+        return kind.decode("ascii") if len(kind) == n else None
+    except UnicodeDecodeError:
+        return None
 
 
 class FrameDecoder:
-    """Incremental decoder: feed bytes, get complete frames.
+    """Incremental decoder of one live channel: feed bytes, get complete frames.
 
-    ``offset`` is the stream offset just past the last complete frame. After a
-    :class:`ProtocolError` the decoder is poisoned: the stream cannot be trusted past it.
+    With ``preamble=True`` the channel must start with the 12-byte preamble (a zlprof
+    stream); ``schema`` then holds its version. ``offset`` is the stream offset just past
+    the last complete frame. After a :class:`ProtocolError` the decoder is poisoned: a
+    live channel cannot be trusted past it (recordings are read with :func:`scan`, which
+    resynchronises). The error carries ``frames`` (decoded before it), ``raw`` (their
+    bytes) and ``offset``.
     """
 
-    def __init__(self, base_offset: int = 0) -> None:
+    def __init__(self, base_offset: int = 0, *, preamble: bool = False) -> None:
         self._buf = bytearray()
         self._pos = 0
         self.offset = base_offset
         self.error: str | None = None
+        self._need_preamble = preamble
+        self.schema: tuple[int, int] | None = None
 
     def pending(self) -> int:
         """Bytes received but not yet part of a complete frame."""
@@ -354,17 +577,30 @@ class FrameDecoder:
         frames: list[Frame] = []
         buf = self._buf
         pos = start = self._pos
-        end = len(buf)
         try:
+            if self._need_preamble:
+                have = bytes(buf[pos : pos + PREAMBLE_SIZE])
+                if len(have) < PREAMBLE_SIZE:
+                    if not MAGIC.startswith(have[: len(MAGIC)]):
+                        raise NotAStream("not a zlprof stream")
+                    return [], b""
+                self.schema = check_preamble(have)
+                if self.schema[0] != SCHEMA_MAJOR:
+                    raise ProtocolError(
+                        f"stream of schema {self.schema[0]}.{self.schema[1]}; "
+                        f"this zlprof reads {SCHEMA_MAJOR}.x on a live channel"
+                    )
+                self._need_preamble = False
+                pos += PREAMBLE_SIZE
+                self.offset += PREAMBLE_SIZE
+                start = pos
             while True:
                 got = parse_frame(buf, pos)
                 if got is None:
                     break
-                frame, nxt = got
-                self.offset += nxt - pos
-                pos = nxt
-                if frame is not None:
-                    frames.append(frame)
+                self.offset += got.end - pos
+                pos = got.end
+                frames.extend(got.frames)
         except ProtocolError as exc:
             self.error = f"{exc} at byte {self.offset}"
             raw = bytes(buf[start:pos])
@@ -374,6 +610,7 @@ class FrameDecoder:
             exc.offset = self.offset  # type: ignore[attr-defined]
             raise
         raw = bytes(buf[start:pos])
+        end = len(buf)
         # compact the buffer once consumed data dominates
         if pos > 1 << 16 and pos * 2 > end:
             del buf[:pos]
@@ -389,3 +626,169 @@ def decode_stream(data: bytes) -> list[Frame]:
     if dec.pending():
         raise ProtocolError(f"truncated frame at byte {dec.offset}")
     return frames
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+@dataclass(slots=True)
+class Damage:
+    """Bytes of a recording that held no readable frame."""
+
+    start: int
+    end: int
+    #: what was wrong at ``start`` (checksum mismatch, truncated, ...)
+    reason: str
+    #: the damage runs to the end of the data (nothing readable after it)
+    truncated: bool = False
+
+    @property
+    def nbytes(self) -> int:
+        return self.end - self.start
+
+    def describe(self) -> str:
+        if self.truncated:
+            return (f"{self.reason} at byte {self.start}: the last {self.nbytes} bytes "
+                    "were not read")
+        return f"{self.reason} at byte {self.start}: skipped bytes {self.start}-{self.end} " \
+               f"({self.nbytes} bytes)"
+
+
+@dataclass
+class ScanResult:
+    """Every readable frame of a byte string, and where it was damaged."""
+
+    parsed: list[Parsed] = field(default_factory=list)
+    damage: list[Damage] = field(default_factory=list)
+    #: byte offset just past the last readable frame
+    end: int = 0
+
+
+@dataclass(slots=True)
+class RawFrame:
+    """A frame whose checksum holds, not yet decompressed or decoded."""
+
+    start: int
+    end: int
+    stream: int
+    flags: int
+    codec: int
+    payload: memoryview
+    #: schema 1.x framing (single frame, no codec)
+    v1: bool = False
+
+    def content(self) -> bytes:
+        return _decompress(self.payload, self.codec)
+
+    def decode(self) -> Parsed:
+        content = self.content()
+        if self.flags & FLAG_CHUNK:
+            frames = decode_content(content, self.stream)
+        else:
+            fr = decode_payload(content, self.stream)
+            frames = [fr] if fr is not None else []
+        return Parsed(frames, content, self.stream, self.flags, self.start, self.end)
+
+
+def check_frame(buf: bytes | memoryview, pos: int, v1: bool = False) -> RawFrame | None:
+    """The frame at ``pos`` if its header and checksum hold; None when it runs past the
+    end of ``buf``; ProtocolError when it is damaged."""
+    end = len(buf)
+    mv = buf if isinstance(buf, memoryview) else memoryview(buf)
+    if v1:
+        if end - pos < HEADER_V1.size:
+            return None
+        length, crc = HEADER_V1.unpack_from(mv, pos)
+        start = pos + HEADER_V1.size
+        if length > MAX_FRAME:
+            raise ProtocolError(f"frame length {length} exceeds limit")
+        if end - start < length:
+            return None
+        payload = mv[start : start + length]
+        if zlib.crc32(payload) != crc:
+            raise ProtocolError("frame checksum mismatch")
+        return RawFrame(pos, start + length, 0, 0, CODEC_NONE, payload, True)
+    if end - pos < HEADER_SIZE:
+        if bytes(mv[pos : pos + len(SYNC)]) != SYNC[: min(len(SYNC), end - pos)]:
+            raise ProtocolError("no frame sync word")
+        return None
+    sync, flags, codec, _res, stream, length, crc = HEADER.unpack_from(mv, pos)
+    if sync != SYNC:
+        raise ProtocolError("no frame sync word")
+    if length > MAX_FRAME:
+        raise ProtocolError(f"frame length {length} exceeds limit")
+    start = pos + HEADER_SIZE
+    if end - start < length:
+        return None
+    payload = mv[start : start + length]
+    if zlib.crc32(payload, zlib.crc32(mv[pos : pos + _CRC_SPAN])) != crc:
+        raise ProtocolError("frame checksum mismatch")
+    if codec not in CODECS:
+        raise ProtocolError(f"unknown codec {codec}")
+    return RawFrame(pos, start + length, stream, flags, codec, payload)
+
+
+def _resync(mv: memoryview, data: bytes, pos: int) -> RawFrame | None:
+    """The first frame after ``pos`` whose sync word, header and checksum hold."""
+    q = pos
+    while True:
+        q = data.find(SYNC, q + 1)
+        if q < 0:
+            return None
+        try:
+            got = check_frame(mv, q)
+        except ProtocolError:
+            continue
+        if got is not None:
+            return got
+
+
+def walk(data: bytes, start: int, major: int = SCHEMA_MAJOR,
+         damage: list[Damage] | None = None) -> Iterator[RawFrame]:
+    """Every frame of ``data`` from ``start`` whose checksum holds, resynchronising after
+    damage (schema 2.x; 1.x data has no sync word, so a walk stops at its first damage).
+    Damaged byte ranges are appended to ``damage``. Nothing is decompressed or decoded."""
+    damage = [] if damage is None else damage
+    mv = memoryview(data)
+    v1 = major < 2
+    pos = start
+    end = len(data)
+    while pos < end:
+        reason = "truncated frame"
+        try:
+            got = check_frame(mv, pos, v1)
+        except ProtocolError as exc:
+            got = None
+            reason = f"corrupt frame ({exc})"
+        if got is None:
+            nxt = None if v1 else _resync(mv, data, pos)
+            if nxt is None:
+                damage.append(Damage(pos, end, reason, truncated=True))
+                return
+            if reason == "truncated frame":
+                reason = "corrupt frame (bad length)"
+            damage.append(Damage(pos, nxt.start, reason))
+            got = nxt
+        yield got
+        pos = got.end
+
+
+def scan(data: bytes, start: int, major: int = SCHEMA_MAJOR) -> ScanResult:
+    """Read and decode every frame of ``data`` from ``start``, resynchronising after
+    damage (see :func:`walk`). A frame whose checksum holds but whose content does not
+    decode counts as damage too. A hello of a newer major schema raises
+    :class:`SchemaTooNew`.
+    """
+    res = ScanResult(end=start)
+    for raw in walk(data, start, major, res.damage):
+        try:
+            got = raw.decode()
+        except SchemaTooNew:
+            raise
+        except ProtocolError as exc:
+            res.damage.append(Damage(raw.start, raw.end, f"corrupt frame ({exc})"))
+            continue
+        res.parsed.append(got)
+        res.end = got.end
+    res.damage.sort(key=lambda d: d.start)
+    return res

@@ -1,36 +1,44 @@
-"""Session recordings: ``.zlp`` files hold a magic header followed by protocol frames.
+"""Session recordings: ``.zlp`` files hold the stream preamble followed by frames.
 
-Layout::
+Layout (schema 2.x; see protocol.py for the frame header)::
 
     magic   8 bytes  b"\\x89ZLPROF\\n"
     version 2 x u16  schema major, minor (little-endian)
-    frames  exactly the bytes that crossed the pipe (see protocol.py)
+    frames  zlib-compressed chunks, each holding the frames one process (``stream``) sent,
+            in arrival order; measurement/memory/cost runs are chunked apart from the
+            rest (FLAG_BULK), so a listing can skip them
 
-The writer appends complete frames and flushes per batch, so a crash loses at most the
-batch in flight. The reader yields every complete frame before a truncated or corrupt
-tail and says at which byte it stopped.
+The writer appends whole chunks and flushes per write, so a crash loses at most the write
+in flight. The reader yields every readable frame: after a damaged frame it finds the next
+good one by its sync word and checksum, so damage costs the frames it touches, and the
+result says which byte ranges were skipped (:class:`~zlprof.protocol.Damage`). Schema 1.x
+recordings (no sync word, uncompressed) are still read, up to their first damage.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import protocol
-from .protocol import Frame, ProtocolError
+from .protocol import Damage, Frame, ProtocolError, SchemaTooNew
 
-MAGIC = b"\x89ZLPROF\n"
-VERSION = struct.Struct("<HH")
-FILE_HEADER_SIZE = len(MAGIC) + VERSION.size
+MAGIC = protocol.MAGIC
+FILE_HEADER_SIZE = protocol.PREAMBLE_SIZE
 SUFFIX = ".zlp"
+#: zlib level of recorded chunks (1: fast; the ratio gain of higher levels is small here)
+COMPRESS_LEVEL = 1
 
 
 class RecordingError(Exception):
     """A file that cannot be read as a recording (one line, shown to the user)."""
+
+    def __init__(self, message: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 def default_sessions_dir() -> Path:
@@ -62,25 +70,26 @@ class RecordingWriter:
             self._f = open(self.path, mode)  # noqa: SIM115
         except FileExistsError:
             raise RecordingError(
-                f"{self.path} already exists (use --force to overwrite)"
+                f"{self.path} already exists (use --force to overwrite)", self.path
             ) from None
         except OSError as exc:
-            raise RecordingError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        self._f.write(MAGIC + VERSION.pack(protocol.SCHEMA_MAJOR, protocol.SCHEMA_MINOR))
+            raise RecordingError(
+                f"cannot write {self.path}: {exc.strerror or exc}", self.path
+            ) from None
+        self._f.write(protocol.preamble())
         self._f.flush()
         self.bytes_written = FILE_HEADER_SIZE
         self.closed = False
 
-    def write_raw(self, data: bytes) -> None:
-        """Append bytes that are one or more complete, validated frames; flush them."""
+    def write_raw(self, data: bytes, stream: int = 0) -> None:
+        """Append complete, validated frames (as a live channel delivered them) as
+        compressed chunks tagged with ``stream``; flush them."""
         if self.closed or not data:
             return
-        self._f.write(data)
+        out = b"".join(chunk_frames(data, stream))
+        self._f.write(out)
         self._f.flush()
-        self.bytes_written += len(data)
-
-    def write_frame(self, kind: str, body: dict) -> None:
-        self.write_raw(protocol.encode_frame(kind, body))
+        self.bytes_written += len(out)
 
     def close(self) -> None:
         if not self.closed:
@@ -99,27 +108,67 @@ class RecordingWriter:
         self.close()
 
 
+def chunk_frames(data: bytes, stream: int, level: int = COMPRESS_LEVEL) -> Iterator[bytes]:
+    """Regroup complete frames into compressed chunks, runs of bulk kinds apart."""
+    run: list[bytes] = []
+    run_bulk = False
+    for _s, flags, content in protocol.split_frames(data):
+        if flags & protocol.FLAG_CHUNK:
+            bulk = bool(flags & protocol.FLAG_BULK)
+        else:
+            bulk = protocol.payload_kind(content) in protocol.BULK_KINDS
+        if run and bulk != run_bulk:
+            yield protocol.encode_chunk(b"".join(run), stream=stream, bulk=run_bulk, level=level)
+            run = []
+        run.append(content)
+        run_bulk = bulk
+    if run:
+        yield protocol.encode_chunk(b"".join(run), stream=stream, bulk=run_bulk, level=level)
+
+
 @dataclass
 class ReadResult:
     frames: list[Frame]
-    #: byte offset (in the file) where each frame starts, parallel to ``frames``
+    #: byte offset (in the file) of the frame (chunk) each frame was read from, parallel
+    #: to ``frames``
     offsets: list[int]
-    #: None when the whole file was read; else why reading stopped, naming the byte offset
-    warning: str | None
+    #: byte ranges that held no readable frame, in file order
+    damage: list[Damage]
     size: int
+    #: byte offset just past the last readable frame
+    end: int = 0
+    schema: tuple[int, int] = protocol.SCHEMA
+    ends: list[int] = field(default_factory=list)
+
+    @property
+    def warning(self) -> str | None:
+        """One line on the damage, or None for an intact file."""
+        if not self.damage:
+            return None
+        lost = sum(d.nbytes for d in self.damage)
+        first = self.damage[0].describe()
+        if len(self.damage) == 1:
+            return first
+        return f"{len(self.damage)} damaged places, {lost} bytes unread; first: {first}"
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.damage) and self.damage[-1].truncated
 
 
-def check_header(head: bytes, path: Path) -> None:
-    if len(head) < len(MAGIC) or head[: len(MAGIC)] != MAGIC:
-        raise RecordingError(f"{path} is not a zlprof recording")
-    if len(head) < FILE_HEADER_SIZE:
-        raise RecordingError(f"{path} is truncated inside its header")
-    major, minor = VERSION.unpack_from(head, len(MAGIC))
-    if major > protocol.SCHEMA_MAJOR:
+def check_header(head: bytes, path: Path) -> tuple[int, int]:
+    """The schema version of a recording's header; RecordingError when it is none."""
+    try:
+        return protocol.check_preamble(head)
+    except SchemaTooNew as exc:
         raise RecordingError(
-            f"{path} uses recording schema {major}.{minor}; this zlprof reads "
-            f"{protocol.SCHEMA_MAJOR}.x (upgrade zlprof)"
-        )
+            f"{path} uses recording schema {exc.major}.{exc.minor}; this zlprof reads "
+            f"{protocol.SCHEMA_MAJOR}.x (upgrade zlprof)", path
+        ) from None
+    except protocol.NotAStream:
+        raise RecordingError(f"{path} is not a zlprof recording", path) from None
+    except ProtocolError:
+        raise RecordingError(f"{path} is truncated inside its header", path) from None
 
 
 def open_recording(path: str | os.PathLike[str]) -> bytes:
@@ -127,57 +176,39 @@ def open_recording(path: str | os.PathLike[str]) -> bytes:
     p = Path(path)
     try:
         if p.is_dir():
-            raise RecordingError(f"{p} is a directory, not a recording")
+            raise RecordingError(f"{p} is a directory, not a recording", p)
         data = p.read_bytes()
     except FileNotFoundError:
-        raise RecordingError(f"{p}: no such file") from None
+        raise RecordingError(f"{p}: no such file", p) from None
     except PermissionError:
-        raise RecordingError(f"{p}: permission denied") from None
+        raise RecordingError(f"{p}: permission denied", p) from None
     except OSError as exc:
-        raise RecordingError(f"{p}: {exc.strerror or exc}") from None
+        raise RecordingError(f"{p}: {exc.strerror or exc}", p) from None
     check_header(data[:FILE_HEADER_SIZE], p)
     return data
 
 
-def iter_frames(data: bytes, start: int = FILE_HEADER_SIZE) -> Iterator[tuple[int, Frame]]:
-    """(offset, frame) for every complete frame; raises ProtocolError at a bad one.
-
-    The exception carries ``offset``: the byte where the bad or truncated frame starts.
-    """
-    pos = start
-    end = len(data)
-    while pos < end:
-        try:
-            got = protocol.parse_frame(data, pos)
-        except ProtocolError as exc:
-            err = ProtocolError(f"corrupt frame at byte {pos}: {exc}")
-            err.offset = pos  # type: ignore[attr-defined]
-            raise err from None
-        if got is None:
-            err = ProtocolError(f"truncated frame at byte {pos}")
-            err.offset = pos  # type: ignore[attr-defined]
-            raise err
-        frame, nxt = got
-        if frame is not None:
-            yield pos, frame
-        pos = nxt
+def read_data(data: bytes, path: Path | str = "<recording>") -> ReadResult:
+    """Every readable frame of a recording's bytes (header checked), damage noted."""
+    p = Path(path)
+    schema = check_header(data[:FILE_HEADER_SIZE], p)
+    try:
+        res = protocol.scan(data, FILE_HEADER_SIZE, schema[0])
+    except SchemaTooNew as exc:
+        raise RecordingError(f"{p}: {exc}", p) from None
+    frames: list[Frame] = []
+    offsets: list[int] = []
+    ends: list[int] = []
+    for got in res.parsed:
+        frames.extend(got.frames)
+        offsets.extend([got.start] * len(got.frames))
+        ends.extend([got.end] * len(got.frames))
+    return ReadResult(frames, offsets, res.damage, len(data), res.end, schema, ends)
 
 
 def read_recording(path: str | os.PathLike[str]) -> ReadResult:
-    """Every complete frame of a recording, tolerant of a truncated or corrupt tail."""
-    data = open_recording(path)
-    frames: list[Frame] = []
-    offsets: list[int] = []
-    warning = None
-    try:
-        for off, fr in iter_frames(data):
-            frames.append(fr)
-            offsets.append(off)
-    except ProtocolError as exc:
-        warning = f"{exc}; {len(data) - exc.offset} bytes after it were not read"  # type: ignore[attr-defined]
-        if "newer than this zlprof" in str(exc):
-            raise RecordingError(f"{path}: {exc}") from None
-    return ReadResult(frames, offsets, warning, len(data))
+    """Every readable frame of a recording, tolerant of damage and a truncated tail."""
+    return read_data(open_recording(path), path)
 
 
 def load_session(path: str | os.PathLike[str], exact_limit: int | None = None):  # noqa: ANN201
@@ -187,16 +218,6 @@ def load_session(path: str | os.PathLike[str], exact_limit: int | None = None): 
     res = read_recording(path)
     state = SessionState() if exact_limit is None else SessionState(exact_limit=exact_limit)
     state.ingest_many(res.frames)
-    if res.warning:
-        state.warnings.append(res.warning)
+    state.warnings.extend(d.describe() for d in res.damage)
     state.source_path = str(path)  # type: ignore[attr-defined]
     return state
-
-
-def list_sessions(directory: Path | None = None) -> list[Path]:
-    """Recordings in the sessions directory, newest first."""
-    d = directory or default_sessions_dir()
-    if not d.is_dir():
-        return []
-    files = [p for p in d.iterdir() if p.suffix == SUFFIX and p.is_file()]
-    return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)

@@ -428,10 +428,9 @@ class ReplaySource(Source):
         self.file_size = res.size
         self.warning = res.warning
         self._frames = res.frames
-        self._ends = [
-            *(res.offsets[1:]),
-            (res.size if res.warning is None else _tail_offset(res.warning, res.size)),
-        ] if res.frames else []
+        self.damage = res.damage
+        # bytes of the file read once each frame is folded (the end of its chunk)
+        self._ends = res.ends
         self.origin_ns = _origin_ns(res.frames)
         times: list[int] = []
         t = 0
@@ -454,7 +453,7 @@ class ReplaySource(Source):
             if fr.kind == "log" and fr.body.get("level") in ("stdout", "stderr")
         ]
         self.state.source_path = str(self.path)  # type: ignore[attr-defined]
-        self._base_warnings = [self.warning] if self.warning else []
+        self._base_warnings = [d.describe() for d in res.damage]
         self.state.warnings[:0] = [w for w in self._base_warnings if w not in self.state.warnings]
 
         self._cond = threading.Condition()
@@ -928,17 +927,3 @@ class ReplaySource(Source):
                             self._anchor_ns = float(self._duration_ns)
                     self._cond.notify_all()
             self._update_status()
-
-
-def _tail_offset(warning: str, size: int) -> int:
-    """The byte offset a reader warning names ("... at byte N ..."), else ``size``."""
-    marker = "at byte "
-    i = warning.find(marker)
-    if i < 0:
-        return size
-    digits = ""
-    for ch in warning[i + len(marker) :]:
-        if not ch.isdigit():
-            break
-        digits += ch
-    return int(digits) if digits else size

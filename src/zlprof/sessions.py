@@ -1,14 +1,12 @@
 """The session library: recorded sessions in the sessions directory, newest first.
 
 Listing must stay fast with many large recordings, so a recording is not folded here. A
-scan walks the frame headers with one small ``pread`` each (length, checksum and the
-frame kind, which opens every msgpack payload) and decodes only the few frames a listing
-needs: the hello and meta frames (program, start date, configuration), every tokens
-frame (to count the output tokens), the end frame (exit status), and the last few
-measurement / memory frames (the session's last timestamp, hence its duration, as
-SessionState counts it: measurement, memory and token times). Skipped
-frames are not checksummed: a damaged measurement frame shows when the session is opened,
-while truncation (a frame running past the end of the file) shows here.
+scan walks every frame with :func:`zlprof.protocol.walk` (which verifies every checksum and
+resynchronises after damage, so a damaged file is listed as corrupt) and decodes only what
+a listing needs: the frames that are not bulk data (hello and meta: program, start date,
+configuration; tokens: the output tokens; end: exit status) and the last few measurement /
+memory chunks (the session's last timestamp, hence its duration, as SessionState counts
+it: measurement, memory and token times).
 
 Scans are cached in-process by (path, size, modification time), so the app's session
 browser can relist at no cost.
@@ -16,19 +14,15 @@ browser can relist at no cost.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgpack
-
 from . import fmt, protocol
-from .protocol import Frame, ProtocolError
+from .protocol import Damage, Frame, ProtocolError
 from .recording import (
     FILE_HEADER_SIZE,
     SUFFIX,
@@ -39,12 +33,7 @@ from .recording import (
 
 #: Measurement / memory frames at the end of a file decoded for the last timestamp.
 TAIL_FRAMES = 8
-#: Files whose frames average less than this are walked through 64 KiB read windows (few
-#: system calls); larger frames are skipped reading only their headers (few bytes).
-SMALL_FRAME = 4096
 
-_KINDS = {kind.encode(): kind for kind in protocol.KINDS}
-_DECODE = frozenset({"hello", "meta", "end"})
 _TIMED = frozenset({"meas", "mem"})  # what moves SessionState's clock (logs do not)
 
 
@@ -59,7 +48,8 @@ class SessionInfo:
     duration_s: float
     tokens_per_s: float
     size: int
-    #: ok | stopped | exit N | killed | incomplete (no end frame) | truncated | unreadable
+    #: ok | stopped | exit N | killed | incomplete (no end frame) | truncated | corrupt |
+    #: unreadable
     status: str
     tokens: int = 0
     argv: list[str] = field(default_factory=list)
@@ -104,7 +94,7 @@ def program_name(argv: list[Any]) -> str:
 
 
 class _Scan:
-    """What one pass over the frame headers learns."""
+    """What one pass over the frames learns."""
 
     def __init__(self) -> None:
         self.hello: dict[str, Any] | None = None
@@ -113,133 +103,56 @@ class _Scan:
         self.last_ns = 0
         self.first_ns: int | None = None
         self.end: dict[str, Any] | None = None
-        self.warning: str | None = None
-        self.tail: deque[tuple[int, int, int]] = deque(maxlen=TAIL_FRAMES)  # offset, len, crc
-        self.first_timed: tuple[int, int, int] | None = None
+        self.damage: list[Damage] = []
+        self.tail: deque[protocol.RawFrame] = deque(maxlen=TAIL_FRAMES)
+        self.first_timed: protocol.RawFrame | None = None
+
+    @property
+    def warning(self) -> str | None:
+        if not self.damage:
+            return None
+        first = self.damage[0].describe()
+        if len(self.damage) == 1:
+            return first
+        return f"{len(self.damage)} damaged places; first: {first}"
 
     def see(self, t: int) -> None:
         if t > self.last_ns:
             self.last_ns = t
 
 
-class _Window:
-    """Reads a file through one cached window, so walking many small frames costs few
-    system calls and walking large ones reads only their headers."""
-
-    SIZE = 1 << 16
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.start = 0
-        self.data = b""
-
-    def get(self, pos: int, n: int, ahead: bool = True) -> bytes:
-        """``n`` bytes at ``pos``; on a miss read a whole window there if ``ahead``."""
-        off = pos - self.start
-        if off < 0 or off + n > len(self.data):
-            self.start = pos
-            self.data = os.pread(self.fd, max(n, self.SIZE) if ahead else n, pos)
-            off = 0
-        return self.data[off : off + n]
-
-
-def _payload(win: _Window, pos: int, length: int, crc: int, ahead: bool = False) -> bytes:
-    payload = win.get(pos + protocol.HEADER_SIZE, length, ahead)
-    if len(payload) != length:
-        raise ProtocolError(f"truncated frame at byte {pos}")
-    if zlib.crc32(payload) != crc:
-        raise ProtocolError(f"corrupt frame (checksum mismatch) at byte {pos}")
-    return payload
-
-
-def _decode(payload: bytes, pos: int) -> Frame | None:
-    try:
-        return protocol.decode_payload(payload)
-    except ProtocolError as exc:
-        raise ProtocolError(f"corrupt frame at byte {pos}: {exc}") from None
-
-
-def _count_tokens(sc: _Scan, payload: bytes, pos: int) -> None:
-    """Fold a tokens frame without building validated rows (the common, large case)."""
-    try:
-        kind, body = msgpack.unpackb(payload, raw=False, strict_map_key=False,
-                                     max_bin_len=0, max_ext_len=0)
-        rows = body["rows"]
-        n = 0
-        last = 0
-        for r in rows:
-            phase = r[3]
-            if phase != "start" and phase != "end":
-                n += 1
-            if r[0] > last:
-                last = r[0]
-        if kind != "tokens" or not isinstance(last, int):
-            raise ValueError
-    except Exception:
-        fr = _decode(payload, pos)  # a proper error for a malformed frame
-        if fr is not None:
-            _fold(sc, fr)
-        return
-    sc.tokens += n
-    sc.see(last)
-
-
-def _kind(prefix: bytes) -> str | None:
-    """The kind of a frame from the first bytes of its payload: [fixarray 2, fixstr]."""
-    if len(prefix) < 2 or prefix[0] != 0x92 or not 0xA0 <= prefix[1] <= 0xBF:
-        return None
-    n = prefix[1] & 0x1F
-    kind = prefix[2 : 2 + n]
-    return _KINDS.get(kind) if len(kind) == n else None
-
-
-def _scan(fd: int, size: int) -> _Scan:
+def _scan(data: bytes, major: int) -> _Scan:
     sc = _Scan()
-    win = _Window(fd)
-    pos = FILE_HEADER_SIZE
-    peek = protocol.HEADER_SIZE + 8
-    frames = 0
-    try:
-        while pos < size:
-            # frames small on average: read windows ahead; large: just each header
-            small = frames == 0 or (pos - FILE_HEADER_SIZE) < SMALL_FRAME * frames
-            head = win.get(pos, peek, ahead=small)
-            if len(head) < protocol.HEADER_SIZE:
-                raise ProtocolError(f"truncated frame header at byte {pos}")
-            length, crc = protocol.HEADER.unpack_from(head, 0)
-            if length > protocol.MAX_FRAME:
-                raise ProtocolError(f"corrupt frame length at byte {pos}")
-            if pos + protocol.HEADER_SIZE + length > size:
-                raise ProtocolError(f"truncated frame at byte {pos}")
-            kind = _kind(head[protocol.HEADER_SIZE :])
-            if kind in _TIMED:
-                sc.tail.append((pos, length, crc))
-                if sc.first_timed is None:
-                    sc.first_timed = (pos, length, crc)
-            elif kind == "tokens":
-                _count_tokens(sc, _payload(win, pos, length, crc, small), pos)
-            elif kind in _DECODE or kind is None:
-                fr = _decode(_payload(win, pos, length, crc, small), pos)
-                if fr is not None:
-                    _fold(sc, fr)
-            pos += protocol.HEADER_SIZE + length
-            frames += 1
-    except ProtocolError as exc:
-        if "newer than this zlprof" in str(exc):
-            raise RecordingError(str(exc)) from None
-        sc.warning = f"{exc}; {size - pos} bytes after it were not read"
+    for raw in protocol.walk(data, FILE_HEADER_SIZE, major, sc.damage):
+        if raw.v1:
+            timed = protocol.payload_kind(raw.payload) in _TIMED
+        else:
+            timed = bool(raw.flags & protocol.FLAG_BULK)
+        if timed:
+            sc.tail.append(raw)
+            if sc.first_timed is None:
+                sc.first_timed = raw
+            continue
+        for fr in _decode(sc, raw):
+            _fold(sc, fr)
     # the last timestamp: from the last measurement / memory frames
     picks = list(sc.tail)
     if sc.hello is None and sc.first_timed is not None:
         picks.append(sc.first_timed)  # no hello: the session starts at its first event
-    for off, length, crc in picks:
-        try:
-            fr = _decode(_payload(win, off, length, crc), off)
-        except ProtocolError:
-            continue
-        if fr is not None:
+    for raw in picks:
+        for fr in _decode(sc, raw):
             _fold(sc, fr)
     return sc
+
+
+def _decode(sc: _Scan, raw: protocol.RawFrame) -> list[Frame]:
+    try:
+        return raw.decode().frames
+    except protocol.SchemaTooNew as exc:
+        raise RecordingError(str(exc)) from None
+    except ProtocolError as exc:
+        sc.damage.append(Damage(raw.start, raw.end, f"corrupt frame ({exc})"))
+        return []
 
 
 def _fold(sc: _Scan, fr: Frame) -> None:
@@ -269,7 +182,9 @@ def _fold(sc: _Scan, fr: Frame) -> None:
 
 
 def _status(sc: _Scan) -> str:
-    if sc.warning is not None:
+    if any(not d.truncated for d in sc.damage):
+        return "corrupt"
+    if sc.damage:
         return "truncated"
     if sc.end is None:
         return "incomplete"
@@ -313,18 +228,14 @@ def _scan_info(path: Path, size: int, mtime: float) -> SessionInfo:
         return SessionInfo(path, mtime, "?", 0.0, 0.0, size, "unreadable", warning=why)
 
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as exc:
-        return unreadable(exc.strerror or str(exc))
-    try:
-        check_header(os.pread(fd, FILE_HEADER_SIZE, 0), path)
-        sc = _scan(fd, size)
+        with open(path, "rb") as f:
+            data = f.read()
+        schema = check_header(data[:FILE_HEADER_SIZE], path)
+        sc = _scan(data, schema[0])
     except RecordingError as exc:
         return unreadable(str(exc))
     except OSError as exc:
         return unreadable(exc.strerror or str(exc))
-    finally:
-        os.close(fd)
     hello = sc.hello or {}
     origin = hello.get("start_ns") if sc.hello else sc.first_ns
     duration_s = max(0, sc.last_ns - origin) / 1e9 if origin is not None and sc.last_ns else 0.0
