@@ -222,8 +222,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_sessions(args: argparse.Namespace) -> int:
     from .sessions import session_table
+    from .textwidth import terminal_width
 
-    sys.stdout.write(session_table())
+    sys.stdout.write(session_table(width=terminal_width()))
     return 0
 
 
