@@ -371,20 +371,27 @@ def _verdict(r: DiffRow) -> str:
     return r.verdict
 
 
-def _describe(label: str, s: dict[str, Any], width: int | None = None) -> list[str]:
+def _describe(label: str, s: dict[str, Any]) -> str:
+    """``  A: path  [program]  1.0s, 240 measurements, 25.0 tok/s end-to-end`` (one line;
+    the app's compare screen shows it too)."""
     from . import fmt
     from .sessions import program_name
-    from .textwidth import cut, wrap
 
     argv = program_name(s.get("argv") or []) if s.get("argv") else ""
     tps = s.get("end_to_end_tokens_per_s", s.get("tokens_per_s")) or 0.0
     bits = [fmt.duration_s(s.get("elapsed_s") or 0.0), f"{s.get('measurements', 0):,} measurements"]
     if s.get("tokens"):
         bits.append(f"{tps:.1f} tok/s end-to-end")
-    if width is not None:  # a long path abbreviated from the left, keeping the file name
+    return f"  {label}" + (f"  [{argv}]" if argv else "") + "  " + ", ".join(bits)
+
+
+def _describe_lines(label: str, s: dict[str, Any], width: int | None) -> list[str]:
+    """:func:`_describe` wrapped to ``width``; a long path abbreviated from the left."""
+    from .textwidth import cut, wrap
+
+    if width is not None:
         label = cut(label, max(24, width - 40), "start")
-    text = f"{label}" + (f"  [{argv}]" if argv else "") + "  " + ", ".join(bits)
-    return wrap(text, width, "  ", "      ")
+    return wrap(_describe(label, s), width, "  ", "      ")
 
 
 def _throughput_lines(res: DiffResult, width: int | None) -> list[str]:
@@ -437,8 +444,8 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
     from .textwidth import render_table, wrap
 
     out = ["zlprof diff: B compared to A"]
-    out += _describe(f"A: {res.a_label}", res.a_summary, width)
-    out += _describe(f"B: {res.b_label}", res.b_summary, width)
+    out += _describe_lines(f"A: {res.a_label}", res.a_summary, width)
+    out += _describe_lines(f"B: {res.b_label}", res.b_summary, width)
     out += wrap(f"test: {res.test}; {res.rule()}; changes are B/A - 1", width, "", "      ")
     out.append("")
     body: list[list[str]] = []
