@@ -95,7 +95,9 @@ def test_table_of_the_default_directory(tmp_path: Path, monkeypatch: pytest.Monk
     out = session_table().splitlines()  # what `zlprof sessions` prints
     assert out[0] == f"Recorded sessions in {d}, newest first:"
     assert out[1].split() == ["started", "program", "duration", "tok/s", "size", "status", "path"]
-    assert out[2].endswith("20240102-000000-b.zlp") and out[3].endswith("20240101-000000-a.zlp")
+    assert out[2].endswith(str(d / "20240102-000000-b.zlp"))  # piped: full paths
+    assert out[3].endswith(str(d / "20240101-000000-a.zlp"))
+    assert out[4] == "tok/s: end-to-end, output tokens / wall time"
     assert " 2.0s " in out[2] and " ok " in out[2]
 
 

@@ -44,6 +44,9 @@ def _add_workload(p: argparse.ArgumentParser, sweep: bool = False) -> None:
         add_workload_arguments(p)
 
 
+LONG_HELP = "text: the seed's layout, a block of lines per op, instead of the summary"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="zlprof",
@@ -74,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="report printed at the end (default text)",
     )
+    p.add_argument("--long", action="store_true", help=LONG_HELP)
 
     p = sub.add_parser("replay", help="replay a recorded session in the app")
     p.add_argument("path", metavar="PATH")
@@ -84,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="print the report of a recording")
     p.add_argument("path", metavar="PATH")
     p.add_argument("--format", choices=["text", "json", "csv", "markdown"], default="text")
+    p.add_argument("--long", action="store_true", help=LONG_HELP)
     p.add_argument(
         "--window", type=float, metavar="SECONDS", help="only the last SECONDS of the session"
     )
@@ -146,8 +151,9 @@ def _profiler_options(args: argparse.Namespace) -> str:
 
 def cmd_record(args: argparse.Namespace, command: list[str]) -> int:
     from .recording import new_session_path
-    from .reports import REPORTS
+    from .reports import render_report
     from .sources import LiveSource
+    from .textwidth import terminal_width
 
     argv, program = _child_argv(args, command)
     out = Path(args.out) if args.out else new_session_path(program)
@@ -160,7 +166,9 @@ def cmd_record(args: argparse.Namespace, command: list[str]) -> int:
     except KeyboardInterrupt:
         interrupted = True
     src.stop()
-    sys.stdout.write(REPORTS[args.format](src.state))
+    sys.stdout.write(
+        render_report(src.state, args.format, width=terminal_width(), long=args.long)
+    )
     sys.stdout.flush()
     print(f"zlprof: recorded {out}", file=sys.stderr)
     if interrupted:
@@ -176,12 +184,15 @@ def cmd_record(args: argparse.Namespace, command: list[str]) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .recording import load_session
-    from .reports import REPORTS
+    from .reports import render_report
+    from .textwidth import terminal_width
 
     state = load_session(args.path)
     for w in state.warnings:
         print(f"zlprof: warning: {w}", file=sys.stderr)
-    sys.stdout.write(REPORTS[args.format](state, args.window))
+    sys.stdout.write(
+        render_report(state, args.format, args.window, width=terminal_width(), long=args.long)
+    )
     return 0
 
 
@@ -211,8 +222,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_sessions(args: argparse.Namespace) -> int:
     from .sessions import session_table
+    from .textwidth import terminal_width
 
-    sys.stdout.write(session_table())
+    sys.stdout.write(session_table(width=terminal_width()))
     return 0
 
 

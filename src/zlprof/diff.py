@@ -372,33 +372,91 @@ def _verdict(r: DiffRow) -> str:
 
 
 def _describe(label: str, s: dict[str, Any]) -> str:
+    """``  A: path  [program]  1.0s, 240 measurements, 25.0 tok/s end-to-end`` (one line;
+    the app's compare screen shows it too)."""
     from . import fmt
     from .sessions import program_name
 
     argv = program_name(s.get("argv") or []) if s.get("argv") else ""
-    tps = s.get("tokens_per_s") or 0.0
+    tps = s.get("end_to_end_tokens_per_s", s.get("tokens_per_s")) or 0.0
     bits = [fmt.duration_s(s.get("elapsed_s") or 0.0), f"{s.get('measurements', 0):,} measurements"]
     if s.get("tokens"):
-        bits.append(f"{tps:.1f} tok/s")
+        bits.append(f"{tps:.1f} tok/s end-to-end")
     return f"  {label}" + (f"  [{argv}]" if argv else "") + "  " + ", ".join(bits)
 
 
-def format_text(res: DiffResult) -> str:
-    """An aligned table: one row per op, token latencies last."""
-    out = [
-        "zlprof diff: B compared to A",
-        _describe(f"A: {res.a_label}", res.a_summary),
-        _describe(f"B: {res.b_label}", res.b_summary),
-        f"test: {res.test};",
-        f"      {res.rule()}; changes are B/A - 1",
-        "",
+def _describe_lines(label: str, s: dict[str, Any], width: int | None) -> list[str]:
+    """:func:`_describe` wrapped to ``width``; a long path abbreviated from the left."""
+    from .textwidth import cut, wrap
+
+    if width is not None:
+        label = cut(label, max(24, width - 40), "start")
+    return wrap(_describe(label, s), width, "  ", "      ")
+
+
+def _throughput_lines(res: DiffResult, width: int | None) -> list[str]:
+    """Each rate both sessions have, A -> B, labelled with what it divides."""
+    from .rates import DEFINITIONS
+    from .textwidth import wrap
+
+    out = []
+    for key in ("decode_tokens_per_s", "end_to_end_tokens_per_s"):
+        name, divides = DEFINITIONS[key]
+        ta, tb = res.a_summary.get(key), res.b_summary.get(key)
+        if key == "end_to_end_tokens_per_s":
+            ta = ta if ta is not None else res.a_summary.get("tokens_per_s")
+            tb = tb if tb is not None else res.b_summary.get("tokens_per_s")
+        if ta and tb:
+            out += wrap(
+                f"{name} tok/s ({divides}): {ta:.1f} -> {tb:.1f} ({_pct(tb / ta - 1)})",
+                width, "", "  ",
+            )
+    return out
+
+
+#: the text table's columns; at a narrow terminal they go in ``drop`` order (p99 first),
+#: the operation name is abbreviated first and the median change and verdict always stay
+def _columns() -> list[Any]:
+    from .textwidth import Column
+
+    return [
+        Column("operation", align="left", cut="end", min_width=20),
+        Column("n A", drop=2),
+        Column("n B", drop=3),
+        Column("median A", drop=6),
+        Column("median B", drop=7),
+        Column("median"),
+        Column("p95", drop=4),
+        Column("p99", drop=1),
+        Column("mean", drop=5),
+        Column("p-value", drop=8),
+        Column("verdict", align="left"),
     ]
-    head = ["operation", "n A", "n B", "median A", "median B", "median", "p95", "p99", "mean",
-            "p-value", "verdict"]
+
+
+def format_text(res: DiffResult, width: int | None = None) -> str:
+    """An aligned table: one row per op, token latencies last.
+
+    ``width``: a terminal's columns, which the table fits (names abbreviated and indented
+    by call depth, then columns left out in a stated order); None (piped): ops by their
+    full path, one row a line, nothing cut.
+    """
+    from .textwidth import render_table, wrap
+
+    out = ["zlprof diff: B compared to A"]
+    out += _describe_lines(f"A: {res.a_label}", res.a_summary, width)
+    out += _describe_lines(f"B: {res.b_label}", res.b_summary, width)
+    out += wrap(f"test: {res.test}; {res.rule()}; changes are B/A - 1", width, "", "      ")
+    out.append("")
     body: list[list[str]] = []
     marks = False
     for r in res.rows:
-        name = r.op if r.kind == "op" else f"[{r.op}]"
+        if r.kind != "op":
+            name = f"[{r.op}]"
+        elif width is None:
+            name = r.op
+        else:
+            name = "  " * r.depth + r.op.rsplit("/", 1)[-1]
         p = _p(r.test)
         if r.samples == "histogram":
             p += "*"
@@ -416,28 +474,21 @@ def format_text(res: DiffResult) -> str:
     if not body:
         out.append("no measurements in either session")
         return "\n".join(out) + "\n"
-    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
-    left = {0, len(head) - 1}
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    out.append(line(head))
-    out.append(line(["-" * w for w in widths]))
-    out.extend(line(row) for row in body)
+    table = render_table(_columns(), body, width)
+    out.extend(table.lines)
     out.append("")
-    out.append("durations in ms; [ttft] [tpot] [itl] are token latencies")
+    out += wrap("durations in ms; [ttft] [tpot] [itl] are token latencies", width)
     if marks:
-        out.append("* past the exact-sample limit: tested on the 0.2% histogram buckets")
+        out += wrap("* past the exact-sample limit: tested on the 0.2% histogram buckets", width)
+    note = table.note(width)
+    if note:
+        out += wrap(note, width)
     counts = res.counts()
-    out.append(
-        "summary: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda x: -x[1]))
+    out += wrap(
+        "summary: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda x: -x[1])),
+        width,
     )
-    ta, tb = res.a_summary.get("tokens_per_s"), res.b_summary.get("tokens_per_s")
-    if ta and tb:
-        out.append(f"throughput: {ta:.1f} -> {tb:.1f} tok/s ({_pct(tb / ta - 1)})")
+    out += _throughput_lines(res, width)
     return "\n".join(out) + "\n"
 
 
@@ -457,7 +508,9 @@ def diff_main(args: argparse.Namespace) -> int:
     if fmt_name == "json":
         sys.stdout.write(res.to_json())
     elif fmt_name == "text":
-        sys.stdout.write(res.to_text())
+        from .textwidth import terminal_width
+
+        sys.stdout.write(format_text(res, terminal_width()))
     else:
         print(f"zlprof: error: unknown format {fmt_name!r}", file=sys.stderr)
         return 2

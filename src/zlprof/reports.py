@@ -1,4 +1,10 @@
-"""Reports of a session: text (the seed's layout), JSON, CSV, Markdown; Chrome-trace export.
+"""Reports of a session: text, JSON, CSV, Markdown; Chrome-trace export.
+
+The text report (:func:`summary_report`, what ``zlprof report`` and ``zlprof record``
+print) is a summary: the run in one paragraph, one table row per op, then the hints. Its
+table fits the terminal (:mod:`zlprof.textwidth`); piped, it is never cut (full op paths,
+one row a line). The seed's layout, a 13-line block per op, is :func:`text_report`
+(``--long``, and ``Profiler.report()``).
 
 Reports read SessionState; exports that need every single measurement (Chrome trace,
 per-measurement CSV) read the recording's frames directly.
@@ -16,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from . import fmt
+from . import fmt, rates
 from .protocol import Frame
 from .session import OpRow, SessionState
 from .stats import PERCENTILE_NOTE, PerformanceStats
+from .textwidth import Column, render_table, wrap
 
 JSON_SCHEMA = "zlprof.report/1"
 
@@ -59,7 +66,16 @@ def estimator_note(rows: list[OpRow]) -> str:
 
 def session_dict(state: SessionState) -> dict[str, Any]:
     s = state.summary()
-    return {k: _clean(v) for k, v in s.items()}
+    d = {k: _clean(v) for k, v in s.items()}
+    d["rates"] = {
+        r.key: {k: _clean(v) for k, v in r.as_dict().items()} for r in rates.session_rates(state)
+    }
+    return d
+
+
+def rates_text(state: SessionState) -> str:
+    """``370.4 tok/s decode (decode tokens / decode time), ...``: every rate, labelled."""
+    return ", ".join(r.text() for r in rates.session_rates(state) if r.count)
 
 
 def header_lines(state: SessionState, rows: list[OpRow]) -> list[str]:
@@ -82,9 +98,9 @@ def header_lines(state: SessionState, rows: list[OpRow]) -> list[str]:
         if s["tpot_ms"] is not None:
             extra.append(f"TPOT {fmt.ms(s['tpot_ms'])} ms")
         lines.append(
-            f"Tokens: {s['tokens']:,} ({s['tokens_per_s']:.1f} tok/s)"
-            + (f"   {'   '.join(extra)} (medians)" if extra else "")
+            f"Tokens: {s['tokens']:,}" + (f"   {'   '.join(extra)} (medians)" if extra else "")
         )
+        lines.append(f"Throughput: {rates_text(state)}")
     if s["peak_rss_bytes"]:
         lines.append(f"Peak RSS: {fmt.nbytes(s['peak_rss_bytes'])}")
     if s["end_status"] is not None:
@@ -134,6 +150,160 @@ def text_report(state: SessionState, window_s: float | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+def run_paragraph(state: SessionState, rows: list[OpRow]) -> str:
+    """The run in one paragraph: program, when, how long, how it ended, tokens and every
+    rate (labelled with what it divides), latencies, measurements, peak memory."""
+    from .sessions import program_name
+
+    s = state.summary()
+    prog = program_name(s["argv"]) if s["argv"] else "(unknown program)"
+    bits = [f"{prog} ran {fmt.duration_s(s['elapsed_s'])}"]
+    if s["wall_time"]:
+        bits.append(
+            "from " + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s["wall_time"]))
+        )
+    if s["end_status"] is not None:
+        how = s["end_reason"] or "ended"
+        bits.append(f"and {how} (status {s['end_status']})")
+    else:
+        bits.append("and has not ended (no end frame)")
+    text = " ".join(bits) + "."
+    if s["tokens"]:
+        n_req = state.ttft.count
+        req = f" in {n_req:,} request{'s' if n_req != 1 else ''}" if n_req else ""
+        text += f" It generated {s['tokens']:,} output tokens{req}: {rates_text(state)}."
+        lat = []
+        if s["ttft_ms"] is not None:
+            lat.append(f"time to first token {fmt.ms(s['ttft_ms'])} ms")
+        if s["tpot_ms"] is not None:
+            lat.append(f"time per output token {fmt.ms(s['tpot_ms'])} ms")
+        if lat:
+            text += " Medians: " + ", ".join(lat) + "."
+    text += f" {s['measurements']:,} measurements of {len(rows):,} ops"
+    if s["peak_rss_bytes"]:
+        text += f"; peak RSS {fmt.nbytes(s['peak_rss_bytes'])}"
+    return text + "."
+
+
+#: the summary table's columns: (header, drop order when too wide; None = never dropped)
+SUMMARY_COLUMNS = (
+    Column("op", align="left", cut="end", min_width=24),
+    Column("count", drop=3),
+    Column("total ms", drop=4),
+    Column("share"),
+    Column("p50 ms"),
+    Column("p95 ms", drop=5),
+    Column("p99 ms", drop=2),
+    Column("memory", drop=1),
+)
+
+
+def op_label(r: OpRow, full: bool) -> str:
+    """An op as a table shows it: its full path (piped output, so it greps) or, fitted to
+    a terminal, its name indented by its depth in the call tree."""
+    return r.full if full else "  " * r.depth + r.name
+
+
+def summary_table(rows: list[OpRow], width: int | None) -> list[str]:
+    """One row per op (count, total, share, p50, p95, p99, memory), fitted to ``width``."""
+    hist = False
+    body = []
+    for r in rows:
+        st = r.stats
+        mark = ""
+        if st.estimator == "histogram":
+            mark, hist = "*", True
+        mem = st.mem_allocated_bytes or st.mem_peak_bytes
+        body.append([
+            op_label(r, width is None),
+            f"{st.count:,}",
+            fmt.ms(st.total_ms),
+            fmt.pct(st.share),
+            fmt.ms(st.median_ms) + mark,
+            fmt.ms(st.p95_ms) + mark,
+            fmt.ms(st.p99_ms) + mark,
+            fmt.nbytes(st.mem_allocated_bytes) if mem else "-",
+        ])
+    table = render_table(SUMMARY_COLUMNS, body, width)
+    out = table.lines
+    notes = [
+        "share: of wall time; memory: bytes the op allocated (sum of its RSS growth)",
+    ]
+    if hist:
+        notes.append("* percentile from the bounded log-bucket histogram (<= 0.1 % error)")
+    note = table.note(width)
+    if note:
+        notes.append(note)
+    for n in notes:
+        out += wrap(n, width)
+    return out
+
+
+def hint_lines(state: SessionState, width: int | None) -> list[str]:
+    """The bottleneck hints (diagnose.py), most severe first; the rules without enough
+    data in one line."""
+    from .diagnose import diagnose
+
+    hints = diagnose(state)
+    out: list[str] = []
+    short = []
+    for h in hints:
+        if h.data.get("not_enough_data"):
+            short.append(h.title.removesuffix(": not enough data"))
+            continue
+        out += wrap(f"[{h.severity}] {h.title}", width, "", "  ")
+        out += wrap(h.evidence, width, "  ")
+        out += wrap("-> " + h.suggestion, width, "  ", "     ")
+    if short:
+        out += wrap("Not enough data yet for: " + "; ".join(short) + ".", width)
+    return out
+
+
+def summary_report(
+    state: SessionState, window_s: float | None = None, width: int | None = None
+) -> str:
+    """The text report: the run in a paragraph, a table row per op, then the hints.
+
+    ``width``: the terminal's columns (the table fits them: names abbreviated, then
+    columns left out in the order of ``SUMMARY_COLUMNS``' ``drop``); None (piped): no
+    line is cut, ops by their full path, one row a line.
+    """
+    rows = state.op_rows(window_s)
+    out = wrap(run_paragraph(state, rows), width)
+    s = state.summary()
+    for w in s["warnings"]:
+        out += wrap(f"WARNING: {w}", width, "", "  ")
+    out.append("")
+    scope = "" if window_s is None else f" (last {window_s:g} s)"
+    if rows:
+        out += wrap(f"Per op{scope}, in call-tree order:", width)
+        out += summary_table(rows, width)
+        out += wrap(f"Statistics: {PERCENTILE_NOTE}; {estimator_note(rows)}.", width)
+    else:
+        out.append("No measurements.")
+    hints = hint_lines(state, width)
+    if hints:
+        out += ["", "Hints:", *hints]
+    return "\n".join(out) + "\n"
+
+
+def render_report(
+    state: SessionState,
+    format: str = "text",
+    window_s: float | None = None,
+    *,
+    width: int | None = None,
+    long: bool = False,
+) -> str:
+    """The report ``zlprof report`` / ``record`` print: ``width`` fits the text summary to
+    a terminal; ``long`` is the seed's per-op layout."""
+    if format == "text":
+        if long:
+            return text_report(state, window_s)
+        return summary_report(state, window_s, width)
+    return REPORTS[format](state, window_s)
+
+
 def op_dict(r: OpRow) -> dict[str, Any]:
     st = r.stats
     d = {f: _clean(getattr(st, f)) for f in OP_FIELDS}
@@ -170,10 +340,15 @@ def csv_report(state: SessionState, window_s: float | None = None) -> str:
     return buf.getvalue()
 
 
+def md_escape(text: str) -> str:
+    """Text safe inside a Markdown table cell: ``|`` and ``\\`` escaped, no newlines."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
 def markdown_report(state: SessionState, window_s: float | None = None) -> str:
     rows = state.op_rows(window_s)
     out = ["# zlprof report", ""]
-    out += [f"- {line}" for line in header_lines(state, rows)]
+    out += [f"- {md_escape(line)}" for line in header_lines(state, rows)]
     out += [
         "",
         "| op | count | total ms | share | min | avg | median | p95 | p99 | max | std |",
@@ -181,7 +356,7 @@ def markdown_report(state: SessionState, window_s: float | None = None) -> str:
     ]
     for r in rows:
         st = r.stats
-        name = "&nbsp;&nbsp;" * r.depth + r.name
+        name = "&nbsp;&nbsp;" * r.depth + md_escape(r.name)
         out.append(
             f"| {name} | {st.count} | {fmt.ms(st.total_ms)} | {fmt.pct(st.share)} | "
             f"{fmt.ms(st.min_ms)} | {fmt.ms(st.avg_ms)} | {fmt.ms(st.median_ms)} | "
@@ -193,7 +368,7 @@ def markdown_report(state: SessionState, window_s: float | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-REPORTS = {"text": text_report, "json": json_report, "csv": csv_report, "markdown": markdown_report}
+REPORTS = {"text": summary_report, "json": json_report, "csv": csv_report, "markdown": markdown_report}
 
 
 # --------------------------------------------------------------------------- exports

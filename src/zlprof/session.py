@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import protocol
+from . import protocol, rates
 from .protocol import Frame
 from .stats import (
     DEFAULT_EXACT_LIMIT,
@@ -138,6 +138,9 @@ class SessionState:
         self.tokens_total = 0
         self.tokens_decode = 0
         self.token_times: deque[int] = deque(maxlen=4096)
+        #: union of finished requests' spans: first to last token / start to last token
+        self.decode_spans = rates.SpanUnion()
+        self.request_spans = rates.SpanUnion()
         self.ttft = OpAccumulator(exact_limit=self.exact_limit)
         self.tpot = OpAccumulator(exact_limit=self.exact_limit)
         self.itl = OpAccumulator(exact_limit=self.exact_limit)
@@ -319,6 +322,7 @@ class SessionState:
             if phase == "end":
                 if r.tokens > 1 and r.first >= 0:
                     tpot.append((r.last - r.first) // (r.tokens - 1))
+                self._close_spans(r)
                 self.requests.pop(req, None)
                 continue
             self.tokens_total += 1
@@ -348,6 +352,25 @@ class SessionState:
         if itl:
             self.itl.add(np.asarray(itl, np.int64))
 
+    def _spans(self, r: RequestTiming) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(decode span, request span) of a request, from the reset on if one was made."""
+        start = r.start if 0 <= r.start <= r.first else r.first
+        floor = self.reset_ns if self.reset_ns is not None else start
+        return (max(r.first, floor), r.last), (max(start, floor), r.last)
+
+    def _close_spans(self, r: RequestTiming) -> None:
+        if r.first < 0:
+            return
+        decode, request = self._spans(r)
+        self.decode_spans.add(*decode)
+        self.request_spans.add(*request)
+
+    def open_spans(self, kind: str) -> list[tuple[int, int]]:
+        """Spans of requests still running: ``"decode"`` (first to last token) or
+        ``"request"`` (start to last token); see :mod:`zlprof.rates`."""
+        i = 0 if kind == "decode" else 1
+        return [self._spans(r)[i] for r in self.requests.values() if r.first >= 0]
+
     # ------------------------------------------------------------------ control
 
     def reset(self) -> None:
@@ -361,6 +384,8 @@ class SessionState:
             self.tokens_total = 0
             self.tokens_decode = 0
             self.token_times.clear()
+            self.decode_spans = rates.SpanUnion()
+            self.request_spans = rates.SpanUnion()
             self.measurements = 0
             self.reset_ns = self.last_ns
             self.version += 1
@@ -490,14 +515,13 @@ class SessionState:
     # throughput ---------------------------------------------------------------------
 
     def tokens_per_s(self, window_s: float | None = 10.0) -> float:
-        """Output tokens per second: over the last ``window_s`` seconds, or the session."""
+        """Output tokens per second (0.0 without a span): the recent rate over the last
+        ``window_s`` seconds, or with None the end-to-end rate (:mod:`zlprof.rates`)."""
         if window_s is None:
-            span = self.wall_ns
-            return self.tokens_total / (span / 1e9) if span > 0 else 0.0
-        since = self.last_ns - int(window_s * 1e9)
-        n = sum(1 for t in self.token_times if t >= since)
-        span = min(window_s * 1e9, self.wall_ns)
-        return n / (span / 1e9) if span > 0 else 0.0
+            r = rates.end_to_end_rate(self)
+        else:
+            r = rates.recent_rate(self, window_s)
+        return r.value or 0.0
 
     def measurements_per_s(self) -> float:
         span = self.wall_ns
@@ -527,7 +551,10 @@ class SessionState:
                 "elapsed_s": self.elapsed_ns / 1e9,
                 "measurements": self.measurements,
                 "tokens": self.tokens_total,
+                "tokens_decode": self.tokens_decode,
+                #: end-to-end: output tokens / wall time (kept under its old name)
                 "tokens_per_s": self.tokens_per_s(None),
+                **{r.key: r.value for r in rates.session_rates(self)},
                 "ttft_ms": ttft.median_ms if ttft.count else None,
                 "tpot_ms": tpot.median_ms if tpot.count else None,
                 "itl_ms": itl.median_ms if itl.count else None,

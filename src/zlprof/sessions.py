@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import fmt, protocol
+from . import fmt, protocol, rates
 from .protocol import Damage, Frame, ProtocolError
 from .recording import (
     FILE_HEADER_SIZE,
@@ -46,6 +46,7 @@ class SessionInfo:
     started: float
     program: str
     duration_s: float
+    #: end-to-end: output tokens / wall time (:mod:`zlprof.rates`)
     tokens_per_s: float
     size: int
     #: ok | stopped | exit N | killed | incomplete (no end frame) | truncated | corrupt |
@@ -246,7 +247,7 @@ def _scan_info(path: Path, size: int, mtime: float) -> SessionInfo:
         started=float(wall) if isinstance(wall, int | float) and wall > 0 else mtime,
         program=program_name(argv),
         duration_s=duration_s,
-        tokens_per_s=sc.tokens / duration_s if duration_s > 0 else 0.0,
+        tokens_per_s=rates.per_second(sc.tokens, duration_s * rates.NS_PER_S) or 0.0,
         size=size,
         status=_status(sc),
         tokens=sc.tokens,
@@ -270,24 +271,52 @@ def list_session_infos(directory: Path | None = None) -> list[SessionInfo]:
     return infos
 
 
-def session_table(directory: Path | None = None) -> str:
-    """The text of ``zlprof sessions``."""
+#: ``zlprof sessions``' columns; at a narrow terminal they go in ``drop`` order (size
+#: first) after the program name is abbreviated; the file name always stays
+def _columns() -> list[Any]:
+    from .textwidth import Column
+
+    return [
+        Column("started", align="left", drop=4),
+        Column("program", align="left", cut="end", min_width=10, floor=8),
+        Column("duration", drop=2),
+        Column("tok/s", drop=5),
+        Column("size", drop=1),
+        Column("status", align="left", drop=3),
+        Column("path", align="left"),
+    ]
+
+
+def session_table(directory: Path | None = None, width: int | None = None) -> str:
+    """The text of ``zlprof sessions``: one row per recording, newest first.
+
+    ``width``: a terminal's columns, which the table fits (the file name without its
+    directory, which the heading names; the program abbreviated, then columns left out);
+    None (piped): every column, full paths, one row a line.
+    """
+    from .textwidth import render_table, wrap
+
     d = Path(directory) if directory is not None else default_sessions_dir()
     infos = list_session_infos(d)
     if not infos:
         return f"No recorded sessions in {d}\n"
-    width = min(36, max(len("program"), *(len(i.program) for i in infos)))
-    head = (
-        f"{'started':16}  {'program':{width}}  {'duration':>8}  {'tok/s':>7}  {'size':>9}  "
-        f"{'status':10}  path"
-    )
-    lines = [f"Recorded sessions in {d}, newest first:", head]
+    body = []
     for i in infos:
-        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.started))
-        program = i.program if len(i.program) <= width else i.program[: width - 1] + "…"
-        rate = f"{i.tokens_per_s:7.1f}" if i.tokens else f"{'-':>7}"
-        lines.append(
-            f"{started:16}  {program:{width}}  {fmt.duration_s(i.duration_s):>8}  {rate}  "
-            f"{fmt.nbytes(i.size):>9}  {i.status[:10]:10}  {i.path}"
-        )
+        body.append([
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(i.started)),
+            i.program,
+            fmt.duration_s(i.duration_s),
+            f"{i.tokens_per_s:.1f}" if i.tokens else "-",
+            fmt.nbytes(i.size),
+            i.status,
+            str(i.path) if width is None else i.path.name,
+        ])
+    table = render_table(_columns(), body, width, rule=False)
+    lines = wrap(f"Recorded sessions in {d}, newest first:", width)
+    lines += table.lines
+    name, divides = rates.DEFINITIONS["end_to_end_tokens_per_s"]
+    lines += wrap(f"tok/s: {name}, {divides}", width)
+    note = table.note(width)
+    if note:
+        lines += wrap(note, width)
     return "\n".join(lines) + "\n"

@@ -132,11 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
     elapsed = time.perf_counter() - t0
     n = wl.tokens_generated
-    print(
-        f"{PROG}: {wl.requests_done} request batch(es), {n} tokens in {elapsed:.2f} s "
-        f"({n / elapsed if elapsed > 0 else 0.0:.1f} tok/s)",
-        file=sys.stderr,
-    )
+    line = f"{PROG}: {wl.requests_done} request batch(es), {n} tokens in {elapsed:.2f} s"
+    if not (prof.enabled and prof.streaming):
+        # standalone; under zlprof the report gives the rates, each defined once (rates.py)
+        line += f" ({n / elapsed if elapsed > 0 else 0.0:.1f} tok/s: output tokens / loop time)"
+    print(line, file=sys.stderr)
     if prof.enabled:
         if prof.streaming:
             prof.flush()
