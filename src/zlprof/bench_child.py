@@ -121,8 +121,8 @@ def builtin_generator(argv: list[str]) -> Any:
         profile_depth=spec.depth if spec.profile else "off (token events only)",
         load_s=round(time.perf_counter() - t0, 3),
     )
-    wl.bench_config = config  # type: ignore[attr-defined]
-    wl.requests_per_run = max(1, spec.requests)  # type: ignore[attr-defined]
+    wl.bench_config = config
+    wl.requests_per_run = max(1, spec.requests)
     prof.gauge("weights_bytes", int(config.get("weights_bytes") or 0))
     prof.gauge("kv_cache_bytes", 0)
     return wl
@@ -142,7 +142,7 @@ def load_generator(spec: str | None) -> Callable[[list[str]], Any]:
     fn = getattr(mod, func_name, None)
     if not callable(fn):
         raise ChildError(f"{mod_name} has no callable {func_name!r}")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 # --------------------------------------------------------------------------- runs

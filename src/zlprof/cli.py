@@ -127,9 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
+    """``zlprof X.Y.Z`` and whether the C accelerator (zlprof._speedups) is in use."""
+    from . import __version__, profiler
 
-    return f"zlprof {__version__}"
+    if profiler.SPEEDUPS:
+        c = "C accelerator: active"
+    elif os.environ.get("ZLPROF_PURE_PYTHON", "") not in ("", "0"):
+        c = "C accelerator: off, ZLPROF_PURE_PYTHON is set"
+    else:
+        c = "C accelerator: not built, pure-Python hot path"
+    return f"zlprof {__version__} ({c})"
 
 
 # --------------------------------------------------------------------------- commands

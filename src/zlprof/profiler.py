@@ -924,7 +924,7 @@ if os.environ.get("ZLPROF_PURE_PYTHON", "") in ("", "0"):
             __doc__ = _PyBlock.__doc__
             __call__ = _PyBlock.__call__
 
-        Block = _CBlock  # type: ignore[misc]
+        Block = _CBlock  # type: ignore[misc, assignment]
         _CCost = _speedups.Cost
         if sys.byteorder == "little":  # pack_records writes native byte order
             _pack_records = _speedups.pack_records

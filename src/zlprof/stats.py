@@ -369,6 +369,7 @@ class OpAccumulator:
         """Counts of samples between the given bucket edges (for drill-down plots)."""
         if self.hist is None:
             d = self.durations()
+            assert d is not None  # exact mode keeps every sample
             counts, _ = np.histogram(d, bins=edges_ns)
             return counts
         reps = np.array(
@@ -418,7 +419,8 @@ class OpAccumulator:
             out.mem_peak = max(out.mem_peak, acc.mem_peak)
             out.last_t1 = max(out.last_t1, acc.last_t1)
         if all(a.hist is None for a in [self, *others]) and out.moments.n <= out.exact_limit:
-            out._chunks = [a.sorted_durations() for a in [self, *others]]  # type: ignore[misc]
+            chunks = [a.sorted_durations() for a in [self, *others]]
+            out._chunks = [c for c in chunks if c is not None]  # (all exact: none is None)
         else:
             out.hist = LogHistogram()
             for a in [self, *others]:

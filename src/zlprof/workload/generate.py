@@ -83,6 +83,10 @@ class RequestResult:
 class Workload:
     """A model, a tokenizer and a loop that serves requests, instrumented by ``probes``."""
 
+    # what ``zlprof bench`` reads from a generator (set by zlprof.bench_child.build_generator)
+    bench_config: dict[str, Any] | None = None
+    requests_per_run: int = 1
+
     def __init__(
         self,
         model: Model,
@@ -189,8 +193,8 @@ class Workload:
                     continue
                 ob = out[b]
                 ob.append(t)
-                if emit:
-                    emit(req_ids[b], len(ob) - 1, phase, streams[b].push(t))  # type: ignore[index]
+                if emit and streams is not None:  # (streams exist exactly when emit does)
+                    emit(req_ids[b], len(ob) - 1, phase, streams[b].push(t))
                 if len(ob) >= gen.max_tokens:
                     active[b] = False
                     n_active -= 1

@@ -20,7 +20,7 @@ final_norm, lm_head at layers and ops depth), ``forward_cost`` (coarse depth) an
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 DEPTHS = ("coarse", "layers", "ops")
 
@@ -50,7 +50,7 @@ class _Null:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, et: object, ev: object, tb: object) -> bool:
+    def __exit__(self, et: object, ev: object, tb: object) -> Literal[False]:
         return False
 
 

@@ -32,7 +32,7 @@ F32 = np.float32
 # --------------------------------------------------------------------------- primitives
 
 
-def rmsnorm(x: np.ndarray, weight: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+def rmsnorm(x: np.ndarray, weight: np.ndarray, eps: float | np.floating = 1e-5) -> np.ndarray:
     """``weight * x / sqrt(mean(x^2) + eps)`` over the last axis (llama2.c's formula)."""
     d = x.shape[-1]
     ss = np.einsum("...i,...i->...", x, x)

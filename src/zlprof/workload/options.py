@@ -314,6 +314,7 @@ def resolve(ns: argparse.Namespace) -> WorkloadSpec:
     model: ModelConfig | None = None
     preset = _get(ns, "preset")
     if weights is not None:
+        assert tokenizer is not None  # (checked just above: they go together)
         for path, flag in ((weights, "--weights"), (tokenizer, "--tokenizer")):
             if not os.path.isfile(path):
                 raise WorkloadError(f"{flag}: no such file: {path}")
@@ -327,9 +328,10 @@ def resolve(ns: argparse.Namespace) -> WorkloadSpec:
         preset = None
     else:
         base = PRESETS[preset]
-        model = ModelConfig(
-            **{k: (dims[k] if dims.get(k) is not None else v) for k, v in base.as_dict().items()}
-        )
+        fields: dict[str, Any] = {
+            k: (dims[k] if dims.get(k) is not None else v) for k, v in base.as_dict().items()
+        }
+        model = ModelConfig(**fields)
         model.validate()
         from .tokenizer import max_vocab
 

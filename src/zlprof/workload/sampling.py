@@ -113,7 +113,7 @@ class Sampler:
             out = np.argmax(logits, axis=-1)
         else:
             out = np.empty(logits.shape[0], np.int64)
-            u = self.rng.random(logits.shape[0])
+            u = self.rng.random((logits.shape[0],))
             for b in range(logits.shape[0]):
                 idx, probs = filtered_distribution(logits[b], self._temp, cfg.top_k, cfg.top_p)
                 j = int(np.searchsorted(np.cumsum(probs), u[b], side="right"))
