@@ -284,20 +284,7 @@ def test_module_level_report_stays_callable() -> None:
 
 # --------------------------------------------------------------------------- streaming
 # The hand-over of full buffers to the sampler thread, ticks, costs and close, in both
-# implementations (C hot path and pure Python; see test_speedups.py).
-
-PURE = {"Block": P._PyBlock, "_CCost": None, "_pack_records": None, "_c_sum_costs": None}
-
-
-@pytest.fixture(params=["c", "py"])
-def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "c":
-        if not P.SPEEDUPS:
-            pytest.skip("zlprof._speedups is not built (or ZLPROF_PURE_PYTHON=1)")
-    else:
-        for k, v in PURE.items():
-            monkeypatch.setattr(P, k, v)
-    return request.param
+# implementations (C hot path and pure Python: the ``impl`` fixture of conftest.py).
 
 
 class PipeReader:

@@ -1,6 +1,6 @@
 """The C hot path (zlprof._speedups) against the pure-Python blocks: identical behaviour.
 
-Every behaviour test runs twice through the ``impl`` fixture: "c" (the classes
+Every behaviour test runs twice through the ``impl`` fixture (conftest.py): "c" (the classes
 ``Profiler.measure`` instantiates, the ``cost`` Profiler installs and the writers'
 helpers when the extension is built) and "py" (the pure-Python versions, forced by
 pointing ``profiler.Block`` at the Python class and the other hooks at None, which is what
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from conftest import implementation
 from zlprof import profiler as P
 from zlprof import protocol
 from zlprof.profiler import Profiler, ProfilerError, StreamSink
@@ -31,35 +32,12 @@ try:
 except ImportError:  # not built
     _speedups = None
 
-IMPLS = ["c", "py"]
-
-
-# what ZLPROF_PURE_PYTHON=1 leaves at import: the Python block, no C cost, no C helpers
-PURE = {"Block": P._PyBlock, "_CCost": None, "_pack_records": None, "_c_sum_costs": None}
-
-
-@pytest.fixture(params=IMPLS)
-def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    if request.param == "c":
-        if not P.SPEEDUPS:
-            pytest.skip("zlprof._speedups is not built (or ZLPROF_PURE_PYTHON=1)")
-    else:
-        for k, v in PURE.items():
-            monkeypatch.setattr(P, k, v)
-    return request.param
 
 
 def run_with(kind: str, fn: Any) -> Any:
     """Run ``fn`` with the implementation ``kind`` (for side-by-side tests)."""
-    saved = {k: getattr(P, k) for k in PURE}
-    if kind == "py":
-        for k, v in PURE.items():
-            setattr(P, k, v)
-    try:
+    with implementation(kind):
         return fn()
-    finally:
-        for k, v in saved.items():
-            setattr(P, k, v)
 
 
 def names_counts(prof: Profiler) -> dict[str, int]:
