@@ -135,14 +135,11 @@ def test_pure_python_forced_by_environment() -> None:
 @pytest.mark.skipif(_speedups is None, reason="zlprof._speedups is not built")
 def test_clock_is_perf_counter_ns() -> None:
     # the C blocks' timestamps must sit on time.perf_counter_ns()'s clock
-    best = None
     for _ in range(2000):
         a = time.perf_counter_ns()
         b = _speedups.perf_counter_ns()
         c = time.perf_counter_ns()
-        assert a <= b <= c
-        best = c - a if best is None else min(best, c - a)
-    assert best is not None and best < 5_000  # within a few microseconds
+        assert a <= b <= c  # (a different clock would fall outside the bracket)
 
 
 def test_block_timestamps_bracketed_by_perf_counter(impl: str) -> None:
@@ -486,11 +483,12 @@ def test_flush_on_batch_size(impl: str) -> None:
 
 def test_flush_on_interval_by_owner(impl: str) -> None:
     sink = CollectSink()
-    prof = Profiler(sink=sink, batch=1 << 20, flush_interval_ms=5)
+    prof = Profiler(sink=sink, batch=1 << 20, flush_interval_ms=3_600_000)
     with prof.measure("first"):
-        pass  # deadline not passed yet (set when the thread state was created)
+        pass  # deadline an hour away (set when the thread state was created)
     assert not [f for f in sink.frames() if f.kind == "meas"]
-    time.sleep(0.02)
+    ts = prof._tls.ts
+    ts.deadline = time.perf_counter_ns()  # the interval is over (no sleeping for it)
     with prof.measure("second"):
         pass
     meas = [f for f in sink.frames() if f.kind == "meas"]
@@ -503,7 +501,7 @@ def test_flush_by_sampler_for_quiet_thread(impl: str) -> None:
     prof = Profiler(sink=StreamSink(w), flush_interval_ms=20, sample_interval_ms=10)
     with prof.measure("once"):
         pass
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # (a hang guard: the loop ends when the data is in)
     dec = protocol.FrameDecoder()
     got = 0
     os.set_blocking(r, False)
