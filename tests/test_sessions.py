@@ -30,7 +30,7 @@ def test_infos_match_the_folded_session_newest_first(tmp_path: Path) -> None:
         assert info.size == info.path.stat().st_size
         assert info.started == st.info["wall_time"]
         assert info.config["preset"] == "synthetic"
-    assert infos[0].program == "workload --preset tiny"
+    assert infos[0].program == "zlprof.workload --preset tiny"
     assert infos[1].program == "synthetic.py --seed 0"
 
 

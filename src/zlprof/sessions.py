@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import fmt, protocol, rates
+from .naming import program_name  # (one definition; re-exported for reports and diff)
 from .protocol import Damage, Frame, ProtocolError
 from .recording import (
     FILE_HEADER_SIZE,
@@ -76,22 +77,6 @@ class SessionInfo:
             "end_reason": self.end_reason,
             "warning": self.warning,
         }
-
-
-def program_name(argv: list[Any]) -> str:
-    """A short name for the program a session ran: ``workload --preset tiny``, ``train.py``."""
-    if not argv:
-        return "?"
-    words = [str(a) for a in argv]
-    first = Path(words[0])
-    rest = words[1:]
-    if first.name == "__main__.py":
-        name = first.parent.name  # python -m pkg.mod: the module's directory
-    elif first.name.startswith("python") and len(rest) >= 2 and rest[0] == "-m":
-        name, rest = rest[1], rest[2:]
-    else:
-        name = first.name
-    return " ".join([name, *rest])
 
 
 class _Scan:
