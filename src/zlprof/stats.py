@@ -237,10 +237,6 @@ class OpAccumulator:
         return self.moments.n
 
     @property
-    def total_ns(self) -> int:
-        return self.moments.total
-
-    @property
     def estimator(self) -> str:
         return "exact" if self.hist is None else "histogram"
 

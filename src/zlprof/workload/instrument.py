@@ -24,9 +24,7 @@ from typing import Any, Literal
 
 DEPTHS = ("coarse", "layers", "ops")
 
-# Names of the blocks (the seed's stage names plus the drill-down).
-STAGES = ("tokenize", "prefill", "forward_pass", "sampling", "decode")
-PASS_OPS = ("embed", "final_norm", "lm_head")
+# The per-layer operations at depth "ops" (the names Probes gives their blocks).
 LAYER_OPS = (
     "rmsnorm",
     "attention.qkv",
@@ -38,10 +36,6 @@ LAYER_OPS = (
     "mlp.gate_up",
     "mlp.down",
 )
-# request-level stages that read memory at start and end (a reading costs ~1 us warm and
-# ~13 us right after a large mat-vec has flushed the caches); the per-token forward_pass
-# does not: the profiler's 50 ms sampler already draws RSS and the KV cache over time.
-MEMORY_STAGES = ("tokenize", "prefill", "decode")
 
 
 class _Null:
@@ -75,6 +69,10 @@ class Probes:
                 return NULL
             return prof.measure(name, memory=memory) if memory else prof.measure(name)
 
+        # the request-level stages read memory at start and end (a reading costs ~1 us warm
+        # and ~13 us right after a large mat-vec has flushed the caches); the per-token
+        # forward_pass does not: the profiler's 50 ms sampler already draws RSS and the KV
+        # cache over time.
         self.tokenize = blk("tokenize", 0, True)
         self.prefill = blk("prefill", 0, True)
         self.forward_pass = blk("forward_pass", 0)
@@ -105,9 +103,6 @@ class Probes:
         self.any_cost = c is not None
         self.token = prof.token if on else None
         self.gauge = prof.gauge if on else None
-
-
-OFF = Probes(None, "ops", 0)
 
 
 def probes_off(n_layers: int) -> Probes:

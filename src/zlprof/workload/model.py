@@ -53,10 +53,6 @@ def softmax_(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def silu(x: np.ndarray) -> np.ndarray:
-    return x / (1.0 + np.exp(-x))
-
-
 def rope_table(head_size: int, context: int, theta: float = 10000.0) -> np.ndarray:
     """Complex rotations ``exp(i * pos * freq_j)``, shape (context, head_size/2), complex64.
 
