@@ -23,7 +23,7 @@ class PlantedLeak(Exception):
 
 
 class PlantedBodyLeak(BaseException):
-    """A leak from the body checks, past decode_payload's ``except Exception`` guard."""
+    """A leak from the body checks, past the ``except Exception`` guard around them."""
 
 
 def leaks_found(fuzz_test: Any) -> list[BaseException]:
@@ -56,9 +56,9 @@ def test_framed_payload_fuzz_reaches_the_payload_decoder(
 ) -> None:
     original = protocol.decode_payload
 
-    def leaky(payload: bytes | memoryview) -> Frame | None:
+    def leaky(payload: bytes | memoryview, stream: int = 0) -> Frame | None:
         try:
-            return original(payload)
+            return original(payload, stream)
         except ProtocolError as exc:  # undecodable msgpack, not a [kind, body] pair, ...
             raise PlantedLeak(str(exc)) from None
 
@@ -74,7 +74,7 @@ def test_wrong_shape_fuzz_reaches_the_body_checks(monkeypatch: pytest.MonkeyPatc
         try:
             original(kind, body)
         except ProtocolError as exc:
-            # a BaseException: decode_payload's guard (``except Exception``) lets it through
+            # a BaseException: the guard around _validate (``except Exception``) lets it through
             raise PlantedBodyLeak(f"{kind}: {exc}") from None
 
     monkeypatch.setattr(protocol, "_validate", leaky)
