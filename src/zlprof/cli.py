@@ -99,10 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", metavar="OUT", required=True)
     p.add_argument("--force", action="store_true", help="overwrite an existing OUT")
 
-    p = sub.add_parser("diff", help="compare two recordings op by op")
+    p = sub.add_parser(
+        "diff", help="compare two recordings op by op",
+        description="Compare recording B with A op by op: a two-sided Mann-Whitney U test per "
+        "op; p-values adjusted for the number of ops (Benjamini-Hochberg false discovery "
+        "rate), so identical runs show nothing significant; a change counts only when "
+        "significant and the median moved by at least 5%%.",
+        epilog="Exit status: 0; 3 when a --fail-on rule is violated; 1 or 2 for an error.",
+    )
     p.add_argument("a", metavar="A")
     p.add_argument("b", metavar="B")
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--fail-on", action="append", metavar="RULE",
+        help='exit 3 when any op (or OP) got significantly slower by more than a threshold: '
+             '"p95>+5%%", "forward_pass:p99>+10%%" (STAT: p50, p95, p99, mean; repeatable)')
 
     p = sub.add_parser("roofline", help="machine peaks and the roofline of a recording")
     p.add_argument("path", metavar="PATH", nargs="?")
@@ -120,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.add_argument("--out", metavar="PATH")
     p.add_argument("--compare", metavar="OLD.json")
+    from .bench import add_fail_on_argument
+
+    add_fail_on_argument(p)
     p.add_argument("--no-progress", action="store_true")
 
     sub.add_parser("sessions", help="list recorded sessions, newest first")
