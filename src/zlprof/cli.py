@@ -47,6 +47,23 @@ def _add_workload(p: argparse.ArgumentParser, sweep: bool = False) -> None:
 LONG_HELP = "text: the seed's layout, a block of lines per op, instead of the summary"
 
 
+def _add_baseline(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--baseline", metavar="OLD.zlp",
+        help="compare every op with this recording as samples arrive: change of p50 and "
+             "p99 and a marker (Mann-Whitney U per op, Benjamini-Hochberg false discovery "
+             "rate over all ops, minimum effect 5%%: identical runs show nothing)")
+
+
+def _load_baseline(args: argparse.Namespace):  # noqa: ANN202 - BaselineComparator | None
+    """The --baseline recording, read before the app starts (RecordingError: one line)."""
+    if not getattr(args, "baseline", None):
+        return None
+    from .baseline import BaselineComparator
+
+    return BaselineComparator.load(args.baseline)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="zlprof",
@@ -66,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--no-record", action="store_true", help="do not record the session")
     p.add_argument("--force", action="store_true", help="overwrite an existing --record PATH")
     p.add_argument("--theme", metavar="NAME", help="colour theme (dark, light, high-contrast)")
+    _add_baseline(p)
 
     p = sub.add_parser("record", help="run a workload headless, record it, print the report")
     _add_workload(p)
@@ -84,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", default="1", help="playback speed factor, or 'max' (default 1)")
     p.add_argument("--start", type=float, default=0.0, metavar="SECONDS", help="start offset")
     p.add_argument("--theme", metavar="NAME", help="colour theme")
+    _add_baseline(p)
 
     p = sub.add_parser("report", help="print the report of a recording")
     p.add_argument("path", metavar="PATH")
@@ -258,10 +277,11 @@ def cmd_live(args: argparse.Namespace, command: list[str]) -> int:
     else:
         path = Path(args.record) if args.record else new_session_path(program)
     theme = _check_theme(args.theme)
+    baseline = _load_baseline(args)
     src = LiveSource(argv, path, force=args.force, profiler_options=_profiler_options(args))
     from .tui.app import run_app
 
-    return run_app(src, theme=theme)
+    return run_app(src, theme=theme, baseline=baseline)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -280,10 +300,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.start < 0:
         raise UserError("--start must not be negative")
     theme = _check_theme(args.theme)
+    baseline = _load_baseline(args)
     src = ReplaySource(args.path, speed=speed, start_s=args.start)
     from .tui.app import run_app
 
-    return run_app(src, theme=theme)
+    return run_app(src, theme=theme, baseline=baseline)
 
 
 def _check_theme(name: str | None) -> str | None:

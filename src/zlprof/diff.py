@@ -210,7 +210,7 @@ def _json_summary(s: dict[str, Any]) -> dict[str, Any]:
     return {k: s.get(k) for k in keys}
 
 
-def _compare(
+def compare_op(
     name: str,
     kind: str,
     acc_a: OpAccumulator | None,
@@ -267,7 +267,7 @@ def diff_sessions(
             st_a = acc_a.stats(name, a.wall_ns) if acc_a is not None else None
             st_b = acc_b.stats(name, b.wall_ns) if acc_b is not None else None
             rows.append(
-                _compare(name, "op", acc_a, acc_b, st_a, st_b, depth.get(name, 0))
+                compare_op(name, "op", acc_a, acc_b, st_a, st_b, depth.get(name, 0))
             )
         for key, _title in LATENCIES:
             la: OpAccumulator = getattr(a, key)
@@ -275,7 +275,7 @@ def diff_sessions(
             if la.count == 0 and lb.count == 0:
                 continue
             rows.append(
-                _compare(key, "latency", la, lb, la.stats(key), lb.stats(key))
+                compare_op(key, "latency", la, lb, la.stats(key), lb.stats(key))
             )
         sa, sb = a.summary(), b.summary()
     decide_rows(rows, alpha, min_effect)
