@@ -49,6 +49,9 @@ def test_verdicts_follow_the_samples_as_they_arrive() -> None:
     assert later.ops["forward_pass"].change["median"] == pytest.approx(0.3, abs=0.05)
     assert later.summary().startswith("vs base.zlp: 5 ops slower, 0 faster, 0 unchanged")
     assert "forward_pass p50 +" in later.summary()
+    # every op moved together: the line says so
+    assert later.shift == pytest.approx(0.3, abs=0.05)
+    assert "; every op +3" in later.summary()
 
 
 def test_throttled_until_due() -> None:

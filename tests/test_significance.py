@@ -151,3 +151,10 @@ def test_violations() -> None:
     assert found[0].line() == "FAIL p50>+5%: forward_pass median +8.0% (slower)"
     assert sig.unmatched_rules([parse_fail_on("nope:p50>+1%")], ["a", "b/c"])
     assert not sig.unmatched_rules([parse_fail_on("c:p50>+1%")], ["a", "b/c"])
+
+
+def test_overall_shift() -> None:
+    assert sig.overall_shift([0.2, 0.2, 0.2]) == pytest.approx(0.2)
+    # the median on a log scale: log1p(-0.1), 0, log1p(0.5) -> 0
+    assert sig.overall_shift([-0.1, 0.0, 0.5, None]) == pytest.approx(0.0)
+    assert sig.overall_shift([None]) is None

@@ -73,6 +73,8 @@ class BaselineView:
     #: the op the summary quotes (the top-level op with the most time), and its p50 change
     main_op: str | None = None
     version: int = -1
+    #: the typical op's change of median (significance.overall_shift)
+    shift: float | None = None
 
     def counts(self) -> dict[Verdict, int]:
         out: dict[Verdict, int] = {}
@@ -98,6 +100,8 @@ class BaselineView:
         main = self.ops.get(self.main_op or "")
         if main is not None and main.change.get("median") is not None:
             text += f"; {main.full} p50 {main.change['median'] * 100:+.1f} %"
+        if self.shift is not None and abs(self.shift) >= sig.MIN_EFFECT:
+            text += f"; every op {self.shift * 100:+.0f} % (whole run: machine load?)"
         return text
 
 
@@ -184,6 +188,8 @@ class BaselineComparator:
                 r.op, Verdict(r.verdict), dict(r.change), r.q_value,
                 r.a.count if r.a else 0, r.b.count if r.b else 0,
             )
+        view.shift = sig.overall_shift([r.change.get("median") for r in rows
+                                        if r.test is not None and r.verdict != Verdict.FEW])
         view.only_current = [r.op for r in rows if r.verdict == Verdict.ONLY_B]
         view.only_baseline = [n for n in self._order if n not in cur]
         both = [r for r in top if r.full in self._frozen]

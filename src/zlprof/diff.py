@@ -155,6 +155,11 @@ class DiffResult:
             out[str(r.verdict)] = out.get(str(r.verdict), 0) + 1
         return out
 
+    def shift(self) -> float | None:
+        """The median change of the tested ops' medians (significance.overall_shift)."""
+        return sig.overall_shift([r.change.get("median") for r in self.rows
+                                  if r.kind == "op" and r.test is not None and r.verdict != Verdict.FEW])
+
     def check(self, rules: list[sig.FailRule]) -> list[sig.Violation]:
         """Check --fail-on rules against the ops (not the token latencies)."""
         self.rules = list(rules)
@@ -179,6 +184,7 @@ class DiffResult:
             "fdr": "benjamini-hochberg",
             "rule": self.rule(),
             "counts": self.counts(),
+            "overall_shift": _num(self.shift()),
             "rows": [r.as_dict() for r in self.rows],
             "warnings": list(self.warnings),
             "fail_on": [r.text for r in self.rules],
@@ -439,6 +445,11 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
         width,
     )
     out += _throughput_lines(res, width)
+    shift = res.shift()
+    if shift is not None and abs(shift) >= res.min_effect:
+        out += wrap(f"overall: the typical op moved {_pct(shift)}: the whole run was "
+                    f"{'slower' if shift > 0 else 'faster'} (machine load or CPU frequency "
+                    "between runs, or a change that touches everything)", width)
     if res.rules:
         out += wrap(f"--fail-on: {len(res.violations)} violation(s) of "
                     + ", ".join(r.text for r in res.rules), width)

@@ -245,6 +245,18 @@ def decide(
     return Verdict.SLOWER if worse else Verdict.FASTER
 
 
+def overall_shift(changes: Sequence[float | None]) -> float | None:
+    """The typical relative change over many ops: the median of their median changes
+    (on a log scale), None without any. When it is large, every op moved together: the
+    whole run was slower or faster (machine load, CPU frequency, or a change that
+    touches everything), which per-op tests of one run against another cannot tell apart.
+    """
+    logs = [math.log1p(c) for c in changes if c is not None and c > -1.0]
+    if not logs:
+        return None
+    return math.expm1(float(np.median(logs)))
+
+
 def relative_change(a: float, b: float) -> float | None:
     """``b / a - 1``; None when undefined (a not positive, a value not finite)."""
     if not (math.isfinite(a) and math.isfinite(b)) or a <= 0:
