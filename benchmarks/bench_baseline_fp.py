@@ -13,8 +13,11 @@ what the false-discovery control and the minimum effect each buy:
 Prints, per rule: pairs with at least one significant op, and significant ops out of
 the ops tested (ops with fewer than 5 samples a side get no test).
 
+With ``--program SECONDS`` the pairs are runs of benchmarks/slowdown_program.py (four
+single-threaded ops, no slowdown) of that many seconds instead of the workload.
+
 Run: python benchmarks/bench_baseline_fp.py [--pairs 20] [--requests 8] [--max-tokens 24]
-     [--threads 1] [--keep DIR]
+     [--threads 1] [--program SECONDS] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ RULES = (
 
 
 def record(path: Path, args: argparse.Namespace) -> None:
+    if args.program:
+        program = Path(__file__).resolve().with_name("slowdown_program.py")
+        cmd = [sys.executable, "-m", "zlprof", "record", "--out", str(path), "--force", "--",
+               sys.executable, str(program), "--seconds", str(args.program)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        return
     cmd = [sys.executable, "-m", "zlprof", "record", "--preset", "tiny", "--seed", "1",
            "--requests", str(args.requests), "--max-tokens", str(args.max_tokens),
            "--out", str(path), "--force"]
@@ -55,6 +64,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=8)
     ap.add_argument("--max-tokens", type=int, default=24)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--program", type=float, default=0.0, metavar="SECONDS")
     ap.add_argument("--keep", type=Path)
     args = ap.parse_args()
     d = args.keep or Path(tempfile.mkdtemp(prefix="zlprof-fp-"))
@@ -86,8 +96,10 @@ def main() -> int:
               f"{sum(r.significant for r in res.rows)} significant", flush=True)
     elapsed = time.perf_counter() - t0
     print()
-    print(f"{args.pairs} pairs of identical runs (tiny preset, seed 1, {args.requests} requests x "
-          f"{args.max_tokens} tokens, --threads {args.threads}); {tested_total} op tests; "
+    what = (f"slowdown_program.py, {args.program:g} s, no slowdown" if args.program else
+            f"tiny preset, seed 1, {args.requests} requests x {args.max_tokens} tokens, "
+            f"--threads {args.threads}")
+    print(f"{args.pairs} pairs of identical runs ({what}); {tested_total} op tests; "
           f"{elapsed:.0f} s; recordings in {d}")
     print(f"{'rule':<40} {'pairs with a false positive':>28} {'false-positive ops':>20}")
     for name, _, _ in RULES:

@@ -275,3 +275,18 @@ def test_bench_check_fail_on() -> None:
     assert [(v.op, round(v.change, 3)) for v in found] == [("duration_ms", 0.1)]
     assert check_fail_on(doc, [parse_fail_on("duration_ms:p95>+20%")]) == []
     assert doc["violations"] == []
+
+
+def test_change_cells_fit_their_column() -> None:
+    from zlprof.baseline import OpComparison
+    from zlprof.tui.baseline_view import change_text, marker_text
+
+    def cell(v: float | None, verdict: Verdict = Verdict.SAME) -> str:
+        return change_text(OpComparison("x", verdict, {"median": v}), "median")
+
+    assert cell(0.041) == "+4.1%" and cell(-0.5) == "-50.0%"
+    assert cell(16.54) == "+1654%" and cell(250.0) == "251x"
+    assert cell(None) == "-" and cell(0.1, Verdict.ONLY_B) == "new"
+    assert all(len(cell(v)) <= 7 for v in (-0.999, 0.999, 5.0, 98.9, 1e6))
+    assert change_text(None, "median") == "" and marker_text(None) == ""
+    assert marker_text(OpComparison("x", Verdict.SLOWER, {})) == "▲ slower"

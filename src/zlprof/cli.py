@@ -52,7 +52,7 @@ def _add_baseline(p: argparse.ArgumentParser) -> None:
         "--baseline", metavar="OLD.zlp",
         help="compare every op with this recording as samples arrive: change of p50 and "
              "p99 and a marker (Mann-Whitney U per op, Benjamini-Hochberg false discovery "
-             "rate over all ops, minimum effect 5%%: identical runs show nothing)")
+             "rate over all ops, minimum effect 5%%; as zlprof diff)")
 
 
 def _load_baseline(args: argparse.Namespace):  # noqa: ANN202 - BaselineComparator | None
@@ -121,9 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "diff", help="compare two recordings op by op",
         description="Compare recording B with A op by op: a two-sided Mann-Whitney U test per "
-        "op; p-values adjusted for the number of ops (Benjamini-Hochberg false discovery "
-        "rate), so identical runs show nothing significant; a change counts only when "
-        "significant and the median moved by at least 5%%.",
+        "op, p-values adjusted for the number of ops tested (Benjamini-Hochberg false "
+        "discovery rate) so that testing many ops does not by itself make false "
+        "positives; a change counts only when significant and the median moved by at "
+        "least 5%. A whole run slowed by machine load is a real difference to the test: "
+        "compare runs made under the same conditions.",
         epilog="Exit status: 0; 3 when a --fail-on rule is violated; 1 or 2 for an error.",
     )
     p.add_argument("a", metavar="A")

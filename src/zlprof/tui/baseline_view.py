@@ -40,7 +40,13 @@ def change_text(c: OpComparison | None, stat: str) -> str:
     if c.verdict == Verdict.ONLY_B:
         return "new"
     v = c.change.get(stat)
-    return "-" if v is None else f"{v * 100:+.1f}%"
+    if v is None:
+        return "-"
+    if abs(v) < 1:
+        return f"{v * 100:+.1f}%"
+    if v < 99:
+        return f"{v * 100:+.0f}%"
+    return f"{1 + v:.3g}x"  # (a change stays within the 7-cell column)
 
 
 def marker_text(c: OpComparison | None) -> str:
