@@ -385,7 +385,7 @@ def _columns() -> list[Any]:
         Column("p95", drop=4),
         Column("p99", drop=1),
         Column("mean", drop=5),
-        Column("q (FDR)", drop=8),
+        Column("q-value", drop=8),
         Column("verdict", align="left"),
     ]
 
