@@ -11,7 +11,11 @@ made ``--slowdown`` (10 %) slower, each ``--seconds`` (30) long. Then:
 * runs ``zlprof diff BASE SLOWED --fail-on "p50>+5%"`` and the same for the control run,
   and prints both exit statuses (3: a rule was violated, 0: none).
 
-Run: python benchmarks/bench_baseline_detect.py [--seconds 30] [--slowdown 0.10] [--keep DIR]
+With ``--rounds N`` the three recordings are made N times (base, slowed, control, in
+that order) and the summary counts the rounds where each went right.
+
+Run: python benchmarks/bench_baseline_detect.py [--seconds 30] [--slowdown 0.10] [--rounds N]
+     [--keep DIR]
 """
 
 from __future__ import annotations
@@ -44,52 +48,70 @@ def fail_on(base: Path, other: Path, rule: str) -> tuple[int, list[str]]:
     return res.returncode, [line for line in res.stderr.splitlines() if "FAIL" in line]
 
 
+def live_detection(comparator: BaselineComparator, path: Path) -> tuple[float | None, object]:
+    """Fold ``path`` in order; after every second of data ask for the verdicts. Returns
+    the data time from which 'target' was called slower and stayed so (None: never),
+    and the final view."""
+    frames = read_recording(path).frames
+    state = SessionState()
+    first_slower: float | None = None
+    next_s = 1.0
+    for i in range(0, len(frames), 8):
+        state.ingest_many(frames[i : i + 8])
+        t = state.elapsed_ns / 1e9
+        if t < next_s and i + 8 < len(frames):
+            continue
+        next_s = t + 1.0
+        target = comparator.compare_now(state).ops.get("target")
+        if target is not None and target.verdict == Verdict.SLOWER:
+            if first_slower is None:
+                first_slower = t
+        else:
+            first_slower = None  # must stay slower from then on
+    return first_slower, comparator.compare_now(state)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--slowdown", type=float, default=0.10)
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--keep", type=Path)
     args = ap.parse_args()
     d = args.keep or Path(tempfile.mkdtemp(prefix="zlprof-detect-"))
     d.mkdir(parents=True, exist_ok=True)
-    base, control, slowed = d / "base.zlp", d / "control.zlp", d / "slowed.zlp"
-    for path, slow in ((base, 0.0), (control, 0.0), (slowed, args.slowdown)):
-        if not path.exists():
-            record(path, args.seconds, slow)
-
-    comparator = BaselineComparator.load(base, every_s=0)
-    print(f"baseline {base.name}; slowed run: 'target' +{args.slowdown * 100:.0f}%, {args.seconds:.0f} s")
-    for name, path in (("control (no slowdown)", control), ("slowed", slowed)):
-        frames = read_recording(path).frames
-        state = SessionState()
-        first_slower: float | None = None
-        next_s = 1.0
-        for i in range(0, len(frames), 8):
-            state.ingest_many(frames[i : i + 8])
-            t = state.elapsed_ns / 1e9
-            if t < next_s and i + 8 < len(frames):
-                continue
-            next_s = t + 1.0
-            view = comparator.compare_now(state)
-            target = view.ops.get("target")
-            if target is not None and target.verdict == Verdict.SLOWER:
-                if first_slower is None:
-                    first_slower = t
+    tally = {"detected": 0, "slowed_exit3": 0, "control_quiet": 0, "control_exit0": 0}
+    for k in range(args.rounds):
+        base, slowed, control = d / f"r{k}-base.zlp", d / f"r{k}-slowed.zlp", d / f"r{k}-control.zlp"
+        for path, slow in ((base, 0.0), (slowed, args.slowdown), (control, 0.0)):
+            if not path.exists():
+                record(path, args.seconds, slow)
+        comparator = BaselineComparator.load(base, every_s=0)
+        print(f"\nround {k + 1}: baseline {base.name}; 'target' +{args.slowdown * 100:.0f}% in "
+              f"{slowed.name}; {control.name} unchanged; {args.seconds:.0f} s each")
+        for name, path in (("control", control), ("slowed", slowed)):
+            when, view = live_detection(comparator, path)
+            print(f"  {name}: {view.summary()}")  # type: ignore[attr-defined]
+            for op, c in view.ops.items():  # type: ignore[attr-defined]
+                print(f"    {op:<8} n={c.n_current:>7,}  p50 {c.change['median'] * 100:+6.2f}%  "
+                      f"p99 {(c.change['p99'] or 0) * 100:+6.2f}%  {c.verdict}")
+            code, lines = fail_on(base, path, "p50>+5%")
+            if name == "slowed":
+                found = f"after {when:.0f} s of data" if when is not None else "NOT DETECTED"
+                print(f"    'target' called slower (and stayed so) {found}")
+                tally["detected"] += when is not None
+                tally["slowed_exit3"] += code == 3
             else:
-                first_slower = None  # must stay slower from then on
-        view = comparator.compare_now(state)
-        print(f"\n{name}: {view.summary()}")
-        for op, c in view.ops.items():
-            print(f"  {op:<8} n={c.n_current:>7,}  p50 {c.change['median'] * 100:+6.2f}%  "
-                  f"p99 {(c.change['p99'] or 0) * 100:+6.2f}%  q={c.q_value if c.q_value is not None else float('nan'):.2g}  "
-                  f"{c.verdict}")
-        if name == "slowed":
-            when = f"after {first_slower:.0f} s of data" if first_slower is not None else "NOT DETECTED"
-            print(f"  'target' called slower (and stayed so) {when}")
-        code, lines = fail_on(base, path, "p50>+5%")
-        print(f"  zlprof diff {base.name} {path.name} --fail-on 'p50>+5%': exit {code}")
-        for line in lines:
-            print(f"    {line}")
+                tally["control_quiet"] += not any(
+                    c.verdict.significant for c in view.ops.values())  # type: ignore[attr-defined]
+                tally["control_exit0"] += code == 0
+            print(f"    zlprof diff {base.name} {path.name} --fail-on 'p50>+5%': exit {code}")
+            for line in lines:
+                print(f"      {line}")
+    n = args.rounds
+    print(f"\n{n} round(s): slowdown detected live {tally['detected']}/{n}, --fail-on exit 3 "
+          f"{tally['slowed_exit3']}/{n}; control with nothing significant "
+          f"{tally['control_quiet']}/{n}, --fail-on exit 0 {tally['control_exit0']}/{n}")
     return 0
 
 

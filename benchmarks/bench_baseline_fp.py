@@ -72,6 +72,7 @@ def main() -> int:
     hits = {name: [0, 0] for name, _, _ in RULES}  # pairs with any, ops significant
     tested_total = 0
     worst: list[tuple[float, str, int]] = []
+    shifts: list[float] = []
     t0 = time.perf_counter()
     for i in range(args.pairs):
         a, b = d / f"pair{i:02d}-a.zlp", d / f"pair{i:02d}-b.zlp"
@@ -92,8 +93,11 @@ def main() -> int:
         for r in res.rows:
             if r.significant:
                 worst.append((r.change.get("median") or 0.0, r.op, i))
+        shift = res.shift()
+        shifts.append(abs(shift or 0.0))
         print(f"pair {i + 1:2d}/{args.pairs}: {len(rows)} ops tested, default rule: "
-              f"{sum(r.significant for r in res.rows)} significant", flush=True)
+              f"{sum(r.significant for r in res.rows):2d} significant; the typical op moved "
+              f"{(shift or 0.0) * 100:+.1f}%", flush=True)
     elapsed = time.perf_counter() - t0
     print()
     what = (f"slowdown_program.py, {args.program:g} s, no slowdown" if args.program else
@@ -105,6 +109,9 @@ def main() -> int:
     for name, _, _ in RULES:
         pairs, ops = hits[name]
         print(f"{name:<40} {pairs:>14d} / {args.pairs:<11d} {ops:>9d} / {tested_total:<8d}")
+    shifts.sort()
+    print(f"\nhow much the typical op moved between the two identical runs of a pair: median "
+          f"{shifts[len(shifts) // 2] * 100:.1f}%, max {shifts[-1] * 100:.1f}%")
     if worst:
         print("\nsignificant under the default rule (change of median, op, pair):")
         for ch, op, i in sorted(worst, key=lambda w: -abs(w[0]))[:15]:

@@ -316,6 +316,23 @@ def test_compare_marks_a_known_difference(cmd_results: tuple[Path, Path, Path]) 
     assert "faster" in res.stdout  # the text table printed alongside --out
 
 
+def test_compare_fail_on_exit_status(cmd_results: tuple[Path, Path, Path]) -> None:
+    """--fail-on with --compare: exit 3 and one FAIL line per violation when the new runs
+    are slower than the baseline's by more than the threshold; 0 otherwise."""
+    d, slow, fast = cmd_results
+    script = d / "prog.py"
+    res = zlprof_bench("--warmup", "0", "--runs", "5", "--compare", str(fast), "--fail-on",
+                       "duration_ms:p50>+20%", "--no-progress", "--",
+                       sys.executable, str(script), "0.5")
+    assert res.returncode == 3, res.stderr
+    fails = [line for line in res.stderr.splitlines() if "FAIL" in line]
+    assert len(fails) == 1 and "duration_ms median +" in fails[0]
+    res = zlprof_bench("--warmup", "0", "--runs", "5", "--compare", str(slow), "--fail-on",
+                       "p50>+5%", "--no-progress", "--", sys.executable, str(script), "0.06")
+    assert res.returncode == 0, res.stderr
+    assert "FAIL" not in res.stderr
+
+
 def test_compare_results_verdicts() -> None:
     def result(durations: list[float]) -> dict:
         return {"name": "x", "runs": [
