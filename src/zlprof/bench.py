@@ -101,15 +101,23 @@ With ``--compare OLD.json`` the document gets ``"compare": {"against", "test", "
 and every result whose ``name`` matches one in OLD (or the only result, when both files
 hold one) gets
 ``"comparison": {"against": "OLD.json", "test": "mann-whitney-u", "alpha": 0.05,
-"metrics": {metric: {"old_median", "new_median", "change", "p_value", "verdict"}}}``
+"min_effect": 0.05, "fdr": "benjamini-hochberg", "metrics": {metric: {"old_median",
+"new_median", "change", "p_value", "q_value", "prob_new_greater", "verdict", "changes"}}}``
 for the per-run metrics duration_ms, tokens_per_second, requests_per_second, ttft_ms,
-tpot_ms, itl_ms and peak_rss. ``change`` is new/old median - 1. The test is the two-sided
-Mann-Whitney U test on the per-run samples of the successful runs (exact distribution
-without ties and up to 50 runs a side, else the normal approximation with tie and
-continuity corrections, shared with ``zlprof diff``); the verdict is ``faster``/``slower``
-(``smaller``/``larger`` for memory) when p < alpha and the median moved by at least 1 %,
-``not significant`` otherwise, and ``too few runs`` when
-even the most extreme ordering could not reach alpha (fewer than 4 runs a side).
+tpot_ms, itl_ms and peak_rss. ``change`` is new/old median - 1; ``changes`` (timing
+metrics) has that of the median, p95, p99 and mean. The test is significance.py's, the
+one ``zlprof diff`` uses: two-sided Mann-Whitney U on the per-run samples of the
+successful runs (exact distribution without ties and up to 50 runs a side, else the
+normal approximation with tie and continuity corrections), p-values adjusted over the
+result's metrics (Benjamini-Hochberg, ``q_value``); the verdict is ``faster``/``slower``
+(``smaller``/``larger`` for memory) when q < alpha and the median moved by at least the
+minimum effect (5 %), ``not significant`` otherwise, and ``too few runs`` when even the
+most extreme ordering could not reach alpha (fewer than 4 runs a side).
+
+``--fail-on "[METRIC:]STAT>+N%"`` (with --compare; repeatable) exits 3 when a timing
+metric (duration_ms, ttft_ms, tpot_ms, itl_ms, or the one named) is ``slower`` and its
+STAT (p50, p95, p99, mean of the per-run values) grew by more than N %; one line per
+violation on stderr, and ``"violations"`` in the JSON document.
 
 Floats that are not finite are written as ``null``.
 """
@@ -137,9 +145,10 @@ from typing import Any
 import numpy as np
 
 from . import protocol
+from . import significance as sig
 from .protocol import Frame
 from .session import SessionState
-from .stats import PERCENTILE_NOTE, PerformanceStats, stats_from_durations
+from .stats import PERCENTILE_NOTE, PerformanceStats, nearest_rank, stats_from_durations
 
 JSON_SCHEMA = "zlprof.bench/1"
 LOG_LEVEL = "bench"  # the level of the child's run announcements (bench_child.LOG_LEVEL)
@@ -150,10 +159,10 @@ TIMEOUT_GRACE_S = 0.5
 #: Children that end without finishing or failing a measured run, in a row, before the
 #: remaining runs of a point are given up.
 MAX_STALLS = 2
-ALPHA = 0.05
-#: --compare calls a metric faster/slower only if its median also moved this much (as
-#: ``zlprof diff`` does).
-MIN_CHANGE = 0.01
+ALPHA = sig.ALPHA
+#: --compare calls a metric faster/slower only if its median also moved this much (the
+#: minimum effect of ``zlprof diff``)
+MIN_CHANGE = sig.MIN_EFFECT
 #: A run is stopped this long after its time limit (the limit itself decides failure:
 #: a run whose measured duration passes it fails even if it finished).
 KILL_SLACK_NS = 2_000_000
@@ -1252,71 +1261,6 @@ def _finite(x: float) -> float | None:
 # --------------------------------------------------------------------------- compare
 
 
-def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
-    """Two-sided Mann-Whitney U test: (U of ``a``, p-value).
-
-    Exact null distribution when there are no ties and both samples have at most 50
-    values (the coefficients of the Gaussian binomial [n1+n2 choose n1]): bench runs are
-    often few, where the normal approximation is poor. Otherwise
-    :func:`zlprof.diff.mann_whitney_u` (normal approximation with tie and continuity
-    corrections), the test ``zlprof diff`` uses.
-    """
-    x = np.asarray(a, np.float64)
-    y = np.asarray(b, np.float64)
-    n1, n2 = len(x), len(y)
-    if n1 == 0 or n2 == 0:
-        return math.nan, math.nan
-    allv = np.concatenate([x, y])
-    if len(np.unique(allv)) == n1 + n2 and n1 <= 50 and n2 <= 50:
-        ranks = _average_ranks(allv)
-        u1 = float(ranks[:n1].sum()) - n1 * (n1 + 1) / 2.0
-        dist = _u_distribution(n1, n2)
-        total = sum(dist)
-        k = int(round(u1))
-        lo = sum(dist[: k + 1]) / total
-        hi = sum(dist[k:]) / total
-        return u1, min(1.0, 2.0 * min(lo, hi))
-    from .diff import mann_whitney_u as normal_u
-
-    t = normal_u(x, y)
-    return float(t.u_a), float(t.p_value)
-
-
-def min_p_value(n1: int, n2: int) -> float:
-    """The smallest two-sided p-value the U test can give for these sample sizes."""
-    if n1 == 0 or n2 == 0:
-        return 1.0
-    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
-
-
-def _average_ranks(v: np.ndarray) -> np.ndarray:
-    order = np.argsort(v, kind="mergesort")
-    ranks = np.empty(len(v), np.float64)
-    sv = v[order]
-    i = 0
-    while i < len(v):
-        j = i
-        while j + 1 < len(v) and sv[j + 1] == sv[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    return ranks
-
-
-def _u_distribution(n1: int, n2: int) -> list[int]:
-    """Counts of orderings giving U = 0..n1*n2 (Gaussian binomial coefficients)."""
-    size = n1 * n2 + 1
-    c = [0] * size
-    c[0] = 1
-    for i in range(1, n1 + 1):
-        m = n2 + i  # multiply by (1 - q^m)
-        for k in range(size - 1, m - 1, -1):
-            c[k] -= c[k - m]
-        for k in range(i, size):  # divide by (1 - q^i)
-            c[k] += c[k - i]
-    return c
-
-
 #: per-run metrics --compare tests: (key in a run entry, lower is better, unit word pair)
 COMPARE_METRICS: tuple[tuple[str, bool, tuple[str, str]], ...] = (
     ("duration_ms", True, ("faster", "slower")),
@@ -1342,35 +1286,84 @@ def _samples(result: dict[str, Any], key: str) -> list[float]:
     return out
 
 
+#: the per-run timing metrics a --fail-on rule applies to (any, or the one it names)
+TIME_METRICS = ("duration_ms", "ttft_ms", "tpot_ms", "itl_ms")
+_QUANTILES = {"median": 50, "p95": 95, "p99": 99}
+
+
+def _stat(values: list[float], stat: str) -> float:
+    """A statistic of per-run samples: nearest-rank percentile (stats.py), or the mean."""
+    if stat == "mean":
+        return float(np.mean(values))
+    return nearest_rank(np.sort(np.asarray(values, np.float64)), _QUANTILES[stat])
+
+
 def compare_results(
-    new: dict[str, Any], old: dict[str, Any], against: str, alpha: float = ALPHA
+    new: dict[str, Any], old: dict[str, Any], against: str, alpha: float = ALPHA,
+    min_effect: float = MIN_CHANGE,
 ) -> dict[str, Any]:
-    """The ``comparison`` object of one result against its match in an older file."""
-    metrics: dict[str, Any] = {}
-    for key, lower_better, (better, worse) in COMPARE_METRICS:
+    """The ``comparison`` object of one result against its match in an older file.
+
+    The test, the false-discovery control (Benjamini-Hochberg over this result's metrics)
+    and the verdict are significance.py's, as for ``zlprof diff``.
+    """
+    tested: list[tuple[str, bool, tuple[str, str], list[float], list[float], Any]] = []
+    for key, lower_better, words in COMPARE_METRICS:
         a, b = _samples(old, key), _samples(new, key)
         if not a or not b:
             continue
-        om, nm = float(np.median(a)), float(np.median(b))
-        _, p = mann_whitney_u(b, a)
-        if min_p_value(len(a), len(b)) >= alpha:
+        tested.append((key, lower_better, words, a, b, sig.mann_whitney_u(a, b)))
+    enough = [t for t in tested if sig.min_p_value(len(t[3]), len(t[4])) < alpha]
+    qs = dict(zip((t[0] for t in enough),
+                  sig.benjamini_hochberg([t[5].p_value for t in enough]), strict=True))
+    metrics: dict[str, Any] = {}
+    for key, lower_better, (better, worse), a, b, test in tested:
+        om, nm = _stat(a, "median"), _stat(b, "median")
+        change = sig.relative_change(om, nm)
+        if key not in qs:
             verdict = "too few runs"
-        elif not (p < alpha) or (om and abs(nm / om - 1.0) < MIN_CHANGE):
-            verdict = "not significant"
         else:
-            improved = (nm < om) if lower_better else (nm > om)
-            verdict = better if improved else worse
-        metrics[key] = {
+            v = sig.decide(qs[key], change, alpha=alpha, min_effect=min_effect,
+                           lower_is_better=lower_better)
+            verdict = str(v) if not v.significant else (
+                worse if v == sig.Verdict.SLOWER else better)
+        entry: dict[str, Any] = {
             "old_median": om,
             "new_median": nm,
-            "change": (nm / om - 1.0) if om else None,
-            "p_value": p,
+            "change": change,
+            "p_value": test.p_value,
+            "q_value": qs.get(key),
+            "prob_new_greater": test.prob_b_greater,
             "verdict": verdict,
             "old_runs": len(a),
             "new_runs": len(b),
         }
+        if key in TIME_METRICS:
+            entry["changes"] = {st: sig.relative_change(_stat(a, st), _stat(b, st))
+                                for st in ("median", "p95", "p99", "mean")}
+        metrics[key] = entry
     return _clean({"against": against, "test": "mann-whitney-u", "alpha": alpha,
-                   "metrics": metrics})
+                   "min_effect": min_effect, "fdr": "benjamini-hochberg", "metrics": metrics})
+
+
+def check_fail_on(doc: dict[str, Any], rules: list[sig.FailRule]) -> list[sig.Violation]:
+    """--fail-on against every compared result: a rule applies to the per-run timing
+    metrics (duration_ms, ttft_ms, tpot_ms, itl_ms; the one it names, else all); a
+    violation is a metric found ``slower`` whose statistic grew past the threshold.
+    Violations are added to the document (``"violations"``)."""
+    rows: list[tuple[str, sig.Verdict, dict[str, float | None]]] = []
+    for r in doc["results"]:
+        cmp_ = r.get("comparison") or {}
+        for key, m in (cmp_.get("metrics") or {}).items():
+            if key not in TIME_METRICS:
+                continue
+            verdict = sig.Verdict.SLOWER if m["verdict"] == "slower" else sig.Verdict.SAME
+            name = key if len(doc["results"]) == 1 else f"{r['name']}/{key}"
+            rows.append((name, verdict, m.get("changes") or {}))
+    found = sig.violations(rules, rows)
+    doc["fail_on"] = [r.text for r in rules]
+    doc["violations"] = [v.as_dict() for v in found]
+    return found
 
 
 def load_bench_json(path: str) -> dict[str, Any]:
@@ -1607,6 +1600,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="PATH", help="write the results to PATH")
     parser.add_argument("--compare", metavar="OLD.json",
                         help="mark each metric faster/slower/not significant against OLD")
+    add_fail_on_argument(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -1753,6 +1747,14 @@ def _record_path(out: Path | None, program: str) -> Path:
     return new_session_path(program)
 
 
+def add_fail_on_argument(parser: argparse.ArgumentParser) -> None:
+    """``--fail-on`` of ``zlprof bench`` (cli.py's parser and this module's)."""
+    parser.add_argument(
+        "--fail-on", action="append", metavar="RULE",
+        help='with --compare: exit 3 when a timing metric got significantly slower by more '
+             'than a threshold, e.g. "p50>+5%%" or "duration_ms:p95>+10%%" (repeatable)')
+
+
 def bench_main(args: argparse.Namespace, command: list[str]) -> int:
     """``zlprof bench``: returns the exit status (2 for a usage mistake, one line)."""
     from .recording import RecordingError
@@ -1763,6 +1765,16 @@ def bench_main(args: argparse.Namespace, command: list[str]) -> int:
 
     try:
         config = _config_from_args(args)
+        try:
+            rules = [sig.parse_fail_on(t) for t in getattr(args, "fail_on", None) or []]
+        except sig.FailRuleError as e:
+            raise BenchError(str(e)) from None
+        if rules and not getattr(args, "compare", None):
+            raise BenchError("--fail-on needs --compare OLD.json")
+        bad = [r for r in rules if r.op is not None and r.op not in TIME_METRICS]
+        if bad:
+            raise BenchError(f"--fail-on {bad[0].text!r}: {bad[0].op!r} is not a timing metric "
+                             f"({', '.join(TIME_METRICS)})")
         old = load_bench_json(args.compare) if getattr(args, "compare", None) else None
         if command:
             from .workload.options import WORKLOAD_OPTIONS
@@ -1820,8 +1832,11 @@ def bench_main(args: argparse.Namespace, command: list[str]) -> int:
         return 130
 
     doc = results_document(results, config, command or None, rec_path)
+    found: list[sig.Violation] = []
     if old is not None:
         attach_comparisons(doc, old, str(args.compare))
+        if rules:
+            found = check_fail_on(doc, rules)
     text = render(doc, fmt_name)
     try:
         if out is not None:
@@ -1837,12 +1852,14 @@ def bench_main(args: argparse.Namespace, command: list[str]) -> int:
     except OSError as e:
         return fail(f"cannot write {out}: {e.strerror or e}", 1)
     print(f"zlprof: recorded {rec_path}", file=sys.stderr)
+    for v in found:
+        print(f"zlprof: {v.line()}", file=sys.stderr)
     if interrupted:
         print("zlprof: interrupted; results cover the finished points", file=sys.stderr)
         return 130
     if any(r.runs_ok == 0 for r in results):
         return 1
-    return 0
+    return sig.EXIT_REGRESSION if found else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,6 +47,23 @@ def _add_workload(p: argparse.ArgumentParser, sweep: bool = False) -> None:
 LONG_HELP = "text: the seed's layout, a block of lines per op, instead of the summary"
 
 
+def _add_baseline(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--baseline", metavar="OLD.zlp",
+        help="compare every op with this recording as samples arrive: change of p50 and "
+             "p99 and a marker (Mann-Whitney U per op, Benjamini-Hochberg false discovery "
+             "rate over all ops, minimum effect 5%%; as zlprof diff)")
+
+
+def _load_baseline(args: argparse.Namespace):  # noqa: ANN202 - BaselineComparator | None
+    """The --baseline recording, read before the app starts (RecordingError: one line)."""
+    if not getattr(args, "baseline", None):
+        return None
+    from .baseline import BaselineComparator
+
+    return BaselineComparator.load(args.baseline)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="zlprof",
@@ -66,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--no-record", action="store_true", help="do not record the session")
     p.add_argument("--force", action="store_true", help="overwrite an existing --record PATH")
     p.add_argument("--theme", metavar="NAME", help="colour theme (dark, light, high-contrast)")
+    _add_baseline(p)
 
     p = sub.add_parser("record", help="run a workload headless, record it, print the report")
     _add_workload(p)
@@ -84,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", default="1", help="playback speed factor, or 'max' (default 1)")
     p.add_argument("--start", type=float, default=0.0, metavar="SECONDS", help="start offset")
     p.add_argument("--theme", metavar="NAME", help="colour theme")
+    _add_baseline(p)
 
     p = sub.add_parser("report", help="print the report of a recording")
     p.add_argument("path", metavar="PATH")
@@ -99,10 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", metavar="OUT", required=True)
     p.add_argument("--force", action="store_true", help="overwrite an existing OUT")
 
-    p = sub.add_parser("diff", help="compare two recordings op by op")
+    p = sub.add_parser(
+        "diff", help="compare two recordings op by op",
+        description="Compare recording B with A op by op: a two-sided Mann-Whitney U test per "
+        "op, p-values adjusted for the number of ops tested (Benjamini-Hochberg false "
+        "discovery rate) so that testing many ops does not by itself make false "
+        "positives; a change counts only when significant and the median moved by at "
+        "least 5%. A whole run slowed by machine load is a real difference to the test: "
+        "compare runs made under the same conditions.",
+        epilog="Exit status: 0; 3 when a --fail-on rule is violated; 1 or 2 for an error.",
+    )
     p.add_argument("a", metavar="A")
     p.add_argument("b", metavar="B")
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--fail-on", action="append", metavar="RULE",
+        help='exit 3 when any op (or OP) got significantly slower by more than a threshold: '
+             '"p95>+5%%", "forward_pass:p99>+10%%" (STAT: p50, p95, p99, mean; repeatable)')
 
     p = sub.add_parser("roofline", help="machine peaks and the roofline of a recording")
     p.add_argument("path", metavar="PATH", nargs="?")
@@ -120,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     p.add_argument("--out", metavar="PATH")
     p.add_argument("--compare", metavar="OLD.json")
+    from .bench import add_fail_on_argument
+
+    add_fail_on_argument(p)
     p.add_argument("--no-progress", action="store_true")
 
     sub.add_parser("sessions", help="list recorded sessions, newest first")
@@ -251,10 +286,11 @@ def cmd_live(args: argparse.Namespace, command: list[str]) -> int:
     else:
         path = Path(args.record) if args.record else new_session_path(program)
     theme = _check_theme(args.theme)
+    baseline = _load_baseline(args)
     src = LiveSource(argv, path, force=args.force, profiler_options=_profiler_options(args))
     from .tui.app import run_app
 
-    return run_app(src, theme=theme)
+    return run_app(src, theme=theme, baseline=baseline)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -273,10 +309,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.start < 0:
         raise UserError("--start must not be negative")
     theme = _check_theme(args.theme)
+    baseline = _load_baseline(args)
     src = ReplaySource(args.path, speed=speed, start_s=args.start)
     from .tui.app import run_app
 
-    return run_app(src, theme=theme)
+    return run_app(src, theme=theme, baseline=baseline)
 
 
 def _check_theme(name: str | None) -> str | None:

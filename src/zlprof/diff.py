@@ -1,26 +1,28 @@
 """Compare two sessions op by op: did each operation get faster, slower, or neither?
 
 For every operation (full call path) present in either session: the change in median,
-p95, p99 and mean duration (statistics from stats.py, as everywhere else), and a
-Mann-Whitney U test on the two sessions' samples of that op (two-sided, normal
-approximation with tie correction and continuity correction; no SciPy). Like pyperf's
-``compare_to``, a difference is reported only when it is both statistically significant
-(p < ``alpha``, default 0.05) and large enough to matter (the median moved by at least
-``min_change``, default 1 %); otherwise the op is "not significant". Ops measured in only
-one session are listed as such; an op with fewer than ``MIN_SAMPLES`` samples on a side is
-"too few samples".
+p95, p99 and mean duration (statistics from stats.py, as everywhere else), and the
+Mann-Whitney U test of significance.py (the one implementation, shared with ``zlprof
+bench --compare`` and the live ``--baseline`` columns) on the two sessions' samples of
+that op. Many ops are tested at once, so the p-values are adjusted for the false
+discovery rate (Benjamini-Hochberg, over every op and token latency of the diff). Like
+pyperf's ``compare_to``, a difference is reported only when it is both significant
+(adjusted p < ``alpha``, default 0.05) and large enough to matter (the median moved by at
+least ``min_effect``, default 5 %); otherwise the op is "not significant". Ops measured in
+only one session are listed as such; an op with fewer than ``MIN_SAMPLES`` samples on a
+side is "too few samples".
 
-Samples. While an op holds at most the exact-sample limit (100,000 by default) the test
-ranks the exact durations. Past it an OpAccumulator keeps a log-bucket histogram (bucket
-width 0.2 %), and the test then ranks bucket indices weighted by their counts: values in
-one bucket count as ties, which makes the test slightly conservative. Each row says which
-(``samples``: "exact" or "histogram").
+Samples: exact durations up to the accumulators' exact-sample limit, else the 0.2 %
+histogram buckets (see significance.test_accumulators); each row says which (``samples``:
+"exact" or "histogram").
 
 Token latencies (time to first token, time per output token, inter-token latency) are
 compared the same way, as rows of kind "latency".
 
 ``diff_sessions(a, b)`` is the data function (the app's compare screen uses it);
-``diff_main(args)`` is ``zlprof diff A B [--format text|json]``.
+``diff_main(args)`` is ``zlprof diff A B [--format text|json] [--fail-on RULE]``: with
+rules, it exits ``EXIT_REGRESSION`` (3) when an op got significantly slower past a rule's
+threshold, printing one line per violation on stderr.
 """
 
 from __future__ import annotations
@@ -32,107 +34,26 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
+from . import significance as sig
 from .session import SessionState
-from .stats import LogHistogram, OpAccumulator, PerformanceStats
-
-ALPHA = 0.05
-MIN_CHANGE = 0.01
-MIN_SAMPLES = 5
-TEST_NAME = "Mann-Whitney U"
-TEST_DESCRIPTION = (
-    "Mann-Whitney U on each op's samples (two-sided; normal approximation with tie and "
-    "continuity correction)"
+from .significance import (  # noqa: F401 - re-exported: the diff's vocabulary
+    ALPHA,
+    MIN_EFFECT,
+    MIN_SAMPLES,
+    TEST_DESCRIPTION,
+    TEST_NAME,
+    MannWhitney,
+    Verdict,
+    mann_whitney_u,
 )
+from .stats import OpAccumulator, PerformanceStats
+
+#: the minimum effect, under the name this module used first
+MIN_CHANGE = MIN_EFFECT
 METRICS = ("median", "p95", "p99", "mean")
 _FIELD = {"median": "median_ms", "p95": "p95_ms", "p99": "p99_ms", "mean": "avg_ms"}
 LATENCIES = (("ttft", "time to first token"), ("tpot", "time per output token"),
              ("itl", "inter-token latency"))
-
-
-# --------------------------------------------------------------------------- the test
-
-
-@dataclass(frozen=True)
-class MannWhitney:
-    """Result of a two-sided Mann-Whitney U test of B against A."""
-
-    n_a: int
-    n_b: int
-    #: U of A: pairs (a, b) with a > b, ties counting one half
-    u_a: float
-    #: U of B: pairs with b > a, ties one half (u_a + u_b = n_a * n_b)
-    u_b: float
-    #: standard score of u_b (positive: B's values tend to be larger)
-    z: float
-    p_value: float
-
-    @property
-    def prob_b_greater(self) -> float:
-        """P(B > A) + P(B = A) / 2: 0.5 means no shift, 1.0 means every B above every A."""
-        return self.u_b / (self.n_a * self.n_b)
-
-
-def mann_whitney_u(
-    a: np.ndarray,
-    b: np.ndarray,
-    weights_a: np.ndarray | None = None,
-    weights_b: np.ndarray | None = None,
-) -> MannWhitney:
-    """Two-sided Mann-Whitney U test (normal approximation, tie and continuity corrected).
-
-    ``weights_*`` give each value a multiplicity (for histogram buckets); by default
-    every value counts once. Ties get the average of the ranks they span; the variance
-    of U is ``n_a n_b / 12 * ((n + 1) - sum(t^3 - t) / (n (n - 1)))`` over tie groups of
-    size t, and ``z = (|U - n_a n_b / 2| - 1/2) / sd``.
-    """
-    a = np.asarray(a)
-    b = np.asarray(b)
-    wa = np.ones(len(a), np.float64) if weights_a is None else np.asarray(weights_a, np.float64)
-    wb = np.ones(len(b), np.float64) if weights_b is None else np.asarray(weights_b, np.float64)
-    n1 = float(wa.sum())
-    n2 = float(wb.sum())
-    if n1 <= 0 or n2 <= 0:
-        raise ValueError("both samples must be non-empty")
-    values = np.concatenate([a, b])
-    uniq, inv = np.unique(values, return_inverse=True)
-    inv = inv.reshape(-1)
-    counts = np.bincount(inv, weights=np.concatenate([wa, wb]), minlength=len(uniq))
-    before = np.cumsum(counts) - counts
-    avg_rank = before + (counts + 1.0) / 2.0
-    r1 = float(np.dot(avg_rank[inv[: len(a)]], wa))
-    u1 = r1 - n1 * (n1 + 1.0) / 2.0
-    u2 = n1 * n2 - u1
-    n = n1 + n2
-    ties = float(np.sum(counts**3 - counts))
-    var = n1 * n2 / 12.0 * ((n + 1.0) - ties / (n * (n - 1.0))) if n > 1 else 0.0
-    if var <= 0:
-        z, p = 0.0, 1.0  # every value tied: no evidence of a shift
-    else:
-        d = u2 - n1 * n2 / 2.0
-        z = math.copysign(max(abs(d) - 0.5, 0.0), d) / math.sqrt(var)
-        p = min(1.0, math.erfc(abs(z) / math.sqrt(2.0)))
-    return MannWhitney(int(round(n1)), int(round(n2)), u1, u2, z, p)
-
-
-def _test_samples(a: OpAccumulator, b: OpAccumulator) -> tuple[MannWhitney, str]:
-    """The test on two accumulators' samples: exact durations, or histogram buckets."""
-    da, db = a.sorted_durations(), b.sorted_durations()
-    if da is not None and db is not None:
-        return mann_whitney_u(da, db), "exact"
-    ca = a.hist.counts if a.hist is not None else _bucket_counts(da)
-    cb = b.hist.counts if b.hist is not None else _bucket_counts(db)
-    idx = np.flatnonzero((ca > 0) | (cb > 0))
-    ka, kb = idx[ca[idx] > 0], idx[cb[idx] > 0]
-    return mann_whitney_u(ka, kb, ca[ka], cb[kb]), "histogram"
-
-
-def _bucket_counts(d: np.ndarray | None) -> np.ndarray:
-    h = LogHistogram()
-    if d is not None:
-        h.add(d)
-    return h.counts
 
 
 # --------------------------------------------------------------------------- the diff
@@ -146,7 +67,7 @@ class DiffRow:
     #: "op" for an operation (full call path), "latency" for a token latency
     kind: str
     #: slower | faster | not significant | too few samples | only in A | only in B
-    verdict: str
+    verdict: Verdict
     a: PerformanceStats | None
     b: PerformanceStats | None
     #: relative change B/A - 1 of median, p95, p99, mean (None where undefined)
@@ -155,10 +76,12 @@ class DiffRow:
     #: "exact" or "histogram" (see the module doc); None without a test
     samples: str | None = None
     depth: int = 0
+    #: the test's p-value adjusted for every test of the diff (Benjamini-Hochberg)
+    q_value: float | None = None
 
     @property
     def significant(self) -> bool:
-        return self.verdict in ("slower", "faster")
+        return Verdict(self.verdict).significant
 
     @property
     def ratio(self) -> float | None:
@@ -185,7 +108,7 @@ class DiffRow:
         return {
             "op": self.op,
             "kind": self.kind,
-            "verdict": self.verdict,
+            "verdict": str(self.verdict),
             "significant": self.significant,
             "ratio": _num(self.ratio),
             "a": stats(self.a),
@@ -199,7 +122,9 @@ class DiffRow:
                 "u_a": t.u_a,
                 "u_b": t.u_b,
                 "z": t.z,
+                "method": t.method,
                 "p_value": t.p_value,
+                "q_value": self.q_value,
                 "prob_b_greater": t.prob_b_greater,
             },
         }
@@ -211,17 +136,37 @@ class DiffResult:
     b_label: str
     rows: list[DiffRow]
     alpha: float = ALPHA
-    min_change: float = MIN_CHANGE
+    min_effect: float = MIN_EFFECT
     test: str = TEST_DESCRIPTION
     a_summary: dict[str, Any] = field(default_factory=dict)
     b_summary: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: --fail-on rules checked, and what broke them
+    rules: list[sig.FailRule] = field(default_factory=list)
+    violations: list[sig.Violation] = field(default_factory=list)
+
+    @property
+    def min_change(self) -> float:
+        return self.min_effect
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for r in self.rows:
-            out[r.verdict] = out.get(r.verdict, 0) + 1
+            out[str(r.verdict)] = out.get(str(r.verdict), 0) + 1
         return out
+
+    def shift(self) -> float | None:
+        """The median change of the tested ops' medians (significance.overall_shift)."""
+        return sig.overall_shift([r.change.get("median") for r in self.rows
+                                  if r.kind == "op" and r.test is not None and r.verdict != Verdict.FEW])
+
+    def check(self, rules: list[sig.FailRule]) -> list[sig.Violation]:
+        """Check --fail-on rules against the ops (not the token latencies)."""
+        self.rules = list(rules)
+        self.violations = sig.violations(
+            rules, [(r.op, Verdict(r.verdict), r.change) for r in self.rows if r.kind == "op"]
+        )
+        return self.violations
 
     def row(self, op: str) -> DiffRow:
         for r in self.rows:
@@ -235,17 +180,22 @@ class DiffResult:
             "b": {"label": self.b_label, **_json_summary(self.b_summary)},
             "test": self.test,
             "alpha": self.alpha,
-            "min_change": self.min_change,
+            "min_effect": self.min_effect,
+            "fdr": "benjamini-hochberg",
             "rule": self.rule(),
             "counts": self.counts(),
+            "overall_shift": _num(self.shift()),
             "rows": [r.as_dict() for r in self.rows],
             "warnings": list(self.warnings),
+            "fail_on": [r.text for r in self.rules],
+            "violations": [v.as_dict() for v in self.violations],
+            "exit_status": sig.EXIT_REGRESSION if self.violations else 0,
         }
 
     def rule(self) -> str:
         return (
-            f"significant when p < {self.alpha:g} and the median moved by at least "
-            f"{self.min_change * 100:g}%"
+            f"significant when the FDR-adjusted p < {self.alpha:g} (Benjamini-Hochberg over "
+            f"all tests) and the median moved by at least {self.min_effect * 100:g}%"
         )
 
     def to_text(self) -> str:
@@ -266,39 +216,39 @@ def _json_summary(s: dict[str, Any]) -> dict[str, Any]:
     return {k: s.get(k) for k in keys}
 
 
-def _change(a: float, b: float) -> float | None:
-    if not (math.isfinite(a) and math.isfinite(b)) or a <= 0:
-        return None
-    return b / a - 1.0
-
-
-def _compare(
+def compare_op(
     name: str,
     kind: str,
     acc_a: OpAccumulator | None,
     acc_b: OpAccumulator | None,
     st_a: PerformanceStats | None,
     st_b: PerformanceStats | None,
-    alpha: float,
-    min_change: float,
     depth: int = 0,
 ) -> DiffRow:
+    """One row, tested but without its verdict (:func:`decide_rows` gives it, after the
+    p-values of every row are adjusted together)."""
     if acc_a is None or acc_a.count == 0:
-        return DiffRow(name, kind, "only in B", None, st_b, depth=depth)
+        return DiffRow(name, kind, Verdict.ONLY_B, None, st_b, depth=depth)
     if acc_b is None or acc_b.count == 0:
-        return DiffRow(name, kind, "only in A", st_a, None, depth=depth)
+        return DiffRow(name, kind, Verdict.ONLY_A, st_a, None, depth=depth)
     assert st_a is not None and st_b is not None
-    change = {m: _change(getattr(st_a, _FIELD[m]), getattr(st_b, _FIELD[m])) for m in METRICS}
-    test, samples = _test_samples(acc_a, acc_b)
+    change = {m: sig.relative_change(getattr(st_a, _FIELD[m]), getattr(st_b, _FIELD[m]))
+              for m in METRICS}
     if min(acc_a.count, acc_b.count) < MIN_SAMPLES:
-        verdict = "too few samples"
-    else:
-        moved = change["median"]
-        if test.p_value < alpha and moved is not None and abs(moved) >= min_change:
-            verdict = "slower" if moved > 0 else "faster"
-        else:
-            verdict = "not significant"
-    return DiffRow(name, kind, verdict, st_a, st_b, change, test, samples, depth)
+        test, samples = sig.test_accumulators(acc_a, acc_b)
+        return DiffRow(name, kind, Verdict.FEW, st_a, st_b, change, test, samples, depth)
+    test, samples = sig.test_accumulators(acc_a, acc_b)
+    return DiffRow(name, kind, Verdict.SAME, st_a, st_b, change, test, samples, depth)
+
+
+def decide_rows(rows: list[DiffRow], alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> None:
+    """Adjust the p-values of the tested rows together (Benjamini-Hochberg) and give each
+    its verdict (significance.decide)."""
+    tested = [r for r in rows if r.test is not None and r.verdict != Verdict.FEW]
+    qs = sig.benjamini_hochberg([r.test.p_value for r in tested])  # type: ignore[union-attr]
+    for r, q in zip(tested, qs, strict=True):
+        r.q_value = q
+        r.verdict = sig.decide(q, r.change.get("median"), alpha=alpha, min_effect=min_effect)
 
 
 def diff_sessions(
@@ -306,7 +256,7 @@ def diff_sessions(
     b: SessionState,
     *,
     alpha: float = ALPHA,
-    min_change: float = MIN_CHANGE,
+    min_effect: float = MIN_EFFECT,
     a_label: str = "A",
     b_label: str = "B",
 ) -> DiffResult:
@@ -323,8 +273,7 @@ def diff_sessions(
             st_a = acc_a.stats(name, a.wall_ns) if acc_a is not None else None
             st_b = acc_b.stats(name, b.wall_ns) if acc_b is not None else None
             rows.append(
-                _compare(name, "op", acc_a, acc_b, st_a, st_b, alpha, min_change,
-                         depth.get(name, 0))
+                compare_op(name, "op", acc_a, acc_b, st_a, st_b, depth.get(name, 0))
             )
         for key, _title in LATENCIES:
             la: OpAccumulator = getattr(a, key)
@@ -332,12 +281,12 @@ def diff_sessions(
             if la.count == 0 and lb.count == 0:
                 continue
             rows.append(
-                _compare(key, "latency", la, lb, la.stats(key), lb.stats(key), alpha,
-                         min_change)
+                compare_op(key, "latency", la, lb, la.stats(key), lb.stats(key))
             )
         sa, sb = a.summary(), b.summary()
+    decide_rows(rows, alpha, min_effect)
     return DiffResult(
-        a_label, b_label, rows, alpha, min_change, a_summary=sa, b_summary=sb,
+        a_label, b_label, rows, alpha, min_effect, a_summary=sa, b_summary=sb,
         warnings=[f"{a_label}: {w}" for w in sa.get("warnings", [])]
         + [f"{b_label}: {w}" for w in sb.get("warnings", [])],
     )
@@ -362,6 +311,13 @@ def _p(t: MannWhitney | None) -> str:
     if t is None:
         return "-"
     return f"{t.p_value:.3f}" if t.p_value >= 0.001 else "<0.001"
+
+
+def _q(r: DiffRow) -> str:
+    """The FDR-adjusted p-value of a row (the raw p-value where there is none)."""
+    if r.q_value is None:
+        return _p(r.test)
+    return f"{r.q_value:.3f}" if r.q_value >= 0.001 else "<0.001"
 
 
 def _verdict(r: DiffRow) -> str:
@@ -429,7 +385,7 @@ def _columns() -> list[Any]:
         Column("p95", drop=4),
         Column("p99", drop=1),
         Column("mean", drop=5),
-        Column("p-value", drop=8),
+        Column("q-value", drop=8),
         Column("verdict", align="left"),
     ]
 
@@ -457,7 +413,7 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
             name = r.op
         else:
             name = "  " * r.depth + r.op.rsplit("/", 1)[-1]
-        p = _p(r.test)
+        p = _q(r)
         if r.samples == "histogram":
             p += "*"
             marks = True
@@ -489,29 +445,61 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
         width,
     )
     out += _throughput_lines(res, width)
+    shift = res.shift()
+    if shift is not None and abs(shift) >= res.min_effect:
+        out += wrap(f"overall: the typical op moved {_pct(shift)}: the whole run was "
+                    f"{'slower' if shift > 0 else 'faster'} (machine load or CPU frequency "
+                    "between runs, or a change that touches everything)", width)
+    if res.rules:
+        out += wrap(f"--fail-on: {len(res.violations)} violation(s) of "
+                    + ", ".join(r.text for r in res.rules), width)
     return "\n".join(out) + "\n"
 
 
 # --------------------------------------------------------------------------- command
 
 
+def parse_rules(texts: list[str] | None) -> list[sig.FailRule]:
+    """The --fail-on rules of a command line; FailRuleError (one line) for a bad one."""
+    return [sig.parse_fail_on(t) for t in texts or []]
+
+
 def diff_main(args: argparse.Namespace) -> int:
-    """``zlprof diff A B [--format text|json]``: RecordingError for a bad file (one line)."""
+    """``zlprof diff A B [--format text|json] [--fail-on RULE ...]``.
+
+    Exit status: 0, or ``EXIT_REGRESSION`` (3) when a --fail-on rule is violated (one
+    line per violation on stderr); 2 for a bad rule or format. A bad file raises
+    RecordingError (the command line prints it as one line).
+    """
     from .recording import load_session
 
+    fmt_name = getattr(args, "format", "text") or "text"
+    if fmt_name not in ("text", "json"):
+        print(f"zlprof: error: unknown format {fmt_name!r}", file=sys.stderr)
+        return 2
+    try:
+        rules = parse_rules(getattr(args, "fail_on", None))
+    except sig.FailRuleError as e:
+        print(f"zlprof: error: {e}", file=sys.stderr)
+        return 2
     a = load_session(args.a)
     b = load_session(args.b)
     res = diff_sessions(a, b, a_label=str(args.a), b_label=str(args.b))
     for w in res.warnings:
         print(f"zlprof: warning: {w}", file=sys.stderr)
-    fmt_name = getattr(args, "format", "text") or "text"
+    missing = sig.unmatched_rules(rules, [r.op for r in res.rows if r.kind == "op"])
+    if missing:
+        print(f"zlprof: error: --fail-on {missing[0].text!r}: no op {missing[0].op!r} in "
+              "either session", file=sys.stderr)
+        return 2
+    res.check(rules)
     if fmt_name == "json":
         sys.stdout.write(res.to_json())
-    elif fmt_name == "text":
+    else:
         from .textwidth import terminal_width
 
         sys.stdout.write(format_text(res, terminal_width()))
-    else:
-        print(f"zlprof: error: unknown format {fmt_name!r}", file=sys.stderr)
-        return 2
-    return 0
+    sys.stdout.flush()
+    for v in res.violations:
+        print(f"zlprof: {v.line()}", file=sys.stderr)
+    return sig.EXIT_REGRESSION if res.violations else 0

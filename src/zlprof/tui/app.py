@@ -44,7 +44,7 @@ from textual.widgets import Input
 
 from ..sources import Source, SourceError
 from ..themes import DEFAULT_THEME, THEME_NAMES, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
-from . import model
+from . import baseline_view, model
 from .keys import REPLAY_ACTIONS, SEEK_STEP_S
 from .model import Snapshot
 from .screens.compare import CompareScreen
@@ -147,6 +147,7 @@ class Refresher:
                 version = self.state.version
                 snap = model.collect(self.state, req)
                 self.app.collect_extra(snap)
+                baseline_view.collect(self.app.baseline, self.state, snap)
             except Exception as exc:  # never let a bad frame kill the display thread
                 self.busy = False
                 self.app.call_from_thread(self.app.notify, f"refresh failed: {exc}", severity="error")
@@ -179,12 +180,17 @@ class ZlprofApp(App[int]):
         theme: str | None = None,
         refresh_hz: float = REFRESH_HZ,
         peaks: Any = AUTO_PEAKS,
+        baseline: Any = None,
     ) -> None:
         """``peaks``: the machine peaks for the roofline; by default the cached ones, else
         measured in a background thread. Pass a MachinePeaks (or None: no roofline) to
-        skip that (tests do)."""
+        skip that (tests do). ``baseline``: a zlprof.baseline.BaselineComparator (the
+        ops table then compares every op with it)."""
         super().__init__()
         self.source = source
+        self.baseline = baseline
+        #: the recording the baseline was read from (marked in the session browser)
+        self.baseline_path: Path | None = None
         self.refresh_hz = min(max(refresh_hz, 1.0), 30.0)
         for t in THEMES.values():
             self.register_theme(t)
@@ -301,6 +307,7 @@ class ZlprofApp(App[int]):
             self._hints_wanted = HintsPanel is not None and self._visible(screen, HintsPanel)
             # the hints are due: take a snapshot even if the table has nothing new
             force = self._hints_wanted and self._hints_version != version and self._extra_due(self._hints_at)
+            force = force or baseline_view.due(self.baseline, self.source.state)
             self.refresher.request(screen.view_request(), force=force)
             self._update_roofline(screen, version)
 
@@ -682,6 +689,15 @@ class ZlprofApp(App[int]):
             self.notify(f"the program was stopped; recorded {old.recording_path}", timeout=6)
         self.refresh_bindings()
 
+    def set_baseline(self, comparator: Any, path: Path | None = None) -> None:
+        """Compare the session on screen, and every one opened next, with ``comparator``
+        (a zlprof.baseline.BaselineComparator; None: no baseline)."""
+        self.baseline = comparator
+        self.baseline_path = path
+        self.refresher.last_request = None
+        self.notify(f"baseline: {comparator.label}" if comparator else "no baseline", timeout=3)
+        self.request_refresh(force=True)
+
     def compare(self, a: Path, b: Path | None) -> None:
         """Compare session ``b`` (None: the one on screen) with ``a`` in the compare screen."""
         self.push_screen(CompareScreen(a, b))
@@ -753,7 +769,7 @@ class ZlprofApp(App[int]):
 # --------------------------------------------------------------------------- entry point
 
 
-def run_app(source: Source, theme: str | None = None) -> int:
+def run_app(source: Source, theme: str | None = None, baseline: Any = None) -> int:
     """Start ``source``, run the app until the user quits, stop the source.
 
     Returns 1 if the source cannot start (one line on stderr), else 0: quitting is the
@@ -766,7 +782,7 @@ def run_app(source: Source, theme: str | None = None) -> int:
     except SourceError as exc:
         print(f"zlprof: error: {exc}", file=sys.stderr)
         return 1
-    app = ZlprofApp(source, theme=theme)
+    app = ZlprofApp(source, theme=theme, baseline=baseline)
 
     def _exit_on_signal(signum: int, _frame: Any) -> None:
         # SIGTERM / SIGHUP to zlprof: leave the app normally so the child is stopped

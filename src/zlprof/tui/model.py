@@ -1031,7 +1031,7 @@ COMPARE_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("p95", "Δp95", 8),
     ("p99", "Δp99", 8),
     ("mean", "Δmean", 8),
-    ("p", "p", 6),
+    ("p", "q", 6),
     ("verdict", "verdict", 15),
 )
 #: The order in which compare columns are dropped when the screen is narrow.
@@ -1044,7 +1044,7 @@ def compare_rows(result: Any, order: str = "program") -> list[CompareRow]:
     ``order``: "program" (as ``zlprof diff`` lists them), or "change" (the largest
     significant median changes first, then the rest by change).
     """
-    from ..diff import METRICS, _p, _pct, _verdict
+    from ..diff import METRICS, _pct, _q, _verdict
 
     out: list[CompareRow] = []
     for r in result.rows:
@@ -1054,7 +1054,7 @@ def compare_rows(result: Any, order: str = "program") -> list[CompareRow]:
             label = r.op  # out of tree order: the full path
         else:
             label = "  " * r.depth + r.op.rsplit("/", 1)[-1]
-        p = _p(r.test) + ("*" if r.samples == "histogram" else "")
+        p = _q(r) + ("*" if r.samples == "histogram" else "")
         cells = (
             _count(r.a.count) if r.a else "-",
             _count(r.b.count) if r.b else "-",

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ..keys import REPLAY_BINDINGS, SPACE_BINDING
 from ..model import DrillRequest, DrillView, Snapshot
+from ..widgets import baseline as baseline_widgets
 from ..widgets.charts import DurationHistogram, RecentPlot
 from ..widgets.details import ChildrenTable, StatsPanel
 from ..widgets.status import Panel, StatusBar
@@ -60,7 +61,7 @@ class DrillDownScreen(Screen):
                     yield StatsPanel(id="stats")
             with Vertical(id="drill-plots"):
                 with Panel(id="hist-panel", title="durations · log scale"):
-                    yield DurationHistogram(id="hist")
+                    yield baseline_widgets.OverlayHistogram(id="hist")
                 with Panel(id="recent-panel", title="recent durations over time"):
                     yield RecentPlot(id="recent")
         with Horizontal(id="drill-bottom"):
@@ -100,6 +101,7 @@ class DrillDownScreen(Screen):
         self.query_one(DurationHistogram).update_data(
             d.hist_edges_ms, d.hist_counts, {"p50": st.median_ms, "p95": st.p95_ms, "p99": st.p99_ms}
         )
+        baseline_widgets.show_drill(self, snap)
         self.query_one(RecentPlot).update_data(d.recent_t_s, d.recent_ms)
         self.query_one(ChildrenTable).show(d.children)
         self.query_one("#children-panel", Panel).border_subtitle = (

@@ -23,6 +23,7 @@ from ..model import (
     next_sort,
     share_bars,
 )
+from ..widgets import baseline as baseline_widgets
 from ..widgets.charts import MemoryGraph, ShareBars
 from ..widgets.ops_table import OpsTable
 from ..widgets.status import CrashPanel, Panel, StatusBar
@@ -76,6 +77,7 @@ class MainScreen(Screen):
         yield StatusBar(id="status")
         with Horizontal(id="body"):
             with Panel(id="ops-panel", title="operations · ms"):
+                yield baseline_widgets.BaselineLine(id="baseline-line")
                 yield OpsTable(id="ops")
                 yield Input(placeholder="filter ops by name (Enter keeps, Esc clears)", id="filter", compact=True)
             with Vertical(id="side"):
@@ -111,6 +113,7 @@ class MainScreen(Screen):
             return
         self.applied_version = snap.version
         self.applied += 1
+        baseline_widgets.show_main(self, snap, self.query_one(OpsTable))
         self._render_rows()
         self._render_shares()
         if snap.memory is not None:
@@ -131,7 +134,9 @@ class MainScreen(Screen):
     def _render_rows(self) -> None:
         if self.last is None:
             return
-        self.query_one(OpsTable).show_ops(self.last.rows, self.options)
+        table = self.query_one(OpsTable)
+        baseline_widgets.sync_columns(table, self.options.sort)
+        table.show_ops(self.last.rows, self.options)
         self._retitle()
 
     def _retitle(self) -> None:

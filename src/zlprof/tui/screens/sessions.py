@@ -4,6 +4,7 @@ with the session on screen)."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,7 @@ class SessionsScreen(Screen):
     BINDINGS = [
         Binding("enter", "open", "Replay", key_display="⏎", tooltip="Replay the session in this app"),
         Binding("m", "mark", "Mark A", tooltip="Mark the session as A, the baseline of a comparison"),
+        Binding("b", "baseline", "Baseline", tooltip="Compare the session on screen, and the next live or replay, with this one (again: none)"),
         Binding("c", "compare", "Compare", tooltip="Compare with the marked session A (none marked: the session on screen is B)"),
         Binding("r", "rescan", "Rescan", tooltip="List the directory again"),
         Binding("escape", "back", "Back", key_display="esc"),
@@ -122,6 +124,9 @@ class SessionsScreen(Screen):
     def _mark_of(self, path: str) -> str:
         if path == self.marked:
             return "A"
+        base = getattr(self.zapp, "baseline_path", None)
+        if base is not None and Path(path) == Path(base):
+            return "◆"
         current = self.zapp.current_path
         if current is not None and Path(path).resolve() == current.resolve():
             return "▶"
@@ -223,6 +228,39 @@ class SessionsScreen(Screen):
             self.zapp.compare(Path(self.marked), info.path)
         else:
             self.zapp.compare(info.path, None)
+
+    def action_baseline(self) -> None:
+        """``b``: this session becomes the baseline (the same again: no baseline)."""
+        info = self.selected()
+        if info is None:
+            return
+        if info.status == "unreadable":
+            self.notify(info.warning or "not a recording", title="cannot use as baseline", severity="error")
+            return
+        base = getattr(self.zapp, "baseline_path", None)
+        if base is not None and Path(base) == Path(info.path):
+            self.zapp.set_baseline(None)
+            self._fill()
+            return
+        self.run_worker(partial(self._load_baseline, Path(info.path)), thread=True,
+                        group="baseline", exclusive=True, exit_on_error=False)
+
+    def _load_baseline(self, path: Path) -> None:
+        """Worker thread: read the recording (it may take a moment), then use it."""
+        from ...baseline import BaselineComparator
+        from ...recording import RecordingError
+
+        try:
+            comparator = BaselineComparator.load(path)
+        except (RecordingError, OSError) as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="cannot use as baseline", severity="error")
+            return
+        self.app.call_from_thread(self._baseline_loaded, comparator, path)
+
+    def _baseline_loaded(self, comparator: Any, path: Path) -> None:
+        self.zapp.set_baseline(comparator, path)
+        if self.is_mounted:
+            self._fill()
 
     def action_back(self) -> None:
         self.dismiss()

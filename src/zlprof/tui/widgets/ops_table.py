@@ -20,8 +20,10 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from ...session import OpRow
+from ..baseline_view import MIN_TABLE_WIDTH, marker_style
 from ..model import (
     COLUMN_BY_KEY,
+    COLUMN_PADDING,
     DIM,
     Column,
     RowView,
@@ -42,7 +44,7 @@ class OpCell(Text):
 
 
 def _value_cell(text: str) -> Text:
-    return Text(text, justify="right", no_wrap=True, end="")
+    return Text(text, style=marker_style(text), justify="right", no_wrap=True, end="")
 
 
 class _PassStyles:
@@ -96,6 +98,15 @@ class OpsTable(DataTable):
         self.rebuilds = 0
         #: composed cell styles by position (the same from one refresh to the next)
         self._cell_styles: dict[tuple[object, ...], Style] = {}
+        #: columns after the statistics (the baseline comparison's), when they fit
+        self.extra_columns: tuple[Column, ...] = ()
+
+    def set_extra_columns(self, columns: tuple[Column, ...]) -> None:
+        """Show ``columns`` after the statistics (rebuilds the columns if they changed)."""
+        if columns == self.extra_columns:
+            return
+        self.extra_columns = columns
+        self.shown_columns = ()  # rebuilt by the next ensure_columns
 
     # ------------------------------------------------------------------ columns
 
@@ -108,7 +119,12 @@ class OpsTable(DataTable):
         width = self.layout_width()
         if width <= 0:
             return False
-        cols, op_width = columns_for_width(width)
+        extra = self.extra_columns
+        room = width - sum(c.width + COLUMN_PADDING for c in extra)
+        if room < MIN_TABLE_WIDTH:
+            extra, room = (), width
+        cols, op_width = columns_for_width(room)
+        cols = cols + extra
         if cols == self.shown_columns and op_width == self.op_width and self.columns:
             return False
         cursor_key = self.cursor_key()
@@ -143,7 +159,8 @@ class OpsTable(DataTable):
         self._sort = (key, descending)
         for ck, column in self.columns.items():
             name = ck.value or ""
-            label = "op" if name == "op" else COLUMN_BY_KEY[name].label
+            col = COLUMN_BY_KEY.get(name) or next((c for c in self.extra_columns if c.key == name), None)
+            label = "op" if name == "op" or col is None else col.label
             column.label = self._heading(name, label, right=name != "op")
         self.notify_style_update()
 

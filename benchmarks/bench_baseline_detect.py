@@ -1,0 +1,119 @@
+"""Does the live baseline comparison find a 10 % slowdown of one op, and how soon?
+
+Records, with ``zlprof record -- python benchmarks/slowdown_program.py``, a baseline run,
+a control run of the same program (no slowdown) and a run where the op ``target`` is
+made ``--slowdown`` (10 %) slower, each ``--seconds`` (30) long. Then:
+
+* folds the slowed run's recording into a SessionState in order, as a live session
+  would receive it, and asks the BaselineComparator (what ``zlprof live --baseline``
+  runs) for its verdicts after every second of data: when is ``target`` first called
+  slower (and does it stay so), and what do the other ops get;
+* runs ``zlprof diff BASE SLOWED --fail-on "p50>+5%"`` and the same for the control run,
+  and prints both exit statuses (3: a rule was violated, 0: none).
+
+With ``--rounds N`` the three recordings are made N times (base, slowed, control, in
+that order) and the summary counts the rounds where each went right.
+
+Run: python benchmarks/bench_baseline_detect.py [--seconds 30] [--slowdown 0.10] [--rounds N]
+     [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from zlprof.baseline import BaselineComparator
+from zlprof.recording import read_recording
+from zlprof.session import SessionState
+from zlprof.significance import Verdict
+
+PROGRAM = Path(__file__).resolve().with_name("slowdown_program.py")
+
+
+def record(path: Path, seconds: float, slowdown: float) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "zlprof", "record", "--out", str(path), "--force", "--",
+         sys.executable, str(PROGRAM), "--seconds", str(seconds), "--slowdown", str(slowdown)],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=seconds * 4 + 60,
+    )
+
+
+def fail_on(base: Path, other: Path, rule: str) -> tuple[int, list[str]]:
+    res = subprocess.run([sys.executable, "-m", "zlprof", "diff", str(base), str(other), "--fail-on", rule],
+                         capture_output=True, text=True, timeout=120)
+    return res.returncode, [line for line in res.stderr.splitlines() if "FAIL" in line]
+
+
+def live_detection(comparator: BaselineComparator, path: Path) -> tuple[float | None, object]:
+    """Fold ``path`` in order; after every second of data ask for the verdicts. Returns
+    the data time from which 'target' was called slower and stayed so (None: never),
+    and the final view."""
+    frames = read_recording(path).frames
+    state = SessionState()
+    first_slower: float | None = None
+    next_s = 1.0
+    for i in range(0, len(frames), 8):
+        state.ingest_many(frames[i : i + 8])
+        t = state.elapsed_ns / 1e9
+        if t < next_s and i + 8 < len(frames):
+            continue
+        next_s = t + 1.0
+        target = comparator.compare_now(state).ops.get("target")
+        if target is not None and target.verdict == Verdict.SLOWER:
+            if first_slower is None:
+                first_slower = t
+        else:
+            first_slower = None  # must stay slower from then on
+    return first_slower, comparator.compare_now(state)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--slowdown", type=float, default=0.10)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--keep", type=Path)
+    args = ap.parse_args()
+    d = args.keep or Path(tempfile.mkdtemp(prefix="zlprof-detect-"))
+    d.mkdir(parents=True, exist_ok=True)
+    tally = {"detected": 0, "slowed_exit3": 0, "control_quiet": 0, "control_exit0": 0}
+    for k in range(args.rounds):
+        base, slowed, control = d / f"r{k}-base.zlp", d / f"r{k}-slowed.zlp", d / f"r{k}-control.zlp"
+        for path, slow in ((base, 0.0), (slowed, args.slowdown), (control, 0.0)):
+            if not path.exists():
+                record(path, args.seconds, slow)
+        comparator = BaselineComparator.load(base, every_s=0)
+        print(f"\nround {k + 1}: baseline {base.name}; 'target' +{args.slowdown * 100:.0f}% in "
+              f"{slowed.name}; {control.name} unchanged; {args.seconds:.0f} s each")
+        for name, path in (("control", control), ("slowed", slowed)):
+            when, view = live_detection(comparator, path)
+            print(f"  {name}: {view.summary()}")  # type: ignore[attr-defined]
+            for op, c in view.ops.items():  # type: ignore[attr-defined]
+                print(f"    {op:<8} n={c.n_current:>7,}  p50 {c.change['median'] * 100:+6.2f}%  "
+                      f"p99 {(c.change['p99'] or 0) * 100:+6.2f}%  {c.verdict}")
+            code, lines = fail_on(base, path, "p50>+5%")
+            if name == "slowed":
+                found = f"after {when:.0f} s of data" if when is not None else "NOT DETECTED"
+                print(f"    'target' called slower (and stayed so) {found}")
+                tally["detected"] += when is not None
+                tally["slowed_exit3"] += code == 3
+            else:
+                tally["control_quiet"] += not any(
+                    c.verdict.significant for c in view.ops.values())  # type: ignore[attr-defined]
+                tally["control_exit0"] += code == 0
+            print(f"    zlprof diff {base.name} {path.name} --fail-on 'p50>+5%': exit {code}")
+            for line in lines:
+                print(f"      {line}")
+    n = args.rounds
+    print(f"\n{n} round(s): slowdown detected live {tally['detected']}/{n}, --fail-on exit 3 "
+          f"{tally['slowed_exit3']}/{n}; control with nothing significant "
+          f"{tally['control_quiet']}/{n}, --fail-on exit 0 {tally['control_exit0']}/{n}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

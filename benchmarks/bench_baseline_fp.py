@@ -1,0 +1,123 @@
+"""False positives of the per-op comparison on recordings of identical work.
+
+Records PAIRS pairs of short runs of the built-in workload with the same preset, seed and
+tokens (``zlprof record --preset tiny ...``, back to back), compares each pair with
+``diff.diff_sessions`` (the test ``zlprof diff``, ``--baseline`` and ``bench --compare``
+share) and counts ops called significant. Every pair is the same code, so each such op
+is a false positive. Besides the default rule (Benjamini-Hochberg adjusted p < 0.05 and
+a median change of at least 5 %), the same tests are judged by weaker rules, to show
+what the false-discovery control and the minimum effect each buy:
+
+    raw p < 0.05 alone | raw p + 5 % | BH alone | BH + 5 % (default) | BH + 10 %
+
+Prints, per rule: pairs with at least one significant op, and significant ops out of
+the ops tested (ops with fewer than 5 samples a side get no test).
+
+With ``--program SECONDS`` the pairs are runs of benchmarks/slowdown_program.py (four
+single-threaded ops, no slowdown) of that many seconds instead of the workload.
+
+Run: python benchmarks/bench_baseline_fp.py [--pairs 20] [--requests 8] [--max-tokens 24]
+     [--threads 1] [--program SECONDS] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from zlprof import significance as sig
+from zlprof.diff import diff_sessions
+from zlprof.recording import load_session
+from zlprof.significance import Verdict
+
+RULES = (
+    ("raw p < 0.05", False, 0.0),
+    ("raw p < 0.05, effect >= 5%", False, 0.05),
+    ("BH q < 0.05", True, 0.0),
+    ("BH q < 0.05, effect >= 5% (default)", True, sig.MIN_EFFECT),
+    ("BH q < 0.05, effect >= 10%", True, 0.10),
+)
+
+
+def record(path: Path, args: argparse.Namespace) -> None:
+    if args.program:
+        program = Path(__file__).resolve().with_name("slowdown_program.py")
+        cmd = [sys.executable, "-m", "zlprof", "record", "--out", str(path), "--force", "--",
+               sys.executable, str(program), "--seconds", str(args.program)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        return
+    cmd = [sys.executable, "-m", "zlprof", "record", "--preset", "tiny", "--seed", "1",
+           "--requests", str(args.requests), "--max-tokens", str(args.max_tokens),
+           "--out", str(path), "--force"]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pairs", type=int, default=20)
+    ap.add_argument("--requests", type=int, default=8)
+    ap.add_argument("--max-tokens", type=int, default=24)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--program", type=float, default=0.0, metavar="SECONDS")
+    ap.add_argument("--keep", type=Path)
+    args = ap.parse_args()
+    d = args.keep or Path(tempfile.mkdtemp(prefix="zlprof-fp-"))
+    d.mkdir(parents=True, exist_ok=True)
+    hits = {name: [0, 0] for name, _, _ in RULES}  # pairs with any, ops significant
+    tested_total = 0
+    worst: list[tuple[float, str, int]] = []
+    shifts: list[float] = []
+    t0 = time.perf_counter()
+    for i in range(args.pairs):
+        a, b = d / f"pair{i:02d}-a.zlp", d / f"pair{i:02d}-b.zlp"
+        if not (a.exists() and b.exists()):
+            record(a, args)
+            record(b, args)
+        res = diff_sessions(load_session(a), load_session(b))
+        rows = [r for r in res.rows if r.test is not None and r.verdict != Verdict.FEW]
+        tested_total += len(rows)
+        for name, bh, effect in RULES:
+            n = 0
+            for r in rows:
+                p = r.q_value if bh else r.test.p_value  # type: ignore[union-attr]
+                if sig.decide(p, r.change.get("median"), min_effect=effect).significant:
+                    n += 1
+            hits[name][0] += n > 0
+            hits[name][1] += n
+        for r in res.rows:
+            if r.significant:
+                worst.append((r.change.get("median") or 0.0, r.op, i))
+        shift = res.shift()
+        shifts.append(abs(shift or 0.0))
+        print(f"pair {i + 1:2d}/{args.pairs}: {len(rows)} ops tested, default rule: "
+              f"{sum(r.significant for r in res.rows):2d} significant; the typical op moved "
+              f"{(shift or 0.0) * 100:+.1f}%", flush=True)
+    elapsed = time.perf_counter() - t0
+    print()
+    what = (f"slowdown_program.py, {args.program:g} s, no slowdown" if args.program else
+            f"tiny preset, seed 1, {args.requests} requests x {args.max_tokens} tokens, "
+            f"--threads {args.threads}")
+    print(f"{args.pairs} pairs of identical runs ({what}); {tested_total} op tests; "
+          f"{elapsed:.0f} s; recordings in {d}")
+    print(f"{'rule':<40} {'pairs with a false positive':>28} {'false-positive ops':>20}")
+    for name, _, _ in RULES:
+        pairs, ops = hits[name]
+        print(f"{name:<40} {pairs:>14d} / {args.pairs:<11d} {ops:>9d} / {tested_total:<8d}")
+    shifts.sort()
+    print(f"\nhow much the typical op moved between the two identical runs of a pair: median "
+          f"{shifts[len(shifts) // 2] * 100:.1f}%, max {shifts[-1] * 100:.1f}%")
+    if worst:
+        print("\nsignificant under the default rule (change of median, op, pair):")
+        for ch, op, i in sorted(worst, key=lambda w: -abs(w[0]))[:15]:
+            print(f"  {ch * 100:+6.1f}%  {op}  (pair {i + 1})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,355 @@
+"""Is B different from A? The one significance test of zlprof (diff, bench, live baseline).
+
+* :func:`mann_whitney_u`: the two-sided Mann-Whitney U test. Exact null distribution when
+  there are no ties and both samples have at most ``EXACT_MAX`` values (bench runs are
+  often few, where the normal approximation is poor); otherwise the normal approximation
+  with tie correction (variance ``n_a n_b / 12 * ((n + 1) - sum(t^3 - t) / (n (n - 1)))``
+  over tie groups of size t) and continuity correction (``|U - n_a n_b / 2| - 1/2``).
+  No SciPy. Values may carry weights (multiplicities): that is how histogram buckets are
+  tested (see :func:`test_accumulators`).
+* :func:`benjamini_hochberg`: many ops are tested at once, so p-values are adjusted to
+  control the false discovery rate (Benjamini-Hochberg step-up; the adjusted value of the
+  i-th smallest of m p-values is ``min over j >= i of p_(j) * m / j``).
+* :func:`decide`: the verdict. A change is reported only when it is both statistically
+  significant (BH-adjusted p < ``alpha``) and large enough to matter (the median moved by
+  at least ``min_effect``, relative): identical code on a noisy machine differs by a
+  little, systematically (CPU frequency, other load), and with thousands of samples the
+  test alone would call that significant. Each test also reports an effect size, the
+  probability of superiority P(B > A) + P(B = A) / 2 (0.5: no shift).
+* :class:`FailRule` / :func:`parse_fail_on`: the CI gate ``--fail-on "[OP:]STAT>+N%"``.
+
+Samples of an op (:func:`test_accumulators`). While both sides hold every duration exactly
+(``stats.OpAccumulator`` keeps up to 100,000 by default) the test ranks the durations.
+Past that limit an accumulator keeps only a log-bucket histogram (bucket width 0.2 %); the
+test then ranks bucket indices weighted by their counts, the exact side bucketed the same
+way. Values in one bucket count as ties (with the tie correction), which makes the test
+slightly conservative; the result says which (``samples``: "exact" or "histogram").
+
+Caveat, said in the README too: durations of one run are a time series, not independent
+draws; neighbouring samples are correlated, so the p-values are optimistic. The minimum
+effect guards against that as well.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+ALPHA = 0.05
+#: A change smaller than this (relative change of the median) is never reported.
+MIN_EFFECT = 0.05
+#: Fewer samples than this on a side: no verdict.
+MIN_SAMPLES = 5
+#: Largest sample size (each side) for the exact null distribution.
+EXACT_MAX = 50
+TEST_NAME = "Mann-Whitney U"
+TEST_DESCRIPTION = (
+    "Mann-Whitney U, two-sided (exact up to 50 samples a side without ties, else normal "
+    "approximation with tie and continuity correction); p-values adjusted for the number "
+    "of tests (Benjamini-Hochberg false discovery rate)"
+)
+
+
+class Verdict(StrEnum):
+    """What a comparison of one op (or metric) found."""
+
+    SLOWER = "slower"
+    FASTER = "faster"
+    SAME = "not significant"
+    FEW = "too few samples"
+    ONLY_A = "only in A"
+    ONLY_B = "only in B"
+
+    @property
+    def significant(self) -> bool:
+        return self in (Verdict.SLOWER, Verdict.FASTER)
+
+
+# --------------------------------------------------------------------------- the U test
+
+
+@dataclass(frozen=True)
+class MannWhitney:
+    """Result of a two-sided Mann-Whitney U test of B against A."""
+
+    n_a: int
+    n_b: int
+    #: U of A: pairs (a, b) with a > b, ties counting one half
+    u_a: float
+    #: U of B: pairs with b > a, ties one half (u_a + u_b = n_a * n_b)
+    u_b: float
+    #: standard score of u_b (positive: B's values tend to be larger); 0 for the exact test
+    z: float
+    p_value: float
+    #: "exact" (null distribution enumerated) or "normal" (approximation)
+    method: str = "normal"
+
+    @property
+    def prob_b_greater(self) -> float:
+        """Effect size: P(B > A) + P(B = A) / 2; 0.5 means no shift, 1.0 every B above every A."""
+        return self.u_b / (self.n_a * self.n_b)
+
+
+def mann_whitney_u(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    weights_a: np.ndarray | None = None,
+    weights_b: np.ndarray | None = None,
+    normal: bool = False,
+) -> MannWhitney:
+    """Two-sided Mann-Whitney U test of ``b`` against ``a`` (see the module doc).
+
+    ``weights_*`` give each value a multiplicity (histogram buckets); by default every
+    value counts once. Ties get the average of the ranks they span. The exact null
+    distribution is used without ties or weights up to ``EXACT_MAX`` values a side,
+    unless ``normal`` asks for the approximation. ``z`` is the normal approximation's standard score either
+    way. ValueError if a side is empty.
+    """
+    x = np.asarray(a)
+    y = np.asarray(b)
+    weighted = weights_a is not None or weights_b is not None
+    wa = np.ones(len(x), np.float64) if weights_a is None else np.asarray(weights_a, np.float64)
+    wb = np.ones(len(y), np.float64) if weights_b is None else np.asarray(weights_b, np.float64)
+    n1 = float(wa.sum())
+    n2 = float(wb.sum())
+    if n1 <= 0 or n2 <= 0:
+        raise ValueError("both samples must be non-empty")
+    values = np.concatenate([x, y])
+    weights = np.concatenate([wa, wb])
+    # a stable sort: two already sorted runs (accumulator samples) merge in linear time
+    order = np.argsort(values, kind="stable")
+    sv = values[order]
+    first = np.empty(len(sv), bool)
+    first[:1] = True
+    np.not_equal(sv[1:], sv[:-1], out=first[1:])
+    group = np.cumsum(first) - 1
+    counts = np.add.reduceat(weights[order], np.flatnonzero(first))
+    before = np.cumsum(counts) - counts
+    avg_rank = before + (counts + 1.0) / 2.0
+    from_a = order < len(x)
+    r1 = float(np.dot(avg_rank[group[from_a]], weights[order][from_a]))
+    u1 = r1 - n1 * (n1 + 1.0) / 2.0
+    u2 = n1 * n2 - u1
+    na, nb = int(round(n1)), int(round(n2))
+    n = n1 + n2
+    ties = float(np.sum(counts**3 - counts))
+    var = n1 * n2 / 12.0 * ((n + 1.0) - ties / (n * (n - 1.0))) if n > 1 else 0.0
+    if var <= 0:
+        z, p = 0.0, 1.0  # every value tied: no evidence of a shift
+    else:
+        d = u2 - n1 * n2 / 2.0
+        z = math.copysign(max(abs(d) - 0.5, 0.0), d) / math.sqrt(var)
+        p = min(1.0, math.erfc(abs(z) / math.sqrt(2.0)))
+    if not normal and not weighted and len(counts) == len(sv) and max(na, nb) <= EXACT_MAX:
+        dist = _u_distribution(na, nb)
+        total = sum(dist)
+        k = int(round(u1))
+        lo = sum(dist[: k + 1]) / total
+        hi = sum(dist[k:]) / total
+        return MannWhitney(na, nb, u1, u2, z, min(1.0, 2.0 * min(lo, hi)), "exact")
+    return MannWhitney(na, nb, u1, u2, z, p, "normal")
+
+
+def _u_distribution(n1: int, n2: int) -> list[int]:
+    """Counts of orderings giving U = 0..n1*n2 (Gaussian binomial coefficients)."""
+    size = n1 * n2 + 1
+    c = [0] * size
+    c[0] = 1
+    for i in range(1, n1 + 1):
+        m = n2 + i  # multiply by (1 - q^m)
+        for k in range(size - 1, m - 1, -1):
+            c[k] -= c[k - m]
+        for k in range(i, size):  # divide by (1 - q^i)
+            c[k] += c[k - i]
+    return c
+
+
+def min_p_value(n1: int, n2: int) -> float:
+    """The smallest two-sided p-value the U test can give for these sample sizes."""
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    return min(1.0, 2.0 / math.comb(n1 + n2, n1))
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def test_accumulators(a: object, b: object) -> tuple[MannWhitney, str]:
+    """The U test on two ``stats.OpAccumulator``: (result, "exact" or "histogram")."""
+    from .stats import LogHistogram
+
+    da, db = a.sorted_durations(), b.sorted_durations()  # type: ignore[attr-defined]
+    if da is not None and db is not None:
+        return mann_whitney_u(da, db), "exact"
+
+    def counts(acc: object, d: np.ndarray | None) -> np.ndarray:
+        hist = acc.hist  # type: ignore[attr-defined]
+        if hist is not None:
+            return hist.counts
+        h = LogHistogram()
+        if d is not None:
+            h.add(d)
+        return h.counts
+
+    ca, cb = counts(a, da), counts(b, db)
+    ka, kb = np.flatnonzero(ca), np.flatnonzero(cb)
+    return mann_whitney_u(ka, kb, ca[ka], cb[kb]), "histogram"
+
+
+test_accumulators.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+# --------------------------------------------------------------------------- many tests
+
+
+def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the input order.
+
+    ``None`` or NaN entries (no test) are passed through and not counted in m.
+    """
+    idx = [i for i, p in enumerate(p_values) if p is not None and not math.isnan(p)]
+    out: list[float | None] = [None] * len(p_values)
+    m = len(idx)
+    if m == 0:
+        return out
+    ranked = sorted(idx, key=lambda i: p_values[i])  # type: ignore[arg-type,return-value]
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = ranked[rank - 1]
+        running = min(running, float(p_values[i]) * m / rank)  # type: ignore[arg-type]
+        out[i] = running
+    return out
+
+
+def decide(
+    q_value: float | None,
+    change: float | None,
+    *,
+    alpha: float = ALPHA,
+    min_effect: float = MIN_EFFECT,
+    lower_is_better: bool = True,
+) -> Verdict:
+    """The verdict of one tested op: SLOWER / FASTER when the adjusted p-value is below
+    ``alpha`` and the relative change of the median is at least ``min_effect``, else SAME.
+
+    ``lower_is_better=False`` for rates (tokens per second): a drop is SLOWER.
+    """
+    if q_value is None or change is None or not (q_value < alpha) or abs(change) < min_effect:
+        return Verdict.SAME
+    worse = change > 0 if lower_is_better else change < 0
+    return Verdict.SLOWER if worse else Verdict.FASTER
+
+
+def overall_shift(changes: Sequence[float | None]) -> float | None:
+    """The typical relative change over many ops: the median of their median changes
+    (on a log scale), None without any. When it is large, every op moved together: the
+    whole run was slower or faster (machine load, CPU frequency, or a change that
+    touches everything), which per-op tests of one run against another cannot tell apart.
+    """
+    logs = [math.log1p(c) for c in changes if c is not None and c > -1.0]
+    if not logs:
+        return None
+    return math.expm1(float(np.median(logs)))
+
+
+def relative_change(a: float, b: float) -> float | None:
+    """``b / a - 1``; None when undefined (a not positive, a value not finite)."""
+    if not (math.isfinite(a) and math.isfinite(b)) or a <= 0:
+        return None
+    return b / a - 1.0
+
+
+# --------------------------------------------------------------------------- CI gate
+
+#: Statistics a --fail-on rule can name, and the canonical name each maps to.
+RULE_STATS = {"p50": "median", "median": "median", "p95": "p95", "p99": "p99", "mean": "mean",
+              "avg": "mean"}
+_RULE = re.compile(
+    r"^\s*(?:(?P<op>[^:]+?)\s*:\s*)?(?P<stat>[a-z0-9]+)\s*>\s*\+?\s*(?P<pct>\d+(?:\.\d+)?)\s*%\s*$",
+    re.IGNORECASE,
+)
+#: exit status of ``zlprof diff`` / ``zlprof bench --compare`` when a --fail-on rule is
+#: violated (1 is a failure to run, 2 a usage mistake)
+EXIT_REGRESSION = 3
+
+
+class FailRuleError(ValueError):
+    """A --fail-on rule that does not parse; ``rule`` is the text given."""
+
+    def __init__(self, rule: str, why: str) -> None:
+        super().__init__(f"--fail-on {rule!r}: {why}")
+        self.rule = rule
+        self.why = why
+
+
+@dataclass(frozen=True)
+class FailRule:
+    """``[OP:]STAT>+N%``: fail when OP (any op if None) is significantly slower and its
+    STAT grew by more than ``threshold`` (relative)."""
+
+    text: str
+    op: str | None
+    #: canonical statistic: median | p95 | p99 | mean
+    stat: str
+    threshold: float
+
+    def matches(self, name: str) -> bool:
+        """Does op ``name`` (a full call path) fall under this rule? A rule's op matches
+        the full path, or the last part of it (``attention`` names every layer's)."""
+        if self.op is None:
+            return True
+        return name == self.op or name.rsplit("/", 1)[-1] == self.op
+
+
+def parse_fail_on(text: str) -> FailRule:
+    """Parse one ``--fail-on`` rule; FailRuleError (one line) when it does not parse."""
+    m = _RULE.match(text)
+    if m is None:
+        raise FailRuleError(text, 'expected [OP:]STAT>+N%, e.g. "p95>+5%" or "forward_pass:p99>+10%"')
+    stat = m.group("stat").lower()
+    if stat not in RULE_STATS:
+        raise FailRuleError(text, f"unknown statistic {stat!r} (use p50, p95, p99 or mean)")
+    op = m.group("op")
+    return FailRule(text.strip(), op.strip() if op else None, RULE_STATS[stat], float(m.group("pct")) / 100.0)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One op that broke one rule."""
+
+    rule: FailRule
+    op: str
+    change: float
+    verdict: Verdict
+
+    def line(self) -> str:
+        return (f"FAIL {self.rule.text}: {self.op} {self.rule.stat} {self.change * 100:+.1f}% "
+                f"({self.verdict})")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"rule": self.rule.text, "op": self.op, "stat": self.rule.stat,
+                "change": self.change, "verdict": str(self.verdict)}
+
+
+def violations(
+    rules: Sequence[FailRule], rows: Sequence[tuple[str, Verdict, dict[str, float | None]]]
+) -> list[Violation]:
+    """Every (rule, op) where the op is SLOWER and the rule's statistic grew past the
+    threshold. ``rows``: (op name, verdict, relative change by canonical statistic)."""
+    out = []
+    for rule in rules:
+        for name, verdict, change in rows:
+            c = change.get(rule.stat)
+            if rule.matches(name) and verdict == Verdict.SLOWER and c is not None and c > rule.threshold:
+                out.append(Violation(rule, name, c, verdict))
+    return out
+
+
+def unmatched_rules(rules: Sequence[FailRule], names: Sequence[str]) -> list[FailRule]:
+    """Rules naming an op that is in neither session (a typo must not pass a CI gate)."""
+    return [r for r in rules if r.op is not None and not any(r.matches(n) for n in names)]

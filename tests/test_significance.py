@@ -1,0 +1,160 @@
+"""significance.py: the one U test, Benjamini-Hochberg, verdicts and --fail-on rules,
+against values computed by hand (no SciPy)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from zlprof import bench, diff
+from zlprof import significance as sig
+from zlprof.significance import (
+    FailRule,
+    FailRuleError,
+    Verdict,
+    benjamini_hochberg,
+    decide,
+    mann_whitney_u,
+    min_p_value,
+    parse_fail_on,
+    violations,
+)
+
+
+def test_one_implementation() -> None:
+    assert diff.mann_whitney_u is sig.mann_whitney_u
+    for name in ("mann_whitney_u", "min_p_value", "_u_distribution", "_average_ranks"):
+        assert not hasattr(bench, name)
+
+
+def test_exact_hand_computed() -> None:
+    # A = 1 2 3, B = 4 5 6: U_B = 9, the most extreme of C(6,3) = 20 equally likely
+    # orderings; two-sided: 2/20 = 0.1
+    r = mann_whitney_u([1, 2, 3], [4, 5, 6])
+    assert r.method == "exact" and r.u_b == 9 and r.p_value == pytest.approx(0.1)
+    # A = 1 2 4, B = 3 5 6: ranks of A 1 2 4, U_A = 7 - 6 = 1. Orderings with U_A <= 1:
+    # U=0 (1 ordering), U=1 (1): P(U_A <= 1) = 2/20; two-sided 0.2
+    r = mann_whitney_u([1, 2, 4], [3, 5, 6])
+    assert r.u_a == 1 and r.p_value == pytest.approx(0.2)
+    assert min_p_value(3, 3) == pytest.approx(0.1)
+    assert min_p_value(5, 5) == pytest.approx(2 / 252)
+
+
+def test_exact_matches_enumeration() -> None:
+    rng = np.random.default_rng(7)
+    for n1, n2 in ((3, 4), (5, 5), (4, 7)):
+        a, b = rng.random(n1), rng.random(n2) + 0.3
+        r = mann_whitney_u(a, b)
+        allv = np.concatenate([a, b])
+        ranks = allv.argsort().argsort() + 1
+        u_obs = ranks[:n1].sum() - n1 * (n1 + 1) / 2
+        us = [sum(c) - n1 * (n1 + 1) / 2 for c in itertools.combinations(range(1, n1 + n2 + 1), n1)]
+        mu = n1 * n2 / 2
+        extreme = sum(1 for x in us if abs(x - mu) >= abs(u_obs - mu))
+        assert r.u_a == pytest.approx(u_obs)
+        assert r.p_value == pytest.approx(min(1.0, extreme / len(us)))
+
+
+def test_normal_with_ties_hand_computed() -> None:
+    # A = 1 2 3 4, B = 3 5 6 7 8 (a tie, so the normal approximation): ranks
+    # 1 2 3.5 | 3.5 5 6 7 8 9; R_A = 11.5, U_A = 1.5, U_B = 18.5; tie group t = 2:
+    # var = 20/12 * (10 - 6/72) = 16.527778; z = (8.5 - 0.5) / 4.065438 = 1.967808
+    r = mann_whitney_u([1, 2, 3, 4], [3, 5, 6, 7, 8])
+    assert r.method == "normal"
+    assert r.z == pytest.approx(1.967808, abs=1e-6)
+    assert r.p_value == pytest.approx(0.049090, abs=1e-6)
+    # 60 a side, values in {1..4}: the tie correction dominates
+    a = [1, 1, 2, 2, 3] * 12
+    b = [2, 3, 3, 4, 4] * 12
+    r = mann_whitney_u(a, b)
+    # by hand: groups 1:24, 2:36, 3:36, 4:24 (n = 120); average ranks 12.5, 42.5, 78.5,
+    # 108.5; R_A = 24*12.5 + 24*42.5 + 12*78.5 = 2262, U_A = 2262 - 1830 = 432,
+    # U_B = 3600 - 432 = 3168; sum(t^3 - t) = 2*(24^3-24) + 2*(36^3-36) = 120840;
+    # var = 3600/12 * (121 - 120840/14280) = 300 * 112.537815 = 33761.34;
+    # z = (1368 - 0.5) / 183.7426 = 7.44248
+    assert r.u_a == 432 and r.u_b == 3168
+    assert r.z == pytest.approx(7.44248, abs=1e-4)
+    assert r.p_value < 1e-12
+
+
+def test_histogram_weights_equal_repeats() -> None:
+    a = np.array([1, 1, 2, 5, 5, 5])
+    b = np.array([2, 5, 6, 6])
+    plain = mann_whitney_u(a, b)
+    w = mann_whitney_u([1, 2, 5], [2, 5, 6], [2, 1, 3], [1, 1, 2])
+    assert (w.u_a, w.u_b, w.z, w.p_value) == pytest.approx((plain.u_a, plain.u_b, plain.z, plain.p_value))
+
+
+def test_benjamini_hochberg_hand_computed() -> None:
+    # p = .01 .04 .03 .20 (m = 4): sorted .01 .03 .04 .20 -> p*m/rank = .04 .06 .0533 .20,
+    # then the running minimum from the top: .04 .0533 .0533 .20
+    q = benjamini_hochberg([0.01, 0.04, 0.03, 0.20])
+    assert q == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.20])
+    assert benjamini_hochberg([0.5, None, math.nan]) == [0.5, None, None]
+    assert benjamini_hochberg([]) == []
+    # one p-value is its own q-value; q never exceeds 1
+    assert benjamini_hochberg([0.7, 0.9]) == pytest.approx([0.9, 0.9])
+
+
+def test_fdr_keeps_null_ops_quiet() -> None:
+    # 45 ops, no real difference: unadjusted, about 2 would be "significant" at 0.05;
+    # adjusted, a false discovery happens in at most ~5 % of such comparisons
+    rng = np.random.default_rng(3)
+    runs_with_any = 0
+    for _ in range(40):
+        ps = [mann_whitney_u(rng.lognormal(0, .3, 60), rng.lognormal(0, .3, 60)).p_value
+              for _ in range(45)]
+        runs_with_any += any(q < 0.05 for q in benjamini_hochberg(ps))  # type: ignore[operator]
+    assert runs_with_any <= 6
+
+
+def test_decide() -> None:
+    assert decide(0.001, 0.10) == Verdict.SLOWER
+    assert decide(0.001, -0.10) == Verdict.FASTER
+    assert decide(0.001, 0.02) == Verdict.SAME  # below the minimum effect
+    assert decide(0.2, 0.50) == Verdict.SAME  # not significant
+    assert decide(None, 0.5) == Verdict.SAME
+    assert decide(0.001, 0.02, min_effect=0.01) == Verdict.SLOWER
+    assert decide(0.001, -0.10, lower_is_better=False) == Verdict.SLOWER  # a rate dropped
+    assert Verdict.SLOWER.significant and not Verdict.FEW.significant
+    assert str(Verdict.SAME) == "not significant"
+
+
+def test_parse_fail_on() -> None:
+    r = parse_fail_on("p95>+5%")
+    assert r == FailRule("p95>+5%", None, "p95", 0.05)
+    r = parse_fail_on(" forward_pass:p99 > +10.5% ")
+    assert (r.op, r.stat, r.threshold) == ("forward_pass", "p99", pytest.approx(0.105))
+    assert parse_fail_on("p50>5%").stat == "median"
+    assert parse_fail_on("forward_pass/layer0/attention:mean>+1%").op == "forward_pass/layer0/attention"
+    for bad in ("p95>5", "p42>+5%", "p95<+5%", "", "x:y:p95>+5%x"):
+        with pytest.raises(FailRuleError):
+            parse_fail_on(bad)
+
+
+def test_violations() -> None:
+    rules = [parse_fail_on("p50>+5%"), parse_fail_on("attention:p99>+20%")]
+    rows = [
+        ("forward_pass", Verdict.SLOWER, {"median": 0.08, "p99": 0.3}),
+        ("forward_pass/layer0/attention", Verdict.SLOWER, {"median": 0.04, "p99": 0.25}),
+        ("sampling", Verdict.SAME, {"median": 0.30, "p99": 0.3}),  # not significant
+        ("decode", Verdict.FASTER, {"median": -0.3}),
+    ]
+    found = violations(rules, rows)
+    assert [(v.rule.text, v.op) for v in found] == [
+        ("p50>+5%", "forward_pass"),
+        ("attention:p99>+20%", "forward_pass/layer0/attention"),
+    ]
+    assert found[0].line() == "FAIL p50>+5%: forward_pass median +8.0% (slower)"
+    assert sig.unmatched_rules([parse_fail_on("nope:p50>+1%")], ["a", "b/c"])
+    assert not sig.unmatched_rules([parse_fail_on("c:p50>+1%")], ["a", "b/c"])
+
+
+def test_overall_shift() -> None:
+    assert sig.overall_shift([0.2, 0.2, 0.2]) == pytest.approx(0.2)
+    # the median on a log scale: log1p(-0.1), 0, log1p(0.5) -> 0
+    assert sig.overall_shift([-0.1, 0.0, 0.5, None]) == pytest.approx(0.0)
+    assert sig.overall_shift([None]) is None
