@@ -98,8 +98,9 @@ class BaselineView:
         if extra:
             text += " (" + "; ".join(extra) + ")"
         main = self.ops.get(self.main_op or "")
-        if main is not None and main.change.get("median") is not None:
-            text += f"; {main.full} p50 {main.change['median'] * 100:+.1f} %"
+        p50 = main.change.get("median") if main is not None else None
+        if main is not None and p50 is not None:
+            text += f"; {main.full} p50 {p50 * 100:+.1f} %"
         if self.shift is not None and abs(self.shift) >= sig.MIN_EFFECT:
             text += f"; every op {self.shift * 100:+.0f} % (whole run: machine load?)"
         return text
@@ -180,7 +181,7 @@ class BaselineComparator:
         rows: list[DiffRow] = []
         for name, (fz, st) in cur.items():
             base = self._frozen.get(name)
-            rows.append(compare_op(name, "op", base, fz, self._stats.get(name), st))  # type: ignore[arg-type]
+            rows.append(compare_op(name, "op", base, fz, self._stats.get(name), st))
         decide_rows(rows, self.alpha, self.min_effect)
         view = BaselineView(self.label, version=version)
         for r in rows:

@@ -13,7 +13,7 @@ only one session are listed as such; an op with fewer than ``MIN_SAMPLES`` sampl
 side is "too few samples".
 
 Samples: exact durations up to the accumulators' exact-sample limit, else the 0.2 %
-histogram buckets (see significance.test_accumulators); each row says which (``samples``:
+histogram buckets (see significance.compare_accumulators); each row says which (``samples``:
 "exact" or "histogram").
 
 Token latencies (time to first token, time per output token, inter-token latency) are
@@ -219,8 +219,8 @@ def _json_summary(s: dict[str, Any]) -> dict[str, Any]:
 def compare_op(
     name: str,
     kind: str,
-    acc_a: OpAccumulator | None,
-    acc_b: OpAccumulator | None,
+    acc_a: sig.Samples | None,
+    acc_b: sig.Samples | None,
     st_a: PerformanceStats | None,
     st_b: PerformanceStats | None,
     depth: int = 0,
@@ -235,9 +235,9 @@ def compare_op(
     change = {m: sig.relative_change(getattr(st_a, _FIELD[m]), getattr(st_b, _FIELD[m]))
               for m in METRICS}
     if min(acc_a.count, acc_b.count) < MIN_SAMPLES:
-        test, samples = sig.test_accumulators(acc_a, acc_b)
+        test, samples = sig.compare_accumulators(acc_a, acc_b)
         return DiffRow(name, kind, Verdict.FEW, st_a, st_b, change, test, samples, depth)
-    test, samples = sig.test_accumulators(acc_a, acc_b)
+    test, samples = sig.compare_accumulators(acc_a, acc_b)
     return DiffRow(name, kind, Verdict.SAME, st_a, st_b, change, test, samples, depth)
 
 
@@ -245,7 +245,7 @@ def decide_rows(rows: list[DiffRow], alpha: float = ALPHA, min_effect: float = M
     """Adjust the p-values of the tested rows together (Benjamini-Hochberg) and give each
     its verdict (significance.decide)."""
     tested = [r for r in rows if r.test is not None and r.verdict != Verdict.FEW]
-    qs = sig.benjamini_hochberg([r.test.p_value for r in tested])  # type: ignore[union-attr]
+    qs = sig.benjamini_hochberg([r.test.p_value if r.test is not None else None for r in tested])
     for r, q in zip(tested, qs, strict=True):
         r.q_value = q
         r.verdict = sig.decide(q, r.change.get("median"), alpha=alpha, min_effect=min_effect)

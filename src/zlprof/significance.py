@@ -6,7 +6,7 @@
   with tie correction (variance ``n_a n_b / 12 * ((n + 1) - sum(t^3 - t) / (n (n - 1)))``
   over tie groups of size t) and continuity correction (``|U - n_a n_b / 2| - 1/2``).
   No SciPy. Values may carry weights (multiplicities): that is how histogram buckets are
-  tested (see :func:`test_accumulators`).
+  tested (see :func:`compare_accumulators`).
 * :func:`benjamini_hochberg`: many ops are tested at once, so p-values are adjusted to
   control the false discovery rate (Benjamini-Hochberg step-up; the adjusted value of the
   i-th smallest of m p-values is ``min over j >= i of p_(j) * m / j``).
@@ -18,7 +18,7 @@
   probability of superiority P(B > A) + P(B = A) / 2 (0.5: no shift).
 * :class:`FailRule` / :func:`parse_fail_on`: the CI gate ``--fail-on "[OP:]STAT>+N%"``.
 
-Samples of an op (:func:`test_accumulators`). While both sides hold every duration exactly
+Samples of an op (:func:`compare_accumulators`). While both sides hold every duration exactly
 (``stats.OpAccumulator`` keeps up to 100,000 by default) the test ranks the durations.
 Past that limit an accumulator keeps only a log-bucket histogram (bucket width 0.2 %); the
 test then ranks bucket indices weighted by their counts, the exact side bucketed the same
@@ -37,8 +37,26 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
+
+
+class Counts(Protocol):
+    @property
+    def counts(self) -> np.ndarray: ...
+
+
+class Samples(Protocol):
+    """What the U test reads of an op's samples (``stats.OpAccumulator`` or a frozen copy)."""
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def hist(self) -> Counts | None: ...
+
+    def sorted_durations(self) -> np.ndarray | None: ...
 
 ALPHA = 0.05
 #: A change smaller than this (relative change of the median) is never reported.
@@ -179,16 +197,16 @@ def min_p_value(n1: int, n2: int) -> float:
 # --------------------------------------------------------------------------- samples
 
 
-def test_accumulators(a: object, b: object) -> tuple[MannWhitney, str]:
+def compare_accumulators(a: Samples, b: Samples) -> tuple[MannWhitney, str]:
     """The U test on two ``stats.OpAccumulator``: (result, "exact" or "histogram")."""
     from .stats import LogHistogram
 
-    da, db = a.sorted_durations(), b.sorted_durations()  # type: ignore[attr-defined]
+    da, db = a.sorted_durations(), b.sorted_durations()
     if da is not None and db is not None:
         return mann_whitney_u(da, db), "exact"
 
-    def counts(acc: object, d: np.ndarray | None) -> np.ndarray:
-        hist = acc.hist  # type: ignore[attr-defined]
+    def counts(acc: Samples, d: np.ndarray | None) -> np.ndarray:
+        hist = acc.hist
         if hist is not None:
             return hist.counts
         h = LogHistogram()
@@ -201,8 +219,6 @@ def test_accumulators(a: object, b: object) -> tuple[MannWhitney, str]:
     return mann_whitney_u(ka, kb, ca[ka], cb[kb]), "histogram"
 
 
-test_accumulators.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
 
 # --------------------------------------------------------------------------- many tests
 
@@ -212,16 +228,16 @@ def benjamini_hochberg(p_values: Sequence[float | None]) -> list[float | None]:
 
     ``None`` or NaN entries (no test) are passed through and not counted in m.
     """
-    idx = [i for i, p in enumerate(p_values) if p is not None and not math.isnan(p)]
+    given = {i: p for i, p in enumerate(p_values) if p is not None and not math.isnan(p)}
     out: list[float | None] = [None] * len(p_values)
-    m = len(idx)
+    m = len(given)
     if m == 0:
         return out
-    ranked = sorted(idx, key=lambda i: p_values[i])  # type: ignore[arg-type,return-value]
+    ranked = sorted(given, key=given.__getitem__)
     running = 1.0
     for rank in range(m, 0, -1):
         i = ranked[rank - 1]
-        running = min(running, float(p_values[i]) * m / rank)  # type: ignore[arg-type]
+        running = min(running, float(given[i]) * m / rank)
         out[i] = running
     return out
 

@@ -13,6 +13,7 @@ The comparison itself is :mod:`zlprof.baseline` (computed by the refresher threa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..baseline import BaselineComparator, BaselineView, OpComparison
@@ -71,12 +72,17 @@ class BaselineCells:
             cols = self._cols[stat] = (
                 Column("base_p50", "Δp50", 7, _value(self, "median"),
                        lambda r: change_text(self.get(r.full), "median"), 0),
-                Column(f"base_{stat}", label, 7, _value(self, stat),
-                       lambda r, s=stat: change_text(self.get(r.full), s), 0),
-                Column("base_mark", "vs base", 8, lambda r: 0.0,
+                Column(f"base_{stat}", label, 7, _value(self, stat), self._text(stat), 0),
+                Column("base_mark", "vs base", 8, _zero,
                        lambda r: marker_text(self.get(r.full)), 0),
             )
         return cols
+
+    def _text(self, stat: str) -> Callable[[Any], str]:
+        def text(r: Any) -> str:
+            return change_text(self.get(r.full), stat)
+
+        return text
 
 
 def _value(cells: BaselineCells, stat: str) -> Any:
@@ -113,3 +119,7 @@ def due(comparator: BaselineComparator | None, state: Any) -> bool:
     """Is a comparison of newer data due (the table would otherwise keep an older one
     once the data stops changing)?"""
     return comparator is not None and comparator.stale(state)
+
+
+def _zero(_row: object) -> float:
+    return 0.0

@@ -112,17 +112,19 @@ class OverlayHistogram(DurationHistogram):
                 marks[x] = {"p50": "▲", "p95": "△", "p99": "▵"}.get(label, "^")
         out.append("".join(marks), mark)
         out.append("\n")
+        left: str
+        right: str
         left, right = f"{fmt.ms(edges[0])} ms", f"{fmt.ms(edges[-1])} ms"
         mid = "█ now  ─ baseline  (share of samples)"
         gap = n - len(left) - len(right)
         if gap >= len(mid) + 2:
             pad = gap - len(mid)
-            line = left + " " * (pad // 2) + mid + " " * (pad - pad // 2) + right
+            axis_line = left + " " * (pad // 2) + mid + " " * (pad - pad // 2) + right
         elif gap > 0:
-            line = left + " " * gap + right
+            axis_line = left + " " * gap + right
         else:
-            line = left
-        out.append(line[:width], axis)
+            axis_line = left
+        out.append(axis_line[:width], axis)
         return out
 
 
