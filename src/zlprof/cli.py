@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peak-gflops", type=float, metavar="X", help="override peak GFLOP/s")
     p.add_argument("--peak-gbps", type=float, metavar="Y", help="override peak GB/s")
     p.add_argument("--width", type=int, default=0, help="chart width (default: terminal)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
 
     p = sub.add_parser("bench", help="benchmark the workload: warmups, runs, sweeps")
     _add_workload(p, sweep=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import sys
 
@@ -22,9 +24,12 @@ def _progress_printer(enabled: bool):  # noqa: ANN202
 
 def roofline_main(args: argparse.Namespace) -> int:
     from .recording import load_session
-    from .roofline import get_peaks, peaks_report, roofline_text_report
+    from .roofline import get_peaks, peaks_report, roofline_json, roofline_text_report
 
-    width = args.width or min(120, shutil.get_terminal_size((100, 40)).columns)
+    # a terminal (or COLUMNS): fit its width; piped or redirected: never wrap or cut
+    width: int | None = args.width or None
+    if width is None and (sys.stdout.isatty() or os.environ.get("COLUMNS")):
+        width = shutil.get_terminal_size((100, 40)).columns
     state = None
     if args.path:
         state = load_session(args.path)  # RecordingError -> one line, before any measuring
@@ -42,7 +47,15 @@ def roofline_main(args: argparse.Namespace) -> int:
         return 2
     if sys.stderr.isatty():
         sys.stderr.write("\r" + " " * 79 + "\r")
-    if state is None:
+    if peaks.stale_note:
+        print(f"zlprof: note: {peaks.stale_note}", file=sys.stderr)
+    if getattr(args, "format", "text") == "json":
+        if state is None:
+            out = {"peaks": peaks.to_dict()}
+        else:
+            out = roofline_json(state, peaks)
+        sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
+    elif state is None:
         sys.stdout.write(peaks_report(peaks, width))
     else:
         sys.stdout.write(roofline_text_report(state, peaks, width))
