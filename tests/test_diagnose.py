@@ -407,9 +407,9 @@ def test_roofline_rule() -> None:
     st = s.state()
     ok = rule_roofline(st.op_rows(), MachinePeaks(gflops=300, gbps=100))
     assert [h.severity for h in ok] == ["info"]
-    assert "memory-bound" in ok[0].title and "34% of beta" in ok[0].evidence
+    assert "memory-bound" in ok[0].title and "34% of the DRAM roof" in ok[0].evidence
     bad = rule_roofline(st.op_rows(), MachinePeaks(gflops=300, gbps=10))
-    assert bad[0].severity == "warning" and "above the roof" in bad[0].title
+    assert bad[0].severity == "warning" and "above its DRAM roof" in bad[0].title
     assert not_enough(rule_roofline(SessionState().op_rows(), MachinePeaks(1, 1)))
 
 

@@ -30,6 +30,7 @@ from zlprof.roofline import (
     roofline_text_report,
     softmax_cost,
 )
+from zlprof.roofline import calibration as cal
 from zlprof.session import OpRow
 from zlprof.stats import PerformanceStats
 
@@ -114,8 +115,8 @@ def test_attention_values_hand_count() -> None:
 def test_softmax_and_rmsnorm_hand_counts() -> None:
     assert softmax_cost(2, 10) == OpCost(100, 160)  # 5 FLOP/elem, read + write
     assert softmax_cost(1, 1000).intensity == pytest.approx(0.625)
-    assert rmsnorm_cost(3, 8) == OpCost(3 * (4 * 8 + 3), 4 * (2 * 3 * 8 + 8))
-    assert rmsnorm_cost(3, 8, weight=False) == OpCost(3 * (3 * 8 + 3), 4 * 2 * 3 * 8)
+    assert rmsnorm_cost(3, 8) == OpCost(3 * (4 * 8 + 4), 4 * (2 * 3 * 8 + 8))
+    assert rmsnorm_cost(3, 8, weight=False) == OpCost(3 * (3 * 8 + 4), 4 * 2 * 3 * 8)
     assert rmsnorm_cost(1, 4096).intensity == pytest.approx(1 / 3, abs=1e-3)
     e = embedding_cost(5, 8)
     assert e == OpCost(0, 320) and e.intensity == 0.0
@@ -362,11 +363,13 @@ def test_table_matches_chart_ids() -> None:
     rows = roofline_rows(pts)
     assert [r[0] for r in rows] == [p.marker for p in pts]
     lm = next(r for r, p in zip(rows, pts, strict=True) if p.key == "forward_pass/lm_head")
-    assert lm[-1].startswith("! ABOVE ROOF")
-    assert lm[11] == "memory"
+    cols = list(rl.TABLE_COLUMNS)
+    assert lm[cols.index("bound")] == "memory !"
+    assert lm[cols.index("level")] == "DRAM"
+    lm_point = next(p for p in pts if p.key == "forward_pass/lm_head")
+    assert lm_point.note.startswith("ABOVE ITS DRAM ROOF")
     t = roofline_table(pts)
-    assert t.row_count == len(pts) and len(t.columns) == len(rl.TABLE_COLUMNS) - 1
-    assert len(roofline_table(pts, notes=True).columns) == len(rl.TABLE_COLUMNS)
+    assert t.row_count == len(pts) and len(t.columns) == len(rl.TABLE_COLUMNS)
 
 
 def test_text_report_from_profiler_session() -> None:
@@ -384,14 +387,26 @@ def test_text_report_from_profiler_session() -> None:
     out = roofline_text_report(prof.state, pk, width=100)
     assert out.startswith("Roofline: pi 1000 GFLOP/s")
     assert "forward_pass/matvec" in out and "memory" in out
-    assert "1 op(s) placed (1 memory-bound, 0 compute-bound)" in out
-    assert "2 measured op(s) without costs" in out
+    flat = " ".join(out.split())
+    assert "1 op(s) placed (1 at DRAM; 1 memory-bound, 0 compute-bound)" in flat
+    assert "2 measured op(s) without costs" in flat
     assert max(len(line) for line in out.splitlines()) <= 100
     empty = roofline_text_report(zlprof.Profiler().state, pk)
     assert "no op costs recorded" in empty
 
 
 # ------------------------------------------------------------------------- calibration
+
+
+#: small caches, so calibrating in tests allocates little
+SMALL_CACHES = rl.CacheDescription(
+    (
+        rl.CacheLevel(1, 32 << 10, 2, 1),
+        rl.CacheLevel(2, 256 << 10, 2, 1),
+        rl.CacheLevel(3, 2 << 20, 1, 2),
+    ),
+    "sysfs",
+)
 
 
 class FakeClock:
@@ -413,24 +428,34 @@ def test_calibrate_tiny_arithmetic() -> None:
         threads=2,
         clock=FakeClock(0.001),
         progress=lambda f, m: seen.append((f, m)),
+        caches=SMALL_CACHES,
     )
     n_bytes = (1 << 20) // 8 * 8
     # every timed repetition lasts exactly 1 ms on the fake clock
-    assert pk.counted == {"copy": 2 * n_bytes, "triad": 3 * n_bytes, "gemm": 2 * 32**3}
+    assert pk.counted == {
+        "copy": 2 * n_bytes,
+        "triad": 3 * n_bytes,
+        "read": n_bytes,
+        "gemm": 2 * 32**3,
+    }
     assert pk.copy_gbps == pytest.approx(2 * n_bytes / 1e-3 / 1e9)
     assert pk.triad_gbps == pytest.approx(3 * n_bytes / 1e-3 / 1e9)
     assert pk.gemm_gflops == pytest.approx(2 * 32**3 / 1e-3 / 1e9)
     assert pk.triad_moved_gbps == pytest.approx(pk.triad_gbps * 5 / 3)
-    assert pk.gbps == max(pk.copy_gbps, pk.triad_gbps) and pk.gflops == pk.gemm_gflops
-    assert pk.spread == pytest.approx({"copy": 0.0, "triad": 0.0, "gemm": 0.0}, abs=1e-9)
-    assert [len(v) for v in pk.samples.values()] == [3, 3, 3]
+    dram = pk.level("DRAM")
+    assert dram is not None and dram.read_gbps == pytest.approx(n_bytes / 1e-3 / 1e9)
+    assert pk.gbps == max(pk.copy_gbps, pk.triad_gbps, dram.read_gbps)
+    assert pk.gflops == pk.gemm_gflops
+    assert all(v == pytest.approx(0.0, abs=1e-9) for v in pk.spread.values())
+    assert all(len(v) == 3 for v in pk.samples.values())
+    assert [lv.name for lv in pk.levels] == ["L1", "L2", "L3", "DRAM"]
     assert pk.stream_threads == 2 and pk.source == "measured" and pk.date
     fracs = [f for f, _ in seen]
     assert fracs == sorted(fracs) and fracs[-1] == 1.0 and len(seen) >= 10
 
 
 def test_calibrate_tiny_real_clock() -> None:
-    pk = rl.calibrate(array_mb=0.5, gemm_n=16, reps=2, threads=1)
+    pk = rl.calibrate(array_mb=0.5, gemm_n=16, reps=2, threads=1, caches=SMALL_CACHES)
     for v in (pk.copy_gbps, pk.triad_gbps, pk.gemm_gflops):
         assert v > 0 and math.isfinite(v)
     assert pk.blas_threads >= 1 and pk.numpy_version == np.__version__
@@ -442,7 +467,7 @@ def test_calibrate_tiny_real_clock() -> None:
 
 def test_triad_kernel_result() -> None:
     a, b, c = np.zeros(10), np.full(10, 2.0), np.full(10, 0.5)
-    rl._triad_kernel(a, b, c)
+    cal._triad_kernel(a, b, c)
     assert np.all(a == 3.5)
 
 
@@ -462,7 +487,9 @@ def test_cache_path_follows_xdg(xdg: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_cache_round_trip(xdg: Path) -> None:
-    pk = rl.calibrate(array_mb=0.25, gemm_n=8, reps=1, threads=1, clock=FakeClock(0.5))
+    pk = rl.calibrate(
+        array_mb=0.25, gemm_n=8, reps=1, threads=1, clock=FakeClock(0.5), caches=SMALL_CACHES
+    )
     path = rl.save_peaks(pk)
     assert path == xdg / "zlprof" / "peaks.json"
     data = json.loads(path.read_text())
@@ -485,14 +512,16 @@ def test_cache_round_trip(xdg: Path) -> None:
 
 def test_get_peaks_cached_measured_override(xdg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[dict] = []
-    real = rl._calibrate
+    real = cal._calibrate
 
     def fake_calibrate(**kw):
         calls.append(kw)
-        return real(array_mb=0.25, gemm_n=8, reps=1, threads=1, clock=FakeClock(0.01))
+        return real(
+            array_mb=0.25, gemm_n=8, reps=1, threads=1, clock=FakeClock(0.01), caches=SMALL_CACHES
+        )
 
-    monkeypatch.setattr(rl, "_calibrate", fake_calibrate)
-    monkeypatch.setattr(rl, "_cpu_busy", lambda: 0.0)  # an idle machine, whatever runs now
+    monkeypatch.setattr(cal, "_calibrate", fake_calibrate)
+    monkeypatch.setattr(cal, "_cpu_busy", lambda: 0.0)  # an idle machine, whatever runs now
     with pytest.raises(rl.PeaksUnavailable):
         rl.get_peaks(measure_if_missing=False)
     both = rl.get_peaks(peak_gflops=500, peak_gbps=50)  # nothing to measure
@@ -516,7 +545,7 @@ def test_get_peaks_cached_measured_override(xdg: Path, monkeypatch: pytest.Monke
 def test_describe_and_dict_round_trip() -> None:
     pk = peaks(320, 45, blas_threads=2, date="2026-01-02T03:04:05+00:00")
     s = pk.describe()
-    assert "pi 320 GFLOP/s" in s and "beta 45.0 GB/s (copy)" in s and "ridge 7.11" in s
+    assert "pi 320 GFLOP/s" in s and "DRAM beta 45.0 GB/s (copy)" in s and "ridge 7.11" in s
     back = MachinePeaks.from_dict(json.loads(json.dumps(pk.to_dict())))
     assert back == pk
     with pytest.raises(ValueError):
@@ -524,18 +553,24 @@ def test_describe_and_dict_round_trip() -> None:
 
 
 def test_busy_machine_peaks_are_not_cached(xdg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_cpu_busy = rl._cpu_busy
-    monkeypatch.setattr(rl, "_cpu_busy", lambda: 0.9)  # others use 90 % of the CPUs
+    real_cpu_busy = cal._cpu_busy
+    monkeypatch.setattr(cal, "_cpu_busy", lambda: 0.9)  # others use 90 % of the CPUs
     monkeypatch.setattr(
-        rl, "_calibrate", lambda **kw: rl.calibrate(array_mb=0.25, gemm_n=8, reps=1, threads=1)
+        cal,
+        "_calibrate",
+        lambda **kw: rl.calibrate(
+            array_mb=0.25, gemm_n=8, reps=1, threads=1, caches=SMALL_CACHES
+        ),
     )
     pk = rl.get_peaks()
     assert pk.busy and "busy" in pk.describe()
     assert rl.load_cached_peaks() is None  # implicit measurement on a busy machine: not kept
     rl.get_peaks(calibrate=True)  # asked for explicitly: kept
     assert rl.load_cached_peaks() is not None
-    monkeypatch.setattr(rl, "_cpu_busy", lambda: 0.05)
-    assert not rl.calibrate(array_mb=0.25, gemm_n=8, reps=1, threads=1).busy
+    monkeypatch.setattr(cal, "_cpu_busy", lambda: 0.05)
+    assert not rl.calibrate(
+        array_mb=0.25, gemm_n=8, reps=1, threads=1, caches=SMALL_CACHES
+    ).busy
     # without /proc/stat the load average decides
     assert MachinePeaks(1, 1, cpu_busy=-1, loadavg=3.0, cpus=2).busy
     assert not MachinePeaks(1, 1, cpu_busy=-1, loadavg=0.5, cpus=2).busy
@@ -551,7 +586,9 @@ def test_parent_with_costed_children_uses_self_time() -> None:
 
 
 def test_peaks_report_text() -> None:
-    pk = rl.calibrate(array_mb=0.25, gemm_n=8, reps=2, threads=1, clock=FakeClock(0.001))
+    pk = rl.calibrate(
+        array_mb=0.25, gemm_n=8, reps=2, threads=1, clock=FakeClock(0.001), caches=SMALL_CACHES
+    )
     out = rl.peaks_report(pk, width=80)
     assert out.startswith("Machine peaks: pi ")
     assert "copy " in out and "triad " in out and "GEMM fp32 n=8" in out and "cache: " in out

@@ -247,7 +247,8 @@ def test_cost_formulas_against_hand_counts() -> None:
     cfg = ModelConfig(d_model=8, n_layers=1, n_heads=2, n_kv_heads=1, ffn=12, vocab=16, context=8)
     c = CostModel(cfg).forward(B=1, S=1, T=3)
     assert c.embed == (0, 4 * (8 + 8))  # gather a row, write x
-    assert c.rmsnorm == (4 * 8, 4 * (8 + 8 + 8))  # x in, out, gain
+    # x.x 2d, /d, +eps, sqrt, 1/x (4), scale d, gain d; x in, out, gain
+    assert c.rmsnorm == (4 * 8 + 4, 4 * (8 + 8 + 8))
     assert c.qkv == (2 * 16 * 8, 4 * (16 * 8 + 8 + 16))  # 256 FLOPs, 608 bytes
     assert c.rope == (3 * 12, 4 * (2 * 12 + 4))  # 6 pairs x 6 FLOPs; q,k in/out + cos|sin
     assert c.kv_update == (0, 4 * 4 * 4)  # k,v (4 floats each) read + written
@@ -258,10 +259,10 @@ def test_cost_formulas_against_hand_counts() -> None:
     assert c.out == (48 + 128 + 8, 4 * (6 + 12 + 64 + 8 + 8))
     assert c.gate_up == (2 * 24 * 8 + 5 * 12, 4 * (24 * 8 + 8 + 12))
     assert c.down == (2 * 8 * 12 + 8, 4 * (8 * 12 + 12 + 8 + 8))
-    assert c.final_norm == (32, 96)
+    assert c.final_norm == (36, 96)
     assert c.lm_head == (2 * 16 * 8, 4 * (16 * 8 + 8 + 16))
-    assert c.layer == (1268, 2864)
-    assert c.total == (0 + 1268 + 32 + 256, 64 + 2864 + 96 + 608)
+    assert c.layer == (1276, 2864)
+    assert c.total == (0 + 1276 + 36 + 256, 64 + 2864 + 96 + 608)
 
 
 def test_matvec_intensity_is_half_a_flop_per_byte() -> None:

@@ -685,7 +685,7 @@ def rule_roofline(rows: Sequence[Any], peaks: MachinePeaks) -> list[Hint]:
                 Hint(
                     "roofline",
                     "warning",
-                    f"{p.key} sits above the roof: counting error?",
+                    f"{p.key} sits above its {p.level} roof: counting error?",
                     f"{fmt_num(p.gflops)} GFLOP/s at {fmt_num(p.intensity)} FLOP/B, "
                     f"{fmt_num(p.gbps)} GB/s; attainable {fmt_num(p.attainable)} GFLOP/s "
                     f"({p.roof_share:.0%} of it; {peaks.describe()})",
@@ -704,8 +704,9 @@ def rule_roofline(rows: Sequence[Any], peaks: MachinePeaks) -> list[Hint]:
         if top.bound == "memory":
             what = (
                 f"memory-bound at {fmt_num(top.intensity)} FLOP/B (ridge "
-                f"{fmt_num(peaks.ridge)}): {fmt_num(top.gbps)} GB/s = "
-                f"{top.gbps / peaks.gbps:.0%} of beta {fmt_num(peaks.gbps)} GB/s"
+                f"{fmt_num(peaks.ridge_of(top.level))}): {fmt_num(top.gbps)} GB/s = "
+                f"{top.gbps / top.level_gbps:.0%} of the {top.level} roof "
+                f"{fmt_num(top.level_gbps)} GB/s ({top.level_reason})"
             )
             advice = (
                 "Memory-bound: move fewer bytes (quantise weights, fuse ops so "
@@ -727,7 +728,48 @@ def rule_roofline(rows: Sequence[Any], peaks: MachinePeaks) -> list[Hint]:
                 + what,
                 advice,
                 op=top.paths[0],
-                data={"share": top.roof_share, "bound": top.bound},
+                data={"share": top.roof_share, "bound": top.bound, "level": top.level},
             )
         )
+    hints += _far_below(points)
     return hints
+
+
+#: a repeating-loop op under this share of its level's roof gets a hint
+FAR_BELOW_SHARE = 0.5
+#: ... when it takes at least this share of the costed time
+FAR_BELOW_MIN_TIME = 0.05
+
+
+def _far_below(points: Sequence[Any]) -> list[Hint]:
+    """Memory-bound ops of the repeating loop (decode) far below their own level's roof."""
+    total = sum(p.time_ms for p in points) or 1.0
+    out = []
+    for p in points:
+        if not (
+            p.loop
+            and p.flops > 0
+            and p.bound == "memory"
+            and not p.above_roof
+            and p.roof_share < FAR_BELOW_SHARE
+            and p.time_ms >= FAR_BELOW_MIN_TIME * total
+        ):
+            continue
+        out.append(
+            Hint(
+                "roofline",
+                "warning",
+                f"{p.key}: {p.roof_share:.0%} of its {p.level} roof",
+                f"{p.key} streams {fmt_num(p.gbps)} GB/s from {p.level} (roof "
+                f"{fmt_num(p.level_gbps)} GB/s; {p.level_reason}) and takes "
+                f"{p.time_ms / total:.0%} of the costed time",
+                "Likely causes: layout (a transposed or non-contiguous weight makes BLAS "
+                "copy it or fall back to a slow loop: store it as the product reads it), "
+                "dtype conversion (a float64 operand upcasts and doubles the bytes), "
+                "threads (BLAS threads fewer than cores, or oversubscribed by other "
+                "threads).",
+                op=p.paths[0],
+                data={"share": p.roof_share, "level": p.level},
+            )
+        )
+    return out

@@ -1,7 +1,7 @@
 """The cache-aware roofline: machine peaks per memory level, placement, chart and report.
 
 Modules: ``caches`` (the machine's cache description), ``peaks`` (MachinePeaks, the
-cached peaks file), ``calibrate`` (measuring them; ``get_peaks``), ``placement`` (each
+cached peaks file), ``calibration`` (measuring them; ``get_peaks``), ``placement`` (each
 op's level, roof and bound), ``chart`` (the text chart), ``report`` (table, text, JSON).
 The op cost formulas live in :mod:`zlprof.workload.costs` (the profiled child imports
 them without any UI code) and are re-exported here.
@@ -19,7 +19,7 @@ from ..workload.costs import (
     softmax_cost,
 )
 from .caches import CacheDescription, CacheLevel, machine_caches, parse_cache_tree
-from .calibrate import Progress, calibrate, get_peaks
+from .calibration import Progress, calibrate, get_peaks
 from .chart import (
     DEFAULT_STYLES,
     STYLE_ABOVE,

@@ -7,7 +7,7 @@ L3 between two of its calls is held against the L3 roof, not DRAM's.
 
 :class:`MachinePeaks` keeps pi, the DRAM beta (``gbps``, the classic single roof) and one
 :class:`MemoryLevel` per level (L1, L2, L3, DRAM) with its capacity and its read
-(mat-vec pattern), copy and triad bandwidths. How they are measured: ``calibrate.py``.
+(mat-vec pattern), copy and triad bandwidths. How they are measured: ``calibration.py``.
 
 Peaks are cached as JSON in ``$XDG_CACHE_HOME/zlprof/peaks.json`` (else
 ``~/.cache/zlprof/peaks.json``), one entry per machine key (hostname, CPU model, NumPy
@@ -48,7 +48,6 @@ def _read_cpu_model() -> str:
     import platform
 
     return platform.processor() or platform.machine() or "unknown"
-
 
 
 def last_level_cache_bytes() -> int:
@@ -114,7 +113,6 @@ def machine_key(identity: dict[str, Any] | None = None) -> str:
     return (
         f"{ident['hostname']}|{ident['cpu']}|numpy {ident['numpy']}|{ident['blas_threads']} threads"
     )
-
 
 
 @dataclass
@@ -256,7 +254,9 @@ class MachinePeaks:
         caches = [lv for lv in self.roofs() if lv.name != DRAM]
         levels = ""
         if caches:
-            levels = " | " + " ".join(f"{lv.name} {fmt_num(lv.roof_gbps)}" for lv in caches) + " GB/s"
+            levels = (
+                " | " + " ".join(f"{lv.name} {fmt_num(lv.roof_gbps)}" for lv in caches) + " GB/s"
+            )
         return (
             f"pi {fmt_num(self.gflops)} GFLOP/s ({pi_src}{threads}) | "
             f"DRAM beta {fmt_num(self.gbps)} GB/s ({self.beta_kernel}){levels} | "
@@ -268,13 +268,18 @@ class MachinePeaks:
         out = []
         for lv in self.roofs():
             cap = "unbounded" if lv.name == DRAM else fmt_bytes(lv.capacity_bytes)
-            raw = f"read {fmt_num(lv.read_gbps)}, copy {fmt_num(lv.copy_gbps)}"
-            if lv.triad_gbps == lv.triad_gbps:
-                raw += f", triad {fmt_num(lv.triad_gbps)}"
-            ws = f"; working set {fmt_bytes(lv.working_set_bytes)}" if lv.working_set_bytes else ""
-            out.append(
-                f"{lv.name:<4} roof {fmt_num(lv.roof_gbps)} GB/s ({raw} GB/s{ws}; holds {cap})"
-            )
+            raw = [
+                f"{k} {fmt_num(v)}"
+                for k, v in (
+                    ("read", lv.read_gbps),
+                    ("copy", lv.copy_gbps),
+                    ("triad", lv.triad_gbps),
+                )
+                if v == v
+            ]
+            what = f"{', '.join(raw)} GB/s; " if raw else ""
+            ws = f"working set {fmt_bytes(lv.working_set_bytes)}; " if lv.working_set_bytes else ""
+            out.append(f"{lv.name:<4} roof {fmt_num(lv.roof_gbps)} GB/s ({what}{ws}holds {cap})")
         return out
 
     def to_dict(self) -> dict[str, Any]:

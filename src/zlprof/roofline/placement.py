@@ -216,7 +216,7 @@ def place(
         a = acc[key]
         flops, nbytes, ms = a["flops"], a["nbytes"], a["ms"]
         level, why = choose_level(a["reuse"], peaks)
-        if a["loop"]:
+        if a["loop"] and why.startswith("reuse"):
             why += f" (per {a['loop'].rsplit('/', 1)[-1]} call)"
         roof = peaks.roof(level)
         s = ms / 1e3
@@ -232,7 +232,7 @@ def place(
         above = s > 0 and share > 1.0 + tolerance
         note = ""
         if above:
-            note = _above_note(share, bound, level)
+            note = _above_note(share, bound, level, a["reuse"], peaks)
         elif s <= 0:
             note = "no time measured"
         elif not flops:
@@ -266,8 +266,17 @@ def place(
     return points
 
 
-def _above_note(share: float, bound: str, level: str) -> str:
+def _above_note(
+    share: float, bound: str, level: str, reuse: float, peaks: MachinePeaks
+) -> str:
     head = f"ABOVE ITS {level} ROOF ({share:.0%} of attainable): counting error?"
+    no_levels = all(lv.name == DRAM for lv in peaks.roofs())
+    if bound == "memory" and no_levels and peaks.llc_bytes and 0 < reuse <= peaks.llc_bytes:
+        return (
+            f"{head} bytes under-counted, or the {fmt_bytes(reuse)} it touches per call stay "
+            f"in the {fmt_bytes(peaks.llc_bytes)} cache: these peaks have no cache roofs "
+            "(run `zlprof roofline --calibrate`)"
+        )
     if bound == "memory":
         return f"{head} bytes under-counted, the data sit in a smaller level, or beta stale (recalibrate)"
     return f"{head} FLOPs over-counted, or pi stale (recalibrate)"

@@ -1,8 +1,8 @@
 """The roofline as a table, text report and JSON (``zlprof roofline [PATH]``).
 
 The table sizes itself to the width it is given: when the full table is wider, columns
-are dropped in :data:`DROP_ORDER` (least useful first), then op names are shortened to
-their chart labels; numbers are never cut. Without a width (output piped or redirected)
+are dropped and names shortened in the order of :data:`FIT_STEPS` (least useful first);
+numbers are never cut. Without a width (output piped or redirected)
 nothing is dropped or wrapped: full op names, one row a line, so grep finds them.
 """
 
@@ -38,6 +38,10 @@ TABLE_COLUMNS = (
 )
 #: columns dropped, in this order, while the table is wider than the terminal
 DROP_ORDER = ("why level", "GFLOP", "MB", "calls", "roof GFLOP/s", "GB/s", "time ms")
+#: how the table is narrowed, step by step, until it fits: the first five columns of
+#: DROP_ORDER, then op names become the chart's short labels, then the last two
+#: columns go, then names are shortened in the middle (``forward…down``)
+FIT_STEPS = DROP_ORDER[:5] + ("labels",) + DROP_ORDER[5:] + ("ellipsis",)
 _LEFT = {"#", "op", "level", "bound", "why level"}
 
 
@@ -80,23 +84,24 @@ def table_lines(points: Sequence[RooflinePoint], width: int | None = None) -> li
         return sum(widths(cs, rs)) + 2 * (len(cs) - 1)
 
     if width is not None:
-        for name in DROP_ORDER:
+        for step in FIT_STEPS:
             if total(cols, rows) <= width:
                 break
-            i = cols.index(name)
-            cols.pop(i)
-            for r in rows:
-                r.pop(i)
-        if total(cols, rows) > width:  # the op names: the chart's short labels
             i = cols.index("op")
-            for r, lab in zip(rows, labels, strict=True):
-                r[i] = lab
-        if total(cols, rows) > width:  # last resort: middle-ellipsis the names
-            i = cols.index("op")
-            room = max(8, widths(cols, rows)[i] - (total(cols, rows) - width))
-            for r in rows:
-                if len(r[i]) > room:
-                    r[i] = r[i][: room // 2] + "…" + r[i][len(r[i]) - (room - room // 2 - 1) :]
+            if step == "labels":  # the op names: the chart's short labels
+                for r, lab in zip(rows, labels, strict=True):
+                    r[i] = lab
+            elif step == "ellipsis":  # last resort: middle-ellipsis the names
+                room = max(8, widths(cols, rows)[i] - (total(cols, rows) - width))
+                for r in rows:
+                    if len(r[i]) > room:
+                        keep = room - 1
+                        r[i] = r[i][: keep - keep // 2] + "…" + r[i][len(r[i]) - keep // 2 :]
+            else:
+                j = cols.index(step)
+                cols.pop(j)
+                for r in rows:
+                    r.pop(j)
     w = widths(cols, rows)
 
     def line(cells: Sequence[str]) -> str:
@@ -131,8 +136,11 @@ def _wrap(text: str, width: int | None, indent: str = "", sub: str = "  ") -> li
 def peaks_report(peaks: MachinePeaks, width: int | None = 100) -> str:
     """The machine peaks as text (``zlprof roofline`` without a recording)."""
     lines = _wrap(f"Machine peaks: {peaks.describe()}", width)
-    detail = [f"memory levels ({peaks.caches_source or 'DRAM only'} cache sizes):"]
-    detail += ["  " + t for t in peaks.levels_text()]
+    if peaks.levels:
+        detail = [f"memory levels (cache sizes from {peaks.caches_source or '?'}):"]
+        detail += ["  " + t for t in peaks.levels_text()]
+    else:
+        detail = ["memory levels: DRAM only (no per-level bandwidths measured)"]
     if peaks.copy_gbps == peaks.copy_gbps:
         sp = peaks.spread
         detail += [
