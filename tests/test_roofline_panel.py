@@ -130,3 +130,17 @@ async def test_roofline_panel_throttles_new_data() -> None:
         await pilot.pause(0.4)  # the deferred update lands without another call
         assert panel.placements == 3
         assert panel._data_key[1] == state.version
+
+
+async def test_roofline_panel_shows_the_headline() -> None:
+    app = PanelApp()
+    async with app.run_test(size=(100, 50)) as pilot:
+        panel = app.query_one(RooflinePanel)
+        state = costed_state()
+        panel.update_view(state, PEAKS)
+        await pilot.pause()
+        lines = panel_lines(app)
+        assert panel.summary is not None and panel.summary.block == "forward_pass"
+        assert lines[0].startswith("forward_pass streams ") and "of DRAM bandwidth" in lines[0]
+        assert len(lines) == panel.content_size.height
+        assert lines[1].startswith("GFLOP/s")  # the chart follows, one row shorter

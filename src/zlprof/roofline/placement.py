@@ -318,7 +318,7 @@ class StreamSummary:
     def text(self) -> str:
         name = self.block.rsplit("/", 1)[-1]
         return (
-            f"{name} streams {fmt_num(self.bytes_per_call / 1e9)} GB per call at "
+            f"{name} streams {_decimal_bytes(self.bytes_per_call)} per call at "
             f"{fmt_num(self.gbps)} GB/s = {self.share:.0%} of {self.level} bandwidth "
             f"({fmt_num(self.level_gbps)} GB/s; {self.level_reason})"
         )
@@ -346,3 +346,11 @@ def stream_summary(rows: Iterable[Any], peaks: MachinePeaks) -> StreamSummary | 
         if best is None or r.stats.total_ms > best.ms_per_call * best.calls:
             best = s
     return best
+
+
+def _decimal_bytes(n: float) -> str:
+    """Bytes in decimal units, as bandwidths are (GB/s): ``0.447 GB``, ``20.5 MB``."""
+    for unit, div in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= 0.1 * div:
+            return f"{fmt_num(n / div)} {unit}"
+    return f"{n:.0f} B"

@@ -4,7 +4,10 @@ panel's size.
 ``update_view(state, peaks, highlight)`` places the ops (only when the state, the peaks
 or the highlight changed, and new data of the same state at most once a second: the
 points are session totals and move slowly) and ``render`` draws the chart for the
-current content size (a resize redraws from the kept points; nothing is recomputed). Colours come from component
+current content size (a resize redraws from the kept points; nothing is recomputed). Above
+the chart one line gives the headline: the repeating block's achieved bandwidth as a share
+of the roof of the level it streams from (:func:`~zlprof.roofline.stream_summary`).
+Colours come from component
 classes styled with Textual's standard theme variables, so every theme applies.
 """
 
@@ -16,7 +19,14 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
-from ...roofline import MachinePeaks, RooflinePoint, place, render_roofline
+from ...roofline import (
+    MachinePeaks,
+    RooflinePoint,
+    StreamSummary,
+    place,
+    render_roofline,
+    stream_summary,
+)
 
 #: What the panel says without machine peaks, unless the app says more (``note``).
 NO_PEAKS = "no machine peaks cached: run `zlprof roofline --calibrate`"
@@ -52,6 +62,7 @@ class RooflinePanel(Widget):
         self._pending: tuple[Any, MachinePeaks | None, str | None] | None = None
         self._timer: Any = None
         self.points: list[RooflinePoint] = []
+        self.summary: StreamSummary | None = None
         self.peaks: MachinePeaks | None = None
         self.highlight: str | None = None
         self.message = "roofline: waiting for data"
@@ -94,6 +105,7 @@ class RooflinePanel(Widget):
         self._data_key = key
         self.peaks = peaks
         self.highlight = highlight
+        self.summary = None
         if peaks is None:
             self.points = []
             self.message = note or NO_PEAKS
@@ -101,7 +113,9 @@ class RooflinePanel(Widget):
             self.points = []
             self.message = "roofline: waiting for data"
         else:
-            self.points = place(state.op_rows(), peaks)
+            rows = state.op_rows()
+            self.points = place(rows, peaks)
+            self.summary = stream_summary(rows, peaks)
             self.placements += 1
             self.message = (
                 ""
@@ -137,9 +151,20 @@ class RooflinePanel(Widget):
             return Text(self.message, style=self.get_component_rich_style("roofline--axis"))
         key = (self._data_key, width, height)
         if key != self._drawn_key or self._drawn is None:
-            self._drawn = render_roofline(
-                self.points, self.peaks, width, height, self.highlight, styles=self._styles()
-            )
+            styles = self._styles()
+            if self.summary is not None and height > 9:
+                head = Text(self.summary.text()[:width].ljust(width), style=styles["title"], end="\n")
+                head.no_wrap, head.overflow = True, "crop"
+                chart = render_roofline(
+                    self.points, self.peaks, width, height - 1, self.highlight, styles=styles
+                )
+                self._drawn = Text.assemble(
+                    head, "\n", chart, no_wrap=True, overflow="crop", end=""
+                )
+            else:
+                self._drawn = render_roofline(
+                    self.points, self.peaks, width, height, self.highlight, styles=styles
+                )
             self._drawn_key = key
             self.draws += 1
         return self._drawn
