@@ -289,6 +289,8 @@ class ZlprofApp(App[int]):
             return
         self.peaks = peaks
         note(None)
+        if peaks.stale_note:  # an older peaks file: DRAM roof only
+            self.call_from_thread(self.notify, peaks.stale_note, title="roofline", timeout=10)
         self.call_from_thread(self.request_refresh, True)
 
     # ------------------------------------------------------------------ refresh
