@@ -73,7 +73,7 @@ def check_preset(preset: str, tokens: int, peaks: rl.MachinePeaks, tmp: Path) ->
     print(f"\n== {preset}: recorded {tokens} tokens in {time.perf_counter() - t0:.1f} s")
     rows = load_session(path).op_rows()
     points = rl.place(rows, peaks)
-    decode = [p for p in points if p.loop]
+    decode = [p for p in points if p.in_loop]
     above = [p for p in decode if p.above_roof]
     for p in decode:
         if p.key.rsplit("/", 1)[-1] in MATVECS:

@@ -226,6 +226,22 @@ def test_op_outside_a_loop_uses_its_own_bytes() -> None:
     assert p.loop == "" and p.level == "L2" and p.reuse_bytes == 100 * KiB
 
 
+def test_op_repeating_in_a_block_run_once_uses_its_parent() -> None:
+    rows = [
+        row("prefill", 0, 0, 10.0, 1),
+        row("prefill/layer0", 0, 0, 9.0, 1),
+        row("prefill/layer0/rmsnorm", 10**4, 2 * 20 * KiB, 0.1, 2),  # 20 KiB a call
+        row("prefill/layer0/attention", 10**8, 3 * MiB, 5.0, 1),
+    ]
+    p = next(p for p in place(rows, level_peaks()) if p.key.endswith("rmsnorm"))
+    # between its two calls the layer's 3 MiB of attention run: L3, not L1
+    assert p.loop == "prefill/layer0" and not p.in_loop
+    assert p.reuse_bytes == 3 * MiB + 40 * KiB and p.level == "L3"
+    assert "(per layer0 call)" in p.level_reason
+    # no decode hint for it: it is not inside a repeating block
+    assert not [h for h in rule_roofline(rows, level_peaks()) if "rmsnorm" in h.title]
+
+
 def test_stream_summary_headline() -> None:
     rows = decode_rows(64 * MiB, 15.0)
     s = stream_summary(rows, level_peaks())

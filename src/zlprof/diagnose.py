@@ -747,7 +747,7 @@ def _far_below(points: Sequence[Any]) -> list[Hint]:
     out = []
     for p in points:
         if not (
-            p.loop
+            p.in_loop
             and p.flops > 0
             and p.bound == "memory"
             and not p.above_roof

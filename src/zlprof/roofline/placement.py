@@ -4,8 +4,9 @@ An op is placed against the roof of the level its data come from. The level is c
 from the op's *reuse distance*: the bytes touched between two of its own calls. For an op
 inside a repeating block (decode's ``forward_pass``: each layer's mat-vec runs once per
 token) that is everything the block streams per call (the outermost ancestor called more
-than once); for an op outside any repeating block, its own bytes per call. The level is
-the smallest whose capacity (private caches added up over the BLAS threads, a shared
+than once); for an op that repeats inside a block run once (rmsnorm, twice a layer in
+prefill), its parent's bytes per call (an upper bound); for an op called once, its own
+bytes per call. The level is the smallest whose capacity (private caches added up over the BLAS threads, a shared
 cache once) holds the reuse distance; past the last cache, DRAM. Only an op above the
 roof of *its own* level is flagged as a counting error.
 """
@@ -50,7 +51,8 @@ class RooflinePoint:
     level_gbps: float = 0.0  # that level's roof
     reuse_bytes: float = 0.0  # bytes touched between two of its calls
     level_reason: str = ""  # why that level (reuse distance vs capacity)
-    loop: str = ""  # the repeating block the reuse distance was taken from ("" none)
+    loop: str = ""  # the block the reuse distance was taken from ("" none: own bytes)
+    in_loop: bool = False  # inside a repeating block (decode's forward_pass)
 
     @property
     def marker(self) -> str:
@@ -76,7 +78,10 @@ def choose_level(reuse_bytes: float, peaks: MachinePeaks) -> tuple[str, str]:
         return DRAM, "reuse distance unknown"
     for lv in caches:
         if reuse_bytes <= lv.capacity_bytes:
-            return lv.name, f"reuse {fmt_bytes(reuse_bytes)} <= {lv.name} {fmt_bytes(lv.capacity_bytes)}"
+            return (
+                lv.name,
+                f"reuse {fmt_bytes(reuse_bytes)} <= {lv.name} {fmt_bytes(lv.capacity_bytes)}",
+            )
     last = caches[-1]
     return DRAM, f"reuse {fmt_bytes(reuse_bytes)} > {last.name} {fmt_bytes(last.capacity_bytes)}"
 
@@ -149,8 +154,6 @@ def _short_labels(keys: list[str]) -> dict[str, str]:
     return out
 
 
-
-
 def place(
     rows: Iterable[Any],
     peaks: MachinePeaks,
@@ -195,6 +198,12 @@ def place(
         )
         loop = loop_of(r.full, by_path)
         own = r.nbytes / r.cost_calls if r.cost_calls else 0.0
+        in_loop = bool(loop) and loop != r.full
+        parent = r.full.rsplit("/", 1)[0] if "/" in r.full else ""
+        if loop == r.full and parent in by_path:
+            # the op repeats but no block around it does (rmsnorm twice a layer): what
+            # runs between two of its calls is bounded by its parent's bytes per call
+            loop = parent
         if loop and loop != r.full:
             if loop not in loop_cache:
                 loop_cache[loop] = loop_bytes(loop, rows, by_path)
@@ -203,6 +212,7 @@ def place(
             reuse, loop = own, ""
         if reuse >= a["reuse"]:
             a["reuse"], a["loop"] = reuse, loop
+        a["in_loop"] = a.get("in_loop", False) or in_loop
         a["paths"].append(r.full)
         a["calls"] += r.stats.count
         a["cost_calls"] += r.cost_calls
@@ -216,8 +226,8 @@ def place(
         a = acc[key]
         flops, nbytes, ms = a["flops"], a["nbytes"], a["ms"]
         level, why = choose_level(a["reuse"], peaks)
-        if a["loop"] and why.startswith("reuse"):
-            why += f" (per {a['loop'].rsplit('/', 1)[-1]} call)"
+        if why.startswith("reuse"):
+            why += f" (per {a['loop'].rsplit('/', 1)[-1]} call)" if a["loop"] else " (own bytes)"
         roof = peaks.roof(level)
         s = ms / 1e3
         intensity = flops / nbytes if nbytes else (math.inf if flops else 0.0)
@@ -261,14 +271,13 @@ def place(
                 reuse_bytes=a["reuse"],
                 level_reason=why,
                 loop=a["loop"],
+                in_loop=a.get("in_loop", False),
             )
         )
     return points
 
 
-def _above_note(
-    share: float, bound: str, level: str, reuse: float, peaks: MachinePeaks
-) -> str:
+def _above_note(share: float, bound: str, level: str, reuse: float, peaks: MachinePeaks) -> str:
     head = f"ABOVE ITS {level} ROOF ({share:.0%} of attainable): counting error?"
     no_levels = all(lv.name == DRAM for lv in peaks.roofs())
     if bound == "memory" and no_levels and peaks.llc_bytes and 0 < reuse <= peaks.llc_bytes:
@@ -294,7 +303,6 @@ def find_point(points: Sequence[RooflinePoint], name: str | None) -> RooflinePoi
         if name == p.label:
             return p
     return None
-
 
 
 @dataclass(frozen=True)
