@@ -175,8 +175,11 @@ def test_roofs_are_monotone_and_dram_follows_override() -> None:
     pk.levels[1] = MemoryLevel("L2", 2 * MiB, roof_gbps=10)  # a kernel read low
     roofs = {lv.name: lv.roof_gbps for lv in pk.roofs()}
     assert roofs == {"L1": 200, "L2": 50, "L3": 50, DRAM: 20}  # never below the next level
+    assert pk.beta_kernel == "read"  # DRAM's roof is its read bandwidth
     pk.gbps = 30  # --peak-gbps moves the DRAM roof
     assert pk.roof(DRAM) == 30 and pk.attainable(0.5, DRAM) == 15
+    pk.gbps, pk.copy_gbps = 25.0, 25.0  # copy measured faster than read
+    assert pk.beta_kernel == "copy" and "DRAM beta 25.0 GB/s (copy)" in pk.describe()
 
 
 def decode_rows(weights_per_layer: int, gbps: float, layers: int = 4, tokens: int = 10):

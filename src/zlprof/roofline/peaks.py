@@ -202,10 +202,11 @@ class MachinePeaks:
 
     @property
     def beta_kernel(self) -> str:
+        """Which measurement the DRAM roof is: "read", "copy", "triad" or "override"."""
         if "gbps" in self.overridden:
             return "override"
         dram = self.level(DRAM)
-        if dram is not None and dram.read_gbps == dram.read_gbps and dram.roof_gbps == self.gbps:
+        if dram is not None and dram.read_gbps == self.gbps:
             return "read"
         if math.isnan(self.triad_gbps) or self.copy_gbps >= self.triad_gbps:
             return "copy"
