@@ -5,6 +5,7 @@ far-below hint, and older peaks files."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from zlprof import cli
 from zlprof import roofline as rl
 from zlprof.diagnose import rule_roofline
 from zlprof.roofline import (
@@ -254,6 +256,10 @@ def test_stream_summary_headline() -> None:
     assert s.share == pytest.approx(15.0 / 1.05 / 20, rel=1e-6)
     assert s.text().startswith("forward_pass streams 0.268 GB per call at 14.3 GB/s = 71% of DRAM")
     assert stream_summary([row("x", 1, 1, 1.0, 1)], level_peaks()) is None
+    f = rl.roof_finding(rows, level_peaks())  # what the app's headline says about decode
+    assert (f.bound, f.roof) == ("memory", DRAM)
+    assert f.fraction == pytest.approx(s.share)
+    assert rl.roof_finding([row("x", 1, 1, 1.0, 1)], level_peaks()) is None
 
 
 def test_far_below_hint_names_the_causes() -> None:
@@ -315,16 +321,17 @@ def test_table_fits_80_columns_and_keeps_numbers() -> None:
     pts = long_points()
     full = table_lines(pts, None)
     assert full[0].split()[:3] == ["#", "op", "calls"] and "why level" in full[0]
-    # piped: every column, full names, one row a line
+    # piped: every column, full names, one row a line (header, rule, rows)
     assert any("forward_pass/a_very_long_operation_name_for_the_table" in line for line in full)
-    assert len(full) == len(pts) + 1
-    narrow = table_lines(pts, 80)
-    assert max(len(line) for line in narrow) <= 80 and len(narrow) == len(pts) + 1
+    assert len(full) == len(pts) + 2
+    fitted = rl.fitted_table(pts, 80)
+    narrow = fitted.lines
+    assert max(len(line) for line in narrow) <= 80 and len(narrow) == len(pts) + 2
     assert "why level" not in narrow[0] and "level" in narrow[0] and "% roof" in narrow[0]
+    assert fitted.dropped == list(rl.DROP_ORDER[: len(fitted.dropped)])
+    assert "left out why level" in (fitted.note(80) or "")
     # numbers are never cut: each kept cell equals the full table's cell
-    head_full, head_narrow = full[0], narrow[0]
-    assert "FLOP/B" in head_narrow and "FLOP/B" in head_full
-    for p, line in zip(pts, narrow[1:], strict=True):
+    for p, line in zip(pts, narrow[2:], strict=True):
         assert rl.fmt_num(p.intensity) in line.split()
         assert f"{p.roof_share * 100:.0f}%" in line.split()
     wide = table_lines(pts, max(len(line) for line in full))
@@ -369,43 +376,39 @@ def tiny_recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def run_roofline(path: Path, tmp_path: Path, columns: str | None, *extra: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("ZLPROF_FD", "COLUMNS")}
-    env["XDG_CACHE_HOME"] = str(tmp_path)
-    if columns:
-        env["COLUMNS"] = columns
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "zlprof",
-            "roofline",
-            str(path),
-            "--peak-gflops",
-            "100",
-            "--peak-gbps",
-            "20",
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    assert r.returncode == 0, r.stderr
-    return r.stdout
+class TTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
 
 
-def test_command_at_80_columns_and_piped(tiny_recording: Path, tmp_path: Path) -> None:
-    narrow = run_roofline(tiny_recording, tmp_path, "80")
+def run_roofline(
+    monkeypatch: pytest.MonkeyPatch, path: Path, tmp_path: Path, tty: bool, *extra: str
+) -> str:
+    """``zlprof roofline PATH`` with COLUMNS=80 on a terminal (``tty``) or piped."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "80")
+    out = TTY() if tty else io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    args = ["roofline", str(path), "--peak-gflops", "100", "--peak-gbps", "20", *extra]
+    assert cli.main(args) == 0
+    return out.getvalue()
+
+
+def test_command_at_80_columns_and_piped(
+    tiny_recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    narrow = run_roofline(monkeypatch, tiny_recording, tmp_path, True)
     assert max(len(line) for line in narrow.splitlines()) <= 80
     table = narrow[narrow.index("\n#  ") + 1 :].splitlines()
     assert table[0].startswith("#  op")
-    piped = run_roofline(tiny_recording, tmp_path, None)
+    assert "pipe the output for all" in narrow
+    piped = run_roofline(monkeypatch, tiny_recording, tmp_path, False)
     rows = [line for line in piped.splitlines() if "forward_pass/layer*/mlp.down" in line]
     assert len(rows) == 1  # grep finds the op: full name, one row a line
-    assert "why level" in piped
-    data = json.loads(run_roofline(tiny_recording, tmp_path, None, "--format", "json"))
+    assert "why level" in piped and "pipe the output" not in piped
+    data = json.loads(
+        run_roofline(monkeypatch, tiny_recording, tmp_path, False, "--format", "json")
+    )
     keys = {p["key"] for p in data["points"]}
     assert "forward_pass/layer*/mlp.down" in keys
     mv = next(p for p in data["points"] if p["key"] == "forward_pass/layer*/mlp.down")

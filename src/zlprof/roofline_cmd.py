@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 
 
@@ -25,11 +23,10 @@ def _progress_printer(enabled: bool):  # noqa: ANN202
 def roofline_main(args: argparse.Namespace) -> int:
     from .recording import load_session
     from .roofline import get_peaks, peaks_report, roofline_json, roofline_text_report
+    from .textwidth import terminal_width
 
-    # a terminal (or COLUMNS): fit its width; piped or redirected: never wrap or cut
-    width: int | None = args.width or None
-    if width is None and (sys.stdout.isatty() or os.environ.get("COLUMNS")):
-        width = shutil.get_terminal_size((100, 40)).columns
+    # a terminal: fit its width (COLUMNS wins); piped or redirected: never wrap or cut
+    width: int | None = args.width or terminal_width()
     state = None
     if args.path:
         state = load_session(args.path)  # RecordingError -> one line, before any measuring

@@ -98,13 +98,16 @@ def loop_of(path: str, by_path: dict[str, Any]) -> str:
     return ""
 
 
-def loop_bytes(block: str, costed: Sequence[Any], by_path: dict[str, Any]) -> float:
-    """Bytes the costed ops inside ``block`` (and the block itself) move per call of it."""
+def loop_bytes(
+    block: str, costed: Sequence[Any], by_path: dict[str, Any], what: str = "nbytes"
+) -> float:
+    """Bytes (``what="flops"``: FLOPs) the costed ops inside ``block`` (and the block
+    itself) move per call of it."""
     r = by_path.get(block)
     if r is None or r.stats.count <= 0:
         return 0.0
     pre = block + "/"
-    total = sum(c.nbytes for c in costed if c.full == block or c.full.startswith(pre))
+    total = sum(getattr(c, what) for c in costed if c.full == block or c.full.startswith(pre))
     return total / r.stats.count
 
 
@@ -318,6 +321,7 @@ class StreamSummary:
     level: str
     level_gbps: float
     level_reason: str
+    flops_per_call: float = 0.0
 
     @property
     def share(self) -> float:
@@ -349,7 +353,15 @@ def stream_summary(rows: Iterable[Any], peaks: MachinePeaks) -> StreamSummary | 
             continue
         level, why = choose_level(per_call, peaks)
         s = StreamSummary(
-            b, r.stats.count, per_call, ms, per_call / ms / 1e6, level, peaks.roof(level), why
+            b,
+            r.stats.count,
+            per_call,
+            ms,
+            per_call / ms / 1e6,
+            level,
+            peaks.roof(level),
+            why,
+            loop_bytes(b, costed, by_path, "flops"),
         )
         if best is None or r.stats.total_ms > best.ms_per_call * best.calls:
             best = s
@@ -362,3 +374,20 @@ def _decimal_bytes(n: float) -> str:
         if n >= 0.1 * div:
             return f"{fmt_num(n / div)} {unit}"
     return f"{n:.0f} B"
+
+
+def roof_finding(rows: Iterable[Any], peaks: MachinePeaks) -> Any:
+    """What the roofline says about the repeating block (decode's forward pass), as the
+    app's and the report's headline takes it (:class:`zlprof.headline.RoofFinding`):
+    memory-bound at a share of its level's roof, or compute-bound at a share of pi; None
+    when no repeating block carries costs."""
+    from ..headline import RoofFinding
+
+    s = stream_summary(rows, peaks)
+    if s is None:
+        return None
+    intensity = s.flops_per_call / s.bytes_per_call if s.bytes_per_call else 0.0
+    if intensity >= peaks.ridge_of(s.level):
+        gflops = s.flops_per_call / s.ms_per_call / 1e6
+        return RoofFinding("compute", gflops / peaks.gflops, "compute")
+    return RoofFinding("memory", s.share, s.level)

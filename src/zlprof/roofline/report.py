@@ -9,12 +9,13 @@ nothing is dropped or wrapped: full op names, one row a line, so grep finds them
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 from rich.table import Table
 
+from ..textwidth import Column, render_table, wrap
+from ..textwidth import Table as TextTable
 from .chart import STYLE_ABOVE, STYLE_HIGHLIGHT, render_roofline
 from .numbers import fmt_bytes, fmt_num
 from .peaks import MachinePeaks, peaks_cache_path
@@ -38,10 +39,6 @@ TABLE_COLUMNS = (
 )
 #: columns dropped, in this order, while the table is wider than the terminal
 DROP_ORDER = ("why level", "GFLOP", "MB", "calls", "roof GFLOP/s", "GB/s", "time ms")
-#: how the table is narrowed, step by step, until it fits: the first five columns of
-#: DROP_ORDER, then op names become the chart's short labels, then the last two
-#: columns go, then names are shortened in the middle (``forward…down``)
-FIT_STEPS = DROP_ORDER[:5] + ("labels",) + DROP_ORDER[5:] + ("ellipsis",)
 _LEFT = {"#", "op", "level", "bound", "why level"}
 
 
@@ -70,48 +67,25 @@ def roofline_rows(points: Sequence[RooflinePoint]) -> list[tuple[str, ...]]:
     return out
 
 
+def fitted_table(points: Sequence[RooflinePoint], width: int | None = None) -> TextTable:
+    """The table laid out in ``width`` cells (None: every column, full names: piped)."""
+    columns = [
+        Column(
+            c,
+            align="left" if c in _LEFT else "right",
+            drop=DROP_ORDER.index(c) + 1 if c in DROP_ORDER else None,
+            cut="middle" if c == "op" else None,
+            min_width=24,
+            floor=10,
+        )
+        for c in TABLE_COLUMNS
+    ]
+    return render_table(columns, roofline_rows(points), width)
+
+
 def table_lines(points: Sequence[RooflinePoint], width: int | None = None) -> list[str]:
-    """The table as plain lines. ``width`` None: every column, full names (piped output);
-    else columns dropped in :data:`DROP_ORDER`, then names shortened, until it fits."""
-    rows = [list(r) for r in roofline_rows(points)]
-    cols = list(TABLE_COLUMNS)
-    labels = [p.label for p in points]
-
-    def widths(cs: list[str], rs: list[list[str]]) -> list[int]:
-        return [max([len(c)] + [len(r[i]) for r in rs]) for i, c in enumerate(cs)]
-
-    def total(cs: list[str], rs: list[list[str]]) -> int:
-        return sum(widths(cs, rs)) + 2 * (len(cs) - 1)
-
-    if width is not None:
-        for step in FIT_STEPS:
-            if total(cols, rows) <= width:
-                break
-            i = cols.index("op")
-            if step == "labels":  # the op names: the chart's short labels
-                for r, lab in zip(rows, labels, strict=True):
-                    r[i] = lab
-            elif step == "ellipsis":  # last resort: middle-ellipsis the names
-                room = max(8, widths(cols, rows)[i] - (total(cols, rows) - width))
-                for r in rows:
-                    if len(r[i]) > room:
-                        keep = room - 1
-                        r[i] = r[i][: keep - keep // 2] + "…" + r[i][len(r[i]) - keep // 2 :]
-            else:
-                j = cols.index(step)
-                cols.pop(j)
-                for r in rows:
-                    r.pop(j)
-    w = widths(cols, rows)
-
-    def line(cells: Sequence[str]) -> str:
-        out = []
-        for c, cell, n in zip(cols, cells, w, strict=True):
-            out.append(cell.ljust(n) if c in _LEFT else cell.rjust(n))
-        return "  ".join(out).rstrip()
-
-    head = [c if c != "roof GFLOP/s" else "roof GFLOP/s" for c in cols]
-    return [line(head)] + [line(r) for r in rows]
+    """The table as plain lines (header, rule, one row per point); see :func:`fitted_table`."""
+    return fitted_table(points, width).lines
 
 
 def roofline_table(points: Sequence[RooflinePoint], highlight: str | None = None) -> Table:
@@ -128,9 +102,7 @@ def roofline_table(points: Sequence[RooflinePoint], highlight: str | None = None
 
 
 def _wrap(text: str, width: int | None, indent: str = "", sub: str = "  ") -> list[str]:
-    if width is None:
-        return [indent + text]
-    return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=sub)
+    return wrap(text, width, indent, sub)
 
 
 def peaks_report(peaks: MachinePeaks, width: int | None = 100) -> str:
@@ -199,7 +171,11 @@ def roofline_text_report(
     lines.append("")
     lines.extend(line.rstrip() for line in chart.plain.split("\n"))
     lines.append("")
-    lines.extend(table_lines(points, width))
+    table = fitted_table(points, width)
+    lines.extend(table.lines)
+    note = table.note(width)
+    if note:
+        lines += _wrap(note, width)
     above = [p for p in points if p.above_roof]
     lines.append("")
     by_level = ", ".join(
