@@ -44,7 +44,7 @@ _LEFT = {"#", "op", "level", "bound", "why level"}
 
 def roofline_rows(points: Sequence[RooflinePoint]) -> list[tuple[str, ...]]:
     """The table as strings, one tuple per point, in :data:`TABLE_COLUMNS` order."""
-    out = []
+    out: list[tuple[str, ...]] = []
     for p in points:
         out.append(
             (

@@ -69,7 +69,7 @@ class OpCost(NamedTuple):
         """Arithmetic intensity, FLOP/byte (``inf`` when no bytes move)."""
         return self.flops / self.nbytes if self.nbytes else math.inf
 
-    def __add__(self, other: object) -> OpCost:  # type: ignore[override]
+    def __add__(self, other: object) -> OpCost:
         if not isinstance(other, OpCost):
             return NotImplemented
         return OpCost(self.flops + other.flops, self.nbytes + other.nbytes)
@@ -194,6 +194,10 @@ def embedding_cost(rows: int, d: int, dtype_bytes: int = 4) -> OpCost:
     return OpCost(0, dtype_bytes * 2 * rows * d)
 
 
+def _pair(c: OpCost) -> Cost:
+    return (c.flops, c.nbytes)
+
+
 class ForwardCosts(NamedTuple):
     """(flops, bytes) per call of each op for one forward pass of a given shape."""
 
@@ -253,22 +257,22 @@ class CostModel:
         )
         n = B * S
         att = B * H * S * T  # score elements
-        embed = tuple(embedding_cost(n, d))
-        rms = tuple(rmsnorm_cost(n, d))
-        qkv = tuple(matmul_cost(n, Q, d))
+        embed = _pair(embedding_cost(n, d))
+        rms = _pair(rmsnorm_cost(n, d))
+        qkv = _pair(matmul_cost(n, Q, d))
         rope = (3 * n * (d + kvd), 4 * (2 * n * (d + kvd) + S * hs))
         kv = (0, 4 * 4 * n * kvd)
         sc = attention_scores_cost(S, T, hs, H, Hkv)
         scores = (B * sc.flops, B * sc.nbytes)
-        softmax = tuple(softmax_cost(B * H * S, T, masked=masked))
+        softmax = _pair(softmax_cost(B * H * S, T, masked=masked))
         out = (
             2 * att * hs + 2 * n * d * d + n * d,
             4 * (att + B * Hkv * T * hs + d * d + 2 * n * d),
         )
         gate_up = (2 * n * 2 * f * d + 5 * n * f, 4 * (2 * f * d + n * d + n * f))
         down = (2 * n * d * f + n * d, 4 * (d * f + n * f + 2 * n * d))
-        fnorm = tuple(rmsnorm_cost(m, d))
-        head = tuple(matmul_cost(m, V, d))
+        fnorm = _pair(rmsnorm_cost(m, d))
+        head = _pair(matmul_cost(m, V, d))
         ops = (rms, qkv, rope, kv, scores, softmax, out, rms, gate_up, down)
         layer = (sum(c[0] for c in ops), sum(c[1] for c in ops))
         L = self.cfg.n_layers
