@@ -259,6 +259,26 @@ def hint_lines(state: SessionState, width: int | None) -> list[str]:
     return out
 
 
+def finding_lines(state: SessionState, rows: list[OpRow]) -> str:
+    """The headline (headline.py) with the roofline's verdict on the repeating block when
+    this machine's peaks are cached (a report never measures them)."""
+    from .headline import headline
+    from .roofline import load_cached_peaks, roof_finding, stream_summary
+
+    peaks = None
+    try:
+        peaks = load_cached_peaks()
+    except Exception:  # an unreadable cache file: the report goes on without a roof
+        peaks = None
+    roof = roof_finding(rows, peaks) if peaks is not None else None
+    text = headline(rows, state.wall_ns, roof).text
+    if peaks is not None:
+        s = stream_summary(rows, peaks)
+        if s is not None:
+            text += f". {s.text()}"
+    return text + "."
+
+
 def summary_report(
     state: SessionState, window_s: float | None = None, width: int | None = None
 ) -> str:
@@ -270,6 +290,7 @@ def summary_report(
     """
     rows = state.op_rows(window_s)
     out = wrap(run_paragraph(state, rows), width)
+    out += wrap("Where the time goes: " + finding_lines(state, rows), width, "", "  ")
     s = state.summary()
     for w in s["warnings"]:
         out += wrap(f"WARNING: {w}", width, "", "  ")
