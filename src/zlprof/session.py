@@ -31,6 +31,8 @@ MAX_PATHS = 2_000
 #: The id and the name of the row that collects the paths past the cap.
 OTHER_PID = (1 << 31) - 1  # the largest id a frame can carry (int32): never a real path
 OTHER_NAME = "(other paths)"
+#: Frame kinds that change the op rows (see SessionState.ops_version).
+_OP_KINDS = frozenset({"meas", "names", "costs"})
 
 
 @dataclass(slots=True)
@@ -137,8 +139,14 @@ class SessionState:
     frames: int = 0
     warnings: list[str] = field(default_factory=list)
     version: int = 0
+    #: log lines seen (``logs`` keeps the last 2,000 of them)
+    logs_seen: int = 0
     #: distinct call paths kept (see MAX_PATHS); the rest are folded into OTHER_NAME
     max_paths: int = MAX_PATHS
+    #: bumped (with ``version``) only when the op rows can change: measurements, names,
+    #: costs, a reset. Memory readings and logs leave it alone, so a view can skip
+    #: rebuilding a large table while a program idles.
+    ops_version: int = 0
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -179,6 +187,8 @@ class SessionState:
         with self.lock:
             batch: list[dict[str, Any]] = []
             for fr in frames:
+                if fr.kind in _OP_KINDS:
+                    self.ops_version += 1
                 if fr.kind == "meas":
                     batch.append(fr.body)
                     continue
@@ -224,6 +234,7 @@ class SessionState:
         elif k == "meta":
             self.config.update(b["config"])
         elif k == "log":
+            self.logs_seen += 1
             self.logs.append((int(b.get("t", 0) or 0), str(b.get("level", "info")), b["msg"]))
         elif k == "end":
             self.end_status = int(b["status"])
@@ -421,6 +432,7 @@ class SessionState:
             self.measurements = 0
             self.reset_ns = self.last_ns
             self.version += 1
+            self.ops_version += 1
 
     # ------------------------------------------------------------------ views
 

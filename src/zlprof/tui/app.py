@@ -102,6 +102,9 @@ class Refresher:
         self.busy = False
         self.last_request: Any = None
         self.last_version = -1
+        #: the last snapshot taken (its op rows are reused while they hold: model.collect)
+        self.prev: Snapshot | None = None
+        self.prev_generation = -1
         self.taken = 0
         self.skipped = 0
         self.seconds = 0.0
@@ -145,7 +148,8 @@ class Refresher:
             t0 = time.perf_counter()
             try:
                 version = self.state.version
-                snap = model.collect(self.state, req)
+                prev = self.prev if self.prev is not None and self.prev_generation == generation else None
+                snap = model.collect(self.state, req, prev)
                 self.app.collect_extra(snap)
                 baseline_view.collect(self.app.baseline, self.state, snap)
             except Exception as exc:  # never let a bad frame kill the display thread
@@ -155,6 +159,7 @@ class Refresher:
             self.seconds += time.perf_counter() - t0
             self.taken += 1
             self.last_request, self.last_version = req, version
+            self.prev, self.prev_generation = snap, generation
             if not self.app.post_message(SnapshotReady(snap, generation)):
                 self.busy = False
 
@@ -309,7 +314,8 @@ class ZlprofApp(App[int]):
             force = self._hints_wanted and self._hints_version != version and self._extra_due(self._hints_at)
             force = force or baseline_view.due(self.baseline, self.source.state)
             self.refresher.request(screen.view_request(), force=force)
-            self._update_roofline(screen, version)
+            # (the roofline places ops: it follows ops_version, not memory readings)
+            self._update_roofline(screen, self.source.state.ops_version)
 
     def up_to_date(self) -> bool:
         """Does the active screen show the state's current version (panels included)?
@@ -331,7 +337,7 @@ class ZlprofApp(App[int]):
             RooflinePanel is not None
             and not self.paused
             and self._visible(screen, RooflinePanel)
-            and self._roofline_version != version
+            and self._roofline_version != self.source.state.ops_version
         ):
             return False
         return True

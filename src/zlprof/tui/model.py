@@ -700,6 +700,9 @@ class Snapshot:
     memory: MemoryView | None = None
     drill: DrillView | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the state's ops_version and session clock the rows were computed at
+    ops_version: int = -1
+    rows_ns: int = 0
 
 
 def _median(acc: Any) -> float | None:
@@ -708,8 +711,32 @@ def _median(acc: Any) -> float | None:
     return float(acc.quantiles_ns([50])[0] / 1e6)
 
 
-def collect(state: SessionState, request: Any) -> Snapshot:
-    """Gather what ``request`` needs from ``state`` (takes the state's lock)."""
+#: Rows of an unchanged session are reused for up to this long of the session clock
+#: (shares of wall time and the last-10-s window drift with the clock alone).
+ROWS_REUSE_NS = 2_000_000_000
+
+
+def reusable_rows(state: SessionState, request: Any, prev: Snapshot | None) -> list[OpRow] | None:
+    """``prev``'s rows, when they still hold for ``request``: the same request, no new
+    measurement, name or cost since (``ops_version``) and less than ROWS_REUSE_NS of the
+    session clock later. A table of thousands of paths is then not rebuilt while the
+    program idles (memory readings alone move the state's version)."""
+    if (
+        prev is None
+        or prev.request != request
+        or prev.ops_version != state.ops_version
+        or not 0 <= state.last_ns - prev.rows_ns < ROWS_REUSE_NS
+    ):
+        return None
+    return prev.rows
+
+
+def collect(state: SessionState, request: Any, prev: Snapshot | None = None) -> Snapshot:
+    """Gather what ``request`` needs from ``state`` (takes the state's lock).
+
+    ``prev``: the last snapshot taken; its op rows are reused (the same list object)
+    when :func:`reusable_rows` says they still hold.
+    """
     with state.lock:
         snap = Snapshot(
             request=request,
@@ -726,9 +753,14 @@ def collect(state: SessionState, request: Any) -> Snapshot:
             end_status=state.end_status,
             end_reason=state.end_reason,
             info=dict(state.info),
+            ops_version=state.ops_version,
         )
         if isinstance(request, MainRequest):
-            snap.rows = state.op_rows(WINDOW_S if request.window else None)
+            rows = reusable_rows(state, request, prev)
+            if rows is None:
+                snap.rows, snap.rows_ns = state.op_rows(WINDOW_S if request.window else None), state.last_ns
+            else:
+                snap.rows, snap.rows_ns = rows, prev.rows_ns  # type: ignore[union-attr]
             if request.memory:
                 snap.memory = memory_view(state.memory_series(), state.origin_ns)
         elif isinstance(request, DrillRequest):
