@@ -47,3 +47,9 @@ def test_under_the_cap_nothing_changes() -> None:
     feed(st, [(1, 0, "a"), (2, 1, "b")], [1, 2, 2])
     assert [r.full for r in st.op_rows()] == ["a", "a/b"]
     assert not st.overflow and not st.warnings
+
+
+def test_names_from_the_stream_are_mended_for_every_view() -> None:
+    st = SessionState()
+    feed(st, [(1, 0, "a/b"), (2, 1, "line1\nline2")], [1, 2])
+    assert [r.full for r in st.op_rows()] == ["a\u2215b", "a\u2215b/line1\\nline2"]

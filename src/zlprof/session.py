@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import protocol, rates
+from .names import sanitize_block_name
 from .protocol import Frame
 from .stats import (
     DEFAULT_EXACT_LIMIT,
@@ -254,6 +255,9 @@ class SessionState:
         ):
             self._overflow_path(pid)
             return
+        # a name from any writer (an older profiler, another tool) is shown on one line
+        # and stays one path segment: the block-name rule of zlprof.names
+        name = sanitize_block_name(name)
         p = self.paths.get(parent)
         if p is None:
             full, depth = name, 0
