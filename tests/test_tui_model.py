@@ -270,7 +270,8 @@ def test_program_name() -> None:
         ("crashed", 3, "exited with status 3", False, "crashed", "crashed (exited with status 3)"),
         ("crashed", -11, "", False, "crashed", "crashed (exit -11)"),
         ("ended", 0, "exited normally", False, "ended", "ended"),
-        ("silent", None, "", False, "silent", "silent: no measurements after 10 s"),
+        ("stalled", None, "", False, "stalled", "stalled · no measurements for 10 s"),
+        ("suspended", None, "", False, "suspended", "stopped (SIGSTOP) · kill -CONT 7 resumes it"),
         ("stopped", -15, "stopped by zlprof", False, "stopped", "stopped"),
     ],
 )

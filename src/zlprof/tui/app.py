@@ -42,7 +42,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
-from ..sources import Source, SourceError
+from ..sources import EXIT_PROGRAM_FAILED, Source, SourceError, program_failed
 from ..themes import DEFAULT_THEME, THEME_NAMES, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
 from . import baseline_view, model
 from .keys import REPLAY_ACTIONS, SEEK_STEP_S
@@ -302,6 +302,7 @@ class ZlprofApp(App[int]):
         """Timer: follow the source's status, ask for a snapshot for the active screen."""
         self.ticks += 1
         self._watch_status()
+        self.sync_crash_panel()
         screen = self.screen
         if hasattr(screen, "on_tick"):
             screen.on_tick()
@@ -395,8 +396,11 @@ class ZlprofApp(App[int]):
             snap=snap,
             paused=self.paused,
             window=self.window,
-            waited_s=getattr(src, "_silent_after", 0.0) or 0.0,
+            waited_s=getattr(src, "stall_after_s", 0.0) or 0.0,
             replay=self.replay_name,
+            wall_s=src.wall_elapsed_s(),
+            quiet_s=src.quiet_s() if hasattr(src, "quiet_s") else None,
+            ran_s=src.run_s(),
         )
         try:
             screen.query_one(StatusBar).update_status(view)
@@ -423,15 +427,7 @@ class ZlprofApp(App[int]):
         first = not self._seen_status
         previous = self._seen_status
         self._seen_status = status
-        if previous == "crashed":
-            # a replay seeking back from its crashed end: the crash is in the future again
-            try:
-                self.main_screen.query_one(CrashPanel).hide()
-            except NoMatches:
-                pass
         if self.seekable:
-            if status == "crashed":
-                self.show_crash()
             if status in ("ended", "crashed", "stopped") and not first:
                 self.notify(
                     "end of the recording: space plays it again, ← or Home seeks back",
@@ -440,31 +436,53 @@ class ZlprofApp(App[int]):
                 )
             return
         if status == "crashed":
-            self.show_crash()
             self.notify(
                 f"the program {self.source.state.end_reason or 'crashed'}; its data is kept",
                 title="crashed",
                 severity="error",
                 timeout=8,
             )
-        elif status == "silent":
+        elif status == "stalled" and self.source.state.measurements == 0 and previous != "suspended":
             self.notify(
                 "the program has sent no measurements yet; is it using zlprof.measure?",
-                title="silent",
+                title="stalled",
                 severity="warning",
                 timeout=8,
+            )
+        elif status == "suspended":
+            self.notify(
+                "the program is stopped by a signal (SIGSTOP); kill -CONT resumes it",
+                title="stopped",
+                severity="warning",
+                timeout=5,
             )
         elif status == "ended" and not first:
             # (a source that had already ended when the app opened needs no toast)
             self.notify("the program ended; its data stays on screen", title="ended", timeout=5)
 
-    def show_crash(self) -> None:
+    def sync_crash_panel(self) -> None:
+        """Show the crash panel of the main screen when (and only while) the source has
+        crashed: its exit status or signal and the tail of its stderr.
+
+        Called on every tick and when the main screen mounts, so a program that fails
+        before the screen exists (a missing file, an exception at import) is shown too;
+        a replay seeking back from its crashed end hides the panel again.
+        """
+        try:
+            panel = self.main_screen.query_one(CrashPanel)
+        except NoMatches:
+            return  # not composed yet: MainScreen.on_mount calls this again
         src = self.source
+        if src.status != "crashed":
+            panel.hide()
+            return
         lines = list(src.stderr_tail)
         if not lines:
             lines = [m for _t, lvl, m in list(src.state.logs) if lvl == "stderr"]
         reason = src.state.end_reason or (f"exit status {src.exit_code}" if src.exit_code else "")
-        self.main_screen.query_one(CrashPanel).show_crash(reason, lines)
+        panel.show_crash(reason, lines)
+
+    show_crash = sync_crash_panel
 
     # ------------------------------------------------------------------ extension points
 
@@ -778,9 +796,10 @@ class ZlprofApp(App[int]):
 def run_app(source: Source, theme: str | None = None, baseline: Any = None) -> int:
     """Start ``source``, run the app until the user quits, stop the source.
 
-    Returns 1 if the source cannot start (one line on stderr), else 0: quitting is the
-    user's choice even when the child crashed (the app showed that, and the recording
-    keeps it). On the way out the child gets SIGTERM then SIGKILL after a grace period
+    Returns 1 if the source cannot start (one line on stderr); EXIT_PROGRAM_FAILED (3)
+    if the live program failed by itself (a non-zero exit status or a signal; one line
+    on stderr says which), else 0 (it succeeded, or the user quit while it ran). On the
+    way out the child gets SIGTERM then SIGKILL after a grace period
     (Source.stop), the recording is closed, and its path is printed on stderr.
     """
     try:
@@ -819,6 +838,7 @@ def run_app(source: Source, theme: str | None = None, baseline: Any = None) -> i
             source.stop()
     if source.recording_path is not None:
         print(f"zlprof: recorded {source.recording_path}", file=sys.stderr)
-    if source.status == "crashed":
-        print(f"zlprof: the program {source.state.end_reason or 'crashed'}", file=sys.stderr)
+    if program_failed(source):
+        print(f"zlprof: error: the program {source.state.end_reason or 'crashed'}", file=sys.stderr)
+        return EXIT_PROGRAM_FAILED
     return 0

@@ -875,13 +875,23 @@ def status_view(
     window: bool = False,
     waited_s: float = 0.0,
     replay: str | None = None,
+    wall_s: float | None = None,
+    quiet_s: float | None = None,
+    ran_s: float | None = None,
 ) -> StatusView:
     """Header facts from the source's status and the latest snapshot.
 
     ``replay``: the recording's file name when the source is a replay (the header then
     says so, and shows that name where a live session shows its recording).
+
+    Live sessions (the source's wall clock): ``wall_s``, the wall time since the start,
+    is the elapsed time shown (it advances whatever the child does; a replay shows the
+    recording's clock instead); ``quiet_s``, seconds since the child's last frame (a
+    ``stalled`` child: how long); ``ran_s``, how long the program ran once it has ended;
+    ``waited_s``, the stall threshold.
     """
     state = status
+    ran = f" after {fmt.duration_s(ran_s)}" if ran_s is not None else ""
     if replay is not None and status in ("running", "paused", "starting"):
         text = {"running": "replay · playing", "paused": "replay · paused",
                 "starting": "replay · starting"}[status]
@@ -894,12 +904,18 @@ def status_view(
         text = {"running": "running", "paused": "paused", "starting": "starting"}[status]
         if status == "running" and snap is not None and snap.measurements == 0:
             text = "running · no measurements yet"
-    elif status == "silent":
-        text = f"silent: no measurements after {waited_s:g} s"
+    elif status in ("stalled", "silent"):
+        quiet = quiet_s if quiet_s is not None else waited_s
+        what = "no measurements" if snap is None or snap.measurements == 0 else "no frames"
+        text = f"stalled · {what} for {quiet:.0f} s"
+    elif status == "suspended":
+        text = "stopped (SIGSTOP) · kill -CONT resumes it" if pid is None else (
+            f"stopped (SIGSTOP) · kill -CONT {pid} resumes it"
+        )
     elif status == "crashed":
-        text = f"crashed ({end_reason or f'exit {exit_code}'})"
+        text = f"crashed ({end_reason or f'exit {exit_code}'}){ran}"
     elif status == "ended":
-        text = "ended" if not exit_code else f"ended (exit {exit_code})"
+        text = ("ended" if not exit_code else f"ended (exit {exit_code})") + ran
     elif status == "stopped":
         text = "stopped"
     else:
@@ -908,12 +924,16 @@ def status_view(
         state = "paused"
         text = f"view paused · {text}"
     s = snap
+    if wall_s is not None:
+        elapsed = fmt.duration_s(wall_s)
+    else:
+        elapsed = fmt.duration_s(s.elapsed_s) if s else "-"
     return StatusView(
         state=state,
         state_text=text,
         program=program_name(argv),
         pid=str(pid) if pid else "-",
-        elapsed=fmt.duration_s(s.elapsed_s) if s else "-",
+        elapsed=elapsed,
         tokens_per_s=f"{s.tokens_per_s:.1f}" if s and s.tokens_total else "-",
         ttft=_opt_ms(s.ttft_ms if s else None),
         tpot=_opt_ms(s.tpot_ms if s else None),

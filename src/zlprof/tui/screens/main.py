@@ -102,6 +102,7 @@ class MainScreen(Screen):
             box.display = False
         self.query_one(OpsTable).focus()
         self._retitle()
+        self.zapp.sync_crash_panel()  # a program that failed before this screen existed
 
     # ------------------------------------------------------------------ refresh
 
