@@ -315,6 +315,7 @@ async def test_more_paths_than_the_cap_fold_into_other() -> None:
         keys = [r.key.value for r in app.main_screen.query_one(OpsTable).ordered_rows]
         assert len(keys) == 101 and OTHER_NAME in keys
         assert any("more than 100 distinct call paths" in w for w in src.state.warnings)
+        assert any("more than 100 distinct call paths" in n.message for n in app._notifications)
         await pilot.press("f", "o", "p", "0", "0", "0", "0", "1")
         await pilot.pause(0.2)
         keys = [r.key.value for r in app.main_screen.query_one(OpsTable).ordered_rows]

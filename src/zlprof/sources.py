@@ -356,7 +356,6 @@ class LiveSource(Source):
     def _watch(self) -> None:
         proc = self.proc
         assert proc is not None
-        warned = False
         while True:
             try:
                 code = proc.wait(timeout=WATCH_EVERY_S)
@@ -364,13 +363,7 @@ class LiveSource(Source):
             except subprocess.TimeoutExpired:
                 if self._stopping:
                     continue
-                status = self.alive_status()
-                if status == "stalled" and not warned and self._first_frame_at is None:
-                    warned = True
-                    self.state.warnings.append(
-                        f"the child has sent no measurements after {self.stall_after_s:g} s"
-                    )
-                self._set_status(status)
+                self._set_status(self.alive_status())
         self.ended_at = time.monotonic()
         # the pipe closes when the child (and any grandchild holding it) exits
         for t in self._threads:

@@ -215,6 +215,8 @@ class ZlprofApp(App[int]):
         self.last_snapshot: Snapshot | None = None
         self.rate_meter = model.RateMeter()
         self._seen_status = ""
+        #: warnings of the state already shown
+        self._warned = 0
         self._auto_peaks = peaks is AUTO_PEAKS
         self.peaks: Any = None if self._auto_peaks else peaks
         self.ticks = 0
@@ -303,6 +305,7 @@ class ZlprofApp(App[int]):
         self.ticks += 1
         self._watch_status()
         self.sync_crash_panel()
+        self._show_new_warnings()
         screen = self.screen
         if hasattr(screen, "on_tick"):
             screen.on_tick()
@@ -459,6 +462,13 @@ class ZlprofApp(App[int]):
         elif status == "ended" and not first:
             # (a source that had already ended when the app opened needs no toast)
             self.notify("the program ended; its data stays on screen", title="ended", timeout=5)
+
+    def _show_new_warnings(self) -> None:
+        """Each warning of the session (too many paths, a corrupt frame ...) once, as a toast."""
+        warnings = self.source.state.warnings
+        for text in warnings[self._warned:]:
+            self.notify(text, title="warning", severity="warning", timeout=10)
+        self._warned = len(warnings)
 
     def sync_crash_panel(self) -> None:
         """Show the crash panel of the main screen when (and only while) the source has
@@ -693,6 +703,7 @@ class ZlprofApp(App[int]):
         self.last_snapshot = None
         self.rate_meter = model.RateMeter()
         self._seen_status = ""
+        self._warned = 0
         self._hints_version = self._roofline_version = -1
         self._hints_at = self._roofline_at = -1e9
         self._roofline_key = None
