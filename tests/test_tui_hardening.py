@@ -320,3 +320,24 @@ async def test_more_paths_than_the_cap_fold_into_other() -> None:
         await pilot.pause(0.2)
         keys = [r.key.value for r in app.main_screen.query_one(OpsTable).ordered_rows]
         assert keys == ["op00001"]
+
+
+async def test_a_large_table_holds_the_first_rows_and_says_so() -> None:
+    from zlprof.tui.model import MAX_TABLE_ROWS
+
+    paths = [(i, 0, f"op{i:05d}") for i in range(1, 501)]
+    src = FeedSource(paths)
+    src.start()
+    src.feed(1)
+    app = make_app(src)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        table = app.main_screen.query_one(OpsTable)
+        assert table.row_count == MAX_TABLE_ROWS and table.total_rows == 500
+        assert f"first {MAX_TABLE_ROWS} of 500 rows" in str(app.main_screen.query_one("#ops-panel").border_title)
+        await pilot.press("f", "0", "0", "4", "9")  # a filter reaches the rows past the cut
+        await pilot.pause(0.2)
+        keys = [r.key.value for r in table.ordered_rows]
+        assert keys == ["op00049", "op00490", "op00491", "op00492", "op00493", "op00494",
+                        "op00495", "op00496", "op00497", "op00498", "op00499"]
+        assert "rows (f filters)" not in str(app.main_screen.query_one("#ops-panel").border_title)

@@ -170,6 +170,12 @@ def _label(row: OpRow, opts: TableOptions, has_children: bool) -> str:
     return "  " * row.depth + glyph + row.name
 
 
+#: The operations table holds at most this many rows: the first ones of the current
+#: order (filter, sort or collapse to reach the others; the panel title says how many
+#: are left out). A table widget of thousands of rows costs seconds per key.
+MAX_TABLE_ROWS = 200
+
+
 def build_table(
     rows: list[OpRow], opts: TableOptions, columns: Iterable[Column] = COLUMNS
 ) -> list[RowView]:
@@ -179,6 +185,16 @@ def build_table(
     under their parent and a filter keeps the ancestors of every match (marked
     ``match=False``); in flat mode all rows are sorted together and show full paths.
     """
+    return build_table_limited(rows, opts, columns, None)[0]
+
+
+def build_table_limited(
+    rows: list[OpRow], opts: TableOptions, columns: Iterable[Column] = COLUMNS,
+    limit: int | None = MAX_TABLE_ROWS,
+) -> tuple[list[RowView], int]:
+    """:func:`build_table`, cut to the first ``limit`` rows of the display order (None:
+    no cut): (the rows, how many rows the whole table has). Rows past the cut are counted,
+    not formatted."""
     cols = tuple(columns)
     needle = opts.filter.strip().lower()
     by_full = {r.full: r for r in rows}
@@ -212,8 +228,10 @@ def build_table(
             return items[::-1] if reverse else items
         return sorted(items, key=lambda r: _sort_value(r, opts.sort), reverse=reverse)
 
+    cap = len(rows) + 1 if limit is None else max(0, limit)
     if opts.flat:
-        return [view(r) for r in ordered([r for r in rows if r.full in matched])]
+        flat = ordered([r for r in rows if r.full in matched])
+        return [view(r) for r in flat[:cap]], len(flat)
 
     # tree mode: keep the ancestors of matches
     keep: set[str] = set()
@@ -225,15 +243,19 @@ def build_table(
             r = by_full[r.parent]
 
     out: list[RowView] = []
+    total = 0
 
     def walk(items: list[OpRow]) -> None:
+        nonlocal total
         for r in ordered([i for i in items if i.full in keep]):
-            out.append(view(r, r.full in matched))
+            total += 1
+            if len(out) < cap:
+                out.append(view(r, r.full in matched))
             if r.full not in opts.collapsed or needle:
                 walk(children.get(r.full, []))
 
     walk(roots)
-    return out
+    return out, total
 
 
 #: Prefix of a label cell drawn dimmed (an ancestor kept only for a filter match).

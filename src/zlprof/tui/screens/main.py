@@ -160,6 +160,9 @@ class MainScreen(Screen):
             bits.append(f"filter “{o.filter}”")
         if self.zapp.paused:
             bits.append("PAUSED")
+        table = self.query_one(OpsTable)
+        if table.total_rows > table.row_count:
+            bits.append(f"first {table.row_count:,} of {table.total_rows:,} rows (f filters)")
         self.query_one("#ops-panel", Panel).border_title = " · ".join(bits)
 
     def set_options(self, **changes: Any) -> None:
