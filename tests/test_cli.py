@@ -145,8 +145,8 @@ def test_crashing_child_exit_code(tmp_path: Path) -> None:
     script = tmp_path / "bad.py"
     script.write_text("import zlprof\nwith zlprof.measure('a'):\n    pass\nraise SystemExit(3)\n")
     res = run("record", "--out", str(tmp_path / "b.zlp"), "--", sys.executable, str(script))
-    assert res.returncode == 1
-    assert "exited with status 3" in res.stderr
+    assert res.returncode == 3  # sources.EXIT_PROGRAM_FAILED
+    assert "the program exited with status 3" in res.stderr
     assert has_op_row(res.stdout, "a")  # data collected before the crash is reported
 
 

@@ -489,18 +489,21 @@ async def test_crashing_child_keeps_the_app_open(child_script: Path) -> None:
         src.stop()
 
 
-async def test_silent_child_is_reported(tmp_path: Path) -> None:
+async def test_silent_child_is_reported_stalled(tmp_path: Path) -> None:
     script = tmp_path / "quiet.py"
     script.write_text("import time\ntime.sleep(30)\n")
-    src = LiveSource([sys.executable, str(script)], None, silent_after_s=0.3)
+    src = LiveSource([sys.executable, str(script)], None, stall_after_s=0.3)
     app = make_app(src)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
-            await wait_for(pilot, lambda: src.status == "silent")
+            await wait_for(pilot, lambda: src.status == "stalled")
             await pilot.pause(0.3)
             bar = app.screen.query_one(StatusBar).view
-            assert bar.state == "silent"
-            assert "no measurements" in bar.state_text
+            assert bar.state == "stalled"
+            assert "no measurements for" in bar.state_text
+            # elapsed is the wall clock: it advances though no frame ever came
+            first = bar.elapsed
+            await wait_for(pilot, lambda: app.screen.query_one(StatusBar).view.elapsed != first)
             assert shown_keys(app) == []
     finally:
         src.stop()

@@ -270,7 +270,8 @@ def test_program_name() -> None:
         ("crashed", 3, "exited with status 3", False, "crashed", "crashed (exited with status 3)"),
         ("crashed", -11, "", False, "crashed", "crashed (exit -11)"),
         ("ended", 0, "exited normally", False, "ended", "ended"),
-        ("silent", None, "", False, "silent", "silent: no measurements after 10 s"),
+        ("stalled", None, "", False, "stalled", "stalled · no measurements for 10 s"),
+        ("suspended", None, "", False, "suspended", "stopped (SIGSTOP) · kill -CONT 7 resumes it"),
         ("stopped", -15, "stopped by zlprof", False, "stopped", "stopped"),
     ],
 )
@@ -432,3 +433,13 @@ def test_compare_rows_texts_and_order(state: SessionState) -> None:
     by_change = model.compare_rows(res, order="change")
     assert sorted(r.key for r in by_change) == sorted(r.key for r in rows)
     assert all("/" in r.label or r.label.strip() == r.label for r in by_change)
+
+
+def test_build_table_limited_cuts_in_display_order_and_counts(state: SessionState) -> None:
+    opts = model.TableOptions(sort="total", descending=True)
+    full = model.build_table(state.op_rows(), opts)
+    cut, total = model.build_table_limited(state.op_rows(), opts, limit=3)
+    assert total == len(full) and [r.key for r in cut] == [r.key for r in full[:3]]
+    flat = model.TableOptions(flat=True)
+    cut, total = model.build_table_limited(state.op_rows(), flat, limit=2)
+    assert len(cut) == 2 and total == len(model.build_table(state.op_rows(), flat))

@@ -2,6 +2,11 @@
 
 Every mistake a user can make (a bad option, a missing file, a file that is not a
 recording, a command that cannot start) prints one line to stderr and exits non-zero.
+
+Exit statuses: 0 done (for live / record: the program succeeded, or you quit while it
+ran); 1 zlprof could not do it (one line says why); 2 a bad option; 3 (live / record)
+the program failed: a non-zero exit status or a signal, the last line on stderr says
+which (sources.EXIT_PROGRAM_FAILED); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -195,7 +200,7 @@ def _profiler_options(args: argparse.Namespace) -> str:
 def cmd_record(args: argparse.Namespace, command: list[str]) -> int:
     from .recording import new_session_path
     from .reports import render_report
-    from .sources import LiveSource
+    from .sources import EXIT_PROGRAM_FAILED, LiveSource, program_failed
     from .textwidth import terminal_width
 
     argv, program = _child_argv(args, command)
@@ -217,11 +222,11 @@ def cmd_record(args: argparse.Namespace, command: list[str]) -> int:
     if interrupted:
         print("zlprof: interrupted; the recording holds everything up to the stop", file=sys.stderr)
         return 130
-    if src.status == "crashed":
+    if program_failed(src):
         tail = src.stderr_tail[-1] if src.stderr_tail else ""
-        msg = f"the child {src.state.end_reason}" + (f": {tail}" if tail else "")
+        msg = f"the program {src.state.end_reason}" + (f": {tail}" if tail else "")
         print(f"zlprof: error: {msg}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_PROGRAM_FAILED
     return 0
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import protocol, rates
+from .names import sanitize_block_name
 from .protocol import Frame
 from .stats import (
     DEFAULT_EXACT_LIMIT,
@@ -24,6 +25,15 @@ from .stats import (
 
 #: The memory series keeps at most this many points; older halves are thinned 2:1.
 MEMORY_POINTS = 20_000
+#: Distinct call paths kept per session. A path first seen past the cap (and everything
+#: under it) is folded into one top-level row, OTHER_NAME, and the session gets a warning:
+#: statistics, the table and the snapshots then stay bounded whatever names a program makes.
+MAX_PATHS = 2_000
+#: The id and the name of the row that collects the paths past the cap.
+OTHER_PID = (1 << 31) - 1  # the largest id a frame can carry (int32): never a real path
+OTHER_NAME = "(other paths)"
+#: Frame kinds that change the op rows (see SessionState.ops_version).
+_OP_KINDS = frozenset({"meas", "names", "costs"})
 
 
 @dataclass(slots=True)
@@ -130,9 +140,20 @@ class SessionState:
     frames: int = 0
     warnings: list[str] = field(default_factory=list)
     version: int = 0
+    #: log lines seen (``logs`` keeps the last 2,000 of them)
+    logs_seen: int = 0
+    #: distinct call paths kept (see MAX_PATHS); the rest are folded into OTHER_NAME
+    max_paths: int = MAX_PATHS
+    #: bumped (with ``version``) only when the op rows can change: measurements, names,
+    #: costs, a reset. Memory readings and logs leave it alone, so a view can skip
+    #: rebuilding a large table while a program idles.
+    ops_version: int = 0
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
+        #: ids of the paths past the cap (their measurements count as OTHER_PID)
+        self.overflow: set[int] = set()
+        self._overflow_ids = np.empty(0, np.int64)
         self.memory = _Series(["t", "rss", "traced"])
         self.requests: dict[int, RequestTiming] = {}
         self.tokens_total = 0
@@ -167,6 +188,8 @@ class SessionState:
         with self.lock:
             batch: list[dict[str, Any]] = []
             for fr in frames:
+                if fr.kind in _OP_KINDS:
+                    self.ops_version += 1
                 if fr.kind == "meas":
                     batch.append(fr.body)
                     continue
@@ -194,6 +217,8 @@ class SessionState:
             self._fold_tokens(b["rows"])
         elif k == "costs":
             for pid, calls, flops, nbytes in b["rows"]:
+                if pid in self.overflow:
+                    pid = OTHER_PID
                 c = self.costs.get(pid)
                 if c is None:
                     self.costs[pid] = [calls, flops, nbytes]
@@ -210,6 +235,7 @@ class SessionState:
         elif k == "meta":
             self.config.update(b["config"])
         elif k == "log":
+            self.logs_seen += 1
             self.logs.append((int(b.get("t", 0) or 0), str(b.get("level", "info")), b["msg"]))
         elif k == "end":
             self.end_status = int(b["status"])
@@ -224,12 +250,31 @@ class SessionState:
     def _add_path(self, pid: int, parent: int, name: str) -> None:
         if pid <= 0:
             return
+        if pid not in self.paths and (
+            parent in self.overflow or len(self.paths) - (OTHER_PID in self.paths) >= self.max_paths
+        ):
+            self._overflow_path(pid)
+            return
+        # a name from any writer (an older profiler, another tool) is shown on one line
+        # and stays one path segment: the block-name rule of zlprof.names
+        name = sanitize_block_name(name)
         p = self.paths.get(parent)
         if p is None:
             full, depth = name, 0
         else:
             full, depth = f"{p.full}/{name}", p.depth + 1
         self.paths[pid] = PathInfo(pid, parent, name, full, depth)
+
+    def _overflow_path(self, pid: int) -> None:
+        """Count ``pid`` (a path past the cap) as the OTHER_NAME row from now on."""
+        if OTHER_PID not in self.paths:
+            self.paths[OTHER_PID] = PathInfo(OTHER_PID, 0, OTHER_NAME, OTHER_NAME, 0)
+            self.warnings.append(
+                f"more than {self.max_paths:,} distinct call paths: the rest are counted "
+                f"together as {OTHER_NAME!r}"
+            )
+        self.overflow.add(pid)
+        self._overflow_ids = np.fromiter(self.overflow, np.int64, len(self.overflow))
 
     def _fold_meas(self, bodies: list[dict[str, Any]]) -> None:
         if len(bodies) == 1:
@@ -248,6 +293,8 @@ class SessionState:
         n = len(path)
         if n == 0:
             return
+        if self.overflow:
+            path = np.where(np.isin(path, self._overflow_ids), np.asarray(OTHER_PID, path.dtype), path)
         self.measurements += n
         # One vectorised pass computes every op's moments; each op then only appends.
         order = np.argsort(path, kind="stable")
@@ -389,6 +436,7 @@ class SessionState:
             self.measurements = 0
             self.reset_ns = self.last_ns
             self.version += 1
+            self.ops_version += 1
 
     # ------------------------------------------------------------------ views
 

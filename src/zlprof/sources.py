@@ -26,8 +26,12 @@ from .session import SessionState
 
 #: Seconds a child gets between SIGTERM and SIGKILL.
 GRACE_S = 2.0
-#: A child that has sent no frame after this many seconds is reported as silent.
-SILENT_AFTER_S = 10.0
+#: A live child that has sent no frame for this many seconds is reported as stalled.
+STALL_AFTER_S = 10.0
+#: The old name of STALL_AFTER_S.
+SILENT_AFTER_S = STALL_AFTER_S
+#: How often the watcher looks at the child (exit, SIGSTOP, stall), in seconds.
+WATCH_EVERY_S = 0.2
 
 
 class SourceError(Exception):
@@ -46,7 +50,10 @@ class Source(ABC):
 
     def __init__(self, state: SessionState | None = None) -> None:
         self.state = state or SessionState()
-        #: starting | running | silent | ended | crashed | stopped | paused
+        #: starting | running | stalled | suspended | ended | crashed | stopped | paused
+        #: (live: ``stalled`` = alive but no frame for ``stall_after_s``; ``suspended`` =
+        #: stopped by a signal such as SIGSTOP, from the process state; ``stopped`` =
+        #: ended by zlprof, when the user quit or opened another session)
         self.status = "starting"
         self.exit_code: int | None = None
         self.recording_path: Path | None = None
@@ -69,6 +76,15 @@ class Source(ABC):
     def finished(self) -> bool:
         return self.status in ("ended", "crashed", "stopped")
 
+    def wall_elapsed_s(self) -> float | None:
+        """Wall time since the session started (None: the source has no wall clock of
+        its own, e.g. a replay, whose clock is the recording's)."""
+        return None
+
+    def run_s(self) -> float | None:
+        """How long the program ran, once it has ended (None before, or unknown)."""
+        return None
+
     def describe(self) -> str:
         argv = self.state.info.get("argv") or []
         return " ".join(str(a) for a in argv) or self.kind
@@ -85,6 +101,18 @@ class Source(ABC):
                     fn()
                 except Exception:
                     pass
+
+
+#: `zlprof live` / `zlprof record` exit status when the program failed (exited with a
+#: non-zero status or was killed by a signal; the last line on stderr says which). The
+#: other statuses: 0 the program succeeded or you stopped it (quit, Ctrl-C: 130 for
+#: record), 1 zlprof could not run it (command not found, ...), 2 a bad option.
+EXIT_PROGRAM_FAILED = 3
+
+
+def program_failed(source: Source) -> bool:
+    """Did the live program ``source`` ran fail by itself (not stopped by zlprof)?"""
+    return source.kind == "live" and source.status == "crashed"
 
 
 def describe_exit(code: int) -> tuple[str, str]:
@@ -120,16 +148,19 @@ class LiveSource(Source):
         env: dict[str, str] | None = None,
         state: SessionState | None = None,
         echo_output: bool = False,
-        silent_after_s: float = SILENT_AFTER_S,
+        stall_after_s: float = STALL_AFTER_S,
         profiler_options: str = "",
+        silent_after_s: float | None = None,
     ) -> None:
+        """``stall_after_s``: seconds without a frame after which a live child is
+        ``stalled`` (``silent_after_s`` is its old name)."""
         super().__init__(state)
         if not argv:
             raise SourceError("no command to run")
         self.argv = list(argv)
         self._env = dict(os.environ if env is None else env)
         self._echo = echo_output
-        self._silent_after = silent_after_s
+        self.stall_after_s = stall_after_s if silent_after_s is None else silent_after_s
         self._opts = profiler_options
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -140,6 +171,10 @@ class LiveSource(Source):
             self.recording_path = self.writer.path
         self.decode_error: str | None = None
         self._first_frame_at: float | None = None
+        #: monotonic time of the last frame (None: none yet)
+        self.last_frame_at: float | None = None
+        #: monotonic time the child was seen to exit
+        self.ended_at: float | None = None
         self._stopping = False
         self._done = threading.Event()
 
@@ -261,9 +296,12 @@ class LiveSource(Source):
                     raw = getattr(exc, "raw", b"")
                     self.decode_error = f"child sent a corrupt frame: {exc}"
                     self.state.warnings.append(self.decode_error)
-                if frames and self._first_frame_at is None:
-                    self._first_frame_at = time.monotonic()
-                    if self.status == "silent":
+                if frames:
+                    now = time.monotonic()
+                    if self._first_frame_at is None:
+                        self._first_frame_at = now
+                    self.last_frame_at = now
+                    if self.status == "stalled":
                         self._set_status("running")
                 self.frames_read += len(frames)
                 self._record(raw, frames)
@@ -292,23 +330,41 @@ class LiveSource(Source):
             ])
         stream.close()
 
+    # ------------------------------------------------------------------ status
+
+    def wall_elapsed_s(self) -> float | None:
+        return time.monotonic() - self.started_at
+
+    def run_s(self) -> float | None:
+        return None if self.ended_at is None else self.ended_at - self.started_at
+
+    def quiet_s(self) -> float:
+        """Seconds since the last frame (since the start when none came yet)."""
+        since = self.last_frame_at if self.last_frame_at is not None else self.started_at
+        return max(0.0, time.monotonic() - since)
+
+    def alive_status(self) -> str:
+        """What a child that has not exited is doing: ``suspended`` (stopped by a signal,
+        from its process state), ``stalled`` (no frame for ``stall_after_s``) or
+        ``running``."""
+        if self.proc is not None and process_suspended(self.proc.pid):
+            return "suspended"
+        if self.quiet_s() > self.stall_after_s:
+            return "stalled"
+        return "running"
+
     def _watch(self) -> None:
         proc = self.proc
         assert proc is not None
         while True:
             try:
-                code = proc.wait(timeout=0.2)
+                code = proc.wait(timeout=WATCH_EVERY_S)
                 break
             except subprocess.TimeoutExpired:
-                if (
-                    self._first_frame_at is None
-                    and self.status == "running"
-                    and time.monotonic() - self.started_at > self._silent_after
-                ):
-                    self._set_status("silent")
-                    self.state.warnings.append(
-                        f"the child has sent no measurements after {self._silent_after:.0f} s"
-                    )
+                if self._stopping:
+                    continue
+                self._set_status(self.alive_status())
+        self.ended_at = time.monotonic()
         # the pipe closes when the child (and any grandchild holding it) exits
         for t in self._threads:
             if t.name in ("zlprof-frames", "zlprof-stdout", "zlprof-stderr"):
@@ -330,6 +386,16 @@ class LiveSource(Source):
 
 
 _ENV_FD = "ZLPROF_FD"
+
+
+def process_suspended(pid: int) -> bool:
+    """Is process ``pid`` stopped by a signal (SIGSTOP, SIGTSTP, a debugger)?"""
+    try:
+        import psutil
+
+        return psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+    except Exception:  # gone, a zombie, no permission: not suspended
+        return False
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:

@@ -42,7 +42,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
-from ..sources import Source, SourceError
+from ..sources import EXIT_PROGRAM_FAILED, Source, SourceError, program_failed
 from ..themes import DEFAULT_THEME, THEME_NAMES, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
 from . import baseline_view, model
 from .keys import REPLAY_ACTIONS, SEEK_STEP_S
@@ -102,6 +102,9 @@ class Refresher:
         self.busy = False
         self.last_request: Any = None
         self.last_version = -1
+        #: the last snapshot taken (its op rows are reused while they hold: model.collect)
+        self.prev: Snapshot | None = None
+        self.prev_generation = -1
         self.taken = 0
         self.skipped = 0
         self.seconds = 0.0
@@ -145,7 +148,8 @@ class Refresher:
             t0 = time.perf_counter()
             try:
                 version = self.state.version
-                snap = model.collect(self.state, req)
+                prev = self.prev if self.prev is not None and self.prev_generation == generation else None
+                snap = model.collect(self.state, req, prev)
                 self.app.collect_extra(snap)
                 baseline_view.collect(self.app.baseline, self.state, snap)
             except Exception as exc:  # never let a bad frame kill the display thread
@@ -155,6 +159,7 @@ class Refresher:
             self.seconds += time.perf_counter() - t0
             self.taken += 1
             self.last_request, self.last_version = req, version
+            self.prev, self.prev_generation = snap, generation
             if not self.app.post_message(SnapshotReady(snap, generation)):
                 self.busy = False
 
@@ -210,6 +215,8 @@ class ZlprofApp(App[int]):
         self.last_snapshot: Snapshot | None = None
         self.rate_meter = model.RateMeter()
         self._seen_status = ""
+        #: warnings of the state already shown
+        self._warned = 0
         self._auto_peaks = peaks is AUTO_PEAKS
         self.peaks: Any = None if self._auto_peaks else peaks
         self.ticks = 0
@@ -299,6 +306,8 @@ class ZlprofApp(App[int]):
         """Timer: follow the source's status, ask for a snapshot for the active screen."""
         self.ticks += 1
         self._watch_status()
+        self.sync_crash_panel()
+        self._show_new_warnings()
         screen = self.screen
         if hasattr(screen, "on_tick"):
             screen.on_tick()
@@ -311,7 +320,8 @@ class ZlprofApp(App[int]):
             force = self._hints_wanted and self._hints_version != version and self._extra_due(self._hints_at)
             force = force or baseline_view.due(self.baseline, self.source.state)
             self.refresher.request(screen.view_request(), force=force)
-            self._update_roofline(screen, version)
+            # (the roofline places ops: it follows ops_version, not memory readings)
+            self._update_roofline(screen, self.source.state.ops_version)
 
     def up_to_date(self) -> bool:
         """Does the active screen show the state's current version (panels included)?
@@ -333,7 +343,7 @@ class ZlprofApp(App[int]):
             RooflinePanel is not None
             and not self.paused
             and self._visible(screen, RooflinePanel)
-            and self._roofline_version != version
+            and self._roofline_version != self.source.state.ops_version
         ):
             return False
         return True
@@ -391,8 +401,11 @@ class ZlprofApp(App[int]):
             snap=snap,
             paused=self.paused,
             window=self.window,
-            waited_s=getattr(src, "_silent_after", 0.0) or 0.0,
+            waited_s=getattr(src, "stall_after_s", 0.0) or 0.0,
             replay=self.replay_name,
+            wall_s=src.wall_elapsed_s(),
+            quiet_s=src.quiet_s() if hasattr(src, "quiet_s") else None,
+            ran_s=src.run_s(),
         )
         try:
             screen.query_one(StatusBar).update_status(view)
@@ -419,15 +432,7 @@ class ZlprofApp(App[int]):
         first = not self._seen_status
         previous = self._seen_status
         self._seen_status = status
-        if previous == "crashed":
-            # a replay seeking back from its crashed end: the crash is in the future again
-            try:
-                self.main_screen.query_one(CrashPanel).hide()
-            except NoMatches:
-                pass
         if self.seekable:
-            if status == "crashed":
-                self.show_crash()
             if status in ("ended", "crashed", "stopped") and not first:
                 self.notify(
                     "end of the recording: space plays it again, ← or Home seeks back",
@@ -436,31 +441,60 @@ class ZlprofApp(App[int]):
                 )
             return
         if status == "crashed":
-            self.show_crash()
             self.notify(
                 f"the program {self.source.state.end_reason or 'crashed'}; its data is kept",
                 title="crashed",
                 severity="error",
                 timeout=8,
             )
-        elif status == "silent":
+        elif status == "stalled" and self.source.state.measurements == 0 and previous != "suspended":
             self.notify(
                 "the program has sent no measurements yet; is it using zlprof.measure?",
-                title="silent",
+                title="stalled",
                 severity="warning",
                 timeout=8,
+            )
+        elif status == "suspended":
+            self.notify(
+                "the program is stopped by a signal (SIGSTOP); kill -CONT resumes it",
+                title="stopped",
+                severity="warning",
+                timeout=5,
             )
         elif status == "ended" and not first:
             # (a source that had already ended when the app opened needs no toast)
             self.notify("the program ended; its data stays on screen", title="ended", timeout=5)
 
-    def show_crash(self) -> None:
+    def _show_new_warnings(self) -> None:
+        """Each warning of the session (too many paths, a corrupt frame ...) once, as a toast."""
+        warnings = self.source.state.warnings
+        for text in warnings[self._warned:]:
+            self.notify(text, title="warning", severity="warning", timeout=10)
+        self._warned = len(warnings)
+
+    def sync_crash_panel(self) -> None:
+        """Show the crash panel of the main screen when (and only while) the source has
+        crashed: its exit status or signal and the tail of its stderr.
+
+        Called on every tick and when the main screen mounts, so a program that fails
+        before the screen exists (a missing file, an exception at import) is shown too;
+        a replay seeking back from its crashed end hides the panel again.
+        """
+        try:
+            panel = self.main_screen.query_one(CrashPanel)
+        except NoMatches:
+            return  # not composed yet: MainScreen.on_mount calls this again
         src = self.source
+        if src.status != "crashed":
+            panel.hide()
+            return
         lines = list(src.stderr_tail)
         if not lines:
             lines = [m for _t, lvl, m in list(src.state.logs) if lvl == "stderr"]
         reason = src.state.end_reason or (f"exit status {src.exit_code}" if src.exit_code else "")
-        self.main_screen.query_one(CrashPanel).show_crash(reason, lines)
+        panel.show_crash(reason, lines)
+
+    show_crash = sync_crash_panel
 
     # ------------------------------------------------------------------ extension points
 
@@ -671,6 +705,7 @@ class ZlprofApp(App[int]):
         self.last_snapshot = None
         self.rate_meter = model.RateMeter()
         self._seen_status = ""
+        self._warned = 0
         self._hints_version = self._roofline_version = -1
         self._hints_at = self._roofline_at = -1e9
         self._roofline_key = None
@@ -774,9 +809,10 @@ class ZlprofApp(App[int]):
 def run_app(source: Source, theme: str | None = None, baseline: Any = None) -> int:
     """Start ``source``, run the app until the user quits, stop the source.
 
-    Returns 1 if the source cannot start (one line on stderr), else 0: quitting is the
-    user's choice even when the child crashed (the app showed that, and the recording
-    keeps it). On the way out the child gets SIGTERM then SIGKILL after a grace period
+    Returns 1 if the source cannot start (one line on stderr); EXIT_PROGRAM_FAILED (3)
+    if the live program failed by itself (a non-zero exit status or a signal; one line
+    on stderr says which), else 0 (it succeeded, or the user quit while it ran). On the
+    way out the child gets SIGTERM then SIGKILL after a grace period
     (Source.stop), the recording is closed, and its path is printed on stderr.
     """
     try:
@@ -815,6 +851,7 @@ def run_app(source: Source, theme: str | None = None, baseline: Any = None) -> i
             source.stop()
     if source.recording_path is not None:
         print(f"zlprof: recorded {source.recording_path}", file=sys.stderr)
-    if source.status == "crashed":
-        print(f"zlprof: the program {source.state.end_reason or 'crashed'}", file=sys.stderr)
+    if program_failed(source):
+        print(f"zlprof: error: the program {source.state.end_reason or 'crashed'}", file=sys.stderr)
+        return EXIT_PROGRAM_FAILED
     return 0

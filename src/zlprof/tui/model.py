@@ -170,6 +170,12 @@ def _label(row: OpRow, opts: TableOptions, has_children: bool) -> str:
     return "  " * row.depth + glyph + row.name
 
 
+#: The operations table holds at most this many rows: the first ones of the current
+#: order (filter, sort or collapse to reach the others; the panel title says how many
+#: are left out). A table widget of thousands of rows costs seconds per key.
+MAX_TABLE_ROWS = 200
+
+
 def build_table(
     rows: list[OpRow], opts: TableOptions, columns: Iterable[Column] = COLUMNS
 ) -> list[RowView]:
@@ -179,6 +185,16 @@ def build_table(
     under their parent and a filter keeps the ancestors of every match (marked
     ``match=False``); in flat mode all rows are sorted together and show full paths.
     """
+    return build_table_limited(rows, opts, columns, None)[0]
+
+
+def build_table_limited(
+    rows: list[OpRow], opts: TableOptions, columns: Iterable[Column] = COLUMNS,
+    limit: int | None = MAX_TABLE_ROWS,
+) -> tuple[list[RowView], int]:
+    """:func:`build_table`, cut to the first ``limit`` rows of the display order (None:
+    no cut): (the rows, how many rows the whole table has). Rows past the cut are counted,
+    not formatted."""
     cols = tuple(columns)
     needle = opts.filter.strip().lower()
     by_full = {r.full: r for r in rows}
@@ -212,8 +228,10 @@ def build_table(
             return items[::-1] if reverse else items
         return sorted(items, key=lambda r: _sort_value(r, opts.sort), reverse=reverse)
 
+    cap = len(rows) + 1 if limit is None else max(0, limit)
     if opts.flat:
-        return [view(r) for r in ordered([r for r in rows if r.full in matched])]
+        flat = ordered([r for r in rows if r.full in matched])
+        return [view(r) for r in flat[:cap]], len(flat)
 
     # tree mode: keep the ancestors of matches
     keep: set[str] = set()
@@ -225,15 +243,19 @@ def build_table(
             r = by_full[r.parent]
 
     out: list[RowView] = []
+    total = 0
 
     def walk(items: list[OpRow]) -> None:
+        nonlocal total
         for r in ordered([i for i in items if i.full in keep]):
-            out.append(view(r, r.full in matched))
+            total += 1
+            if len(out) < cap:
+                out.append(view(r, r.full in matched))
             if r.full not in opts.collapsed or needle:
                 walk(children.get(r.full, []))
 
     walk(roots)
-    return out
+    return out, total
 
 
 #: Prefix of a label cell drawn dimmed (an ancestor kept only for a filter match).
@@ -700,6 +722,9 @@ class Snapshot:
     memory: MemoryView | None = None
     drill: DrillView | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the state's ops_version and session clock the rows were computed at
+    ops_version: int = -1
+    rows_ns: int = 0
 
 
 def _median(acc: Any) -> float | None:
@@ -708,8 +733,32 @@ def _median(acc: Any) -> float | None:
     return float(acc.quantiles_ns([50])[0] / 1e6)
 
 
-def collect(state: SessionState, request: Any) -> Snapshot:
-    """Gather what ``request`` needs from ``state`` (takes the state's lock)."""
+#: Rows of an unchanged session are reused for up to this long of the session clock
+#: (shares of wall time and the last-10-s window drift with the clock alone).
+ROWS_REUSE_NS = 2_000_000_000
+
+
+def reusable_rows(state: SessionState, request: Any, prev: Snapshot | None) -> list[OpRow] | None:
+    """``prev``'s rows, when they still hold for ``request``: the same request, no new
+    measurement, name or cost since (``ops_version``) and less than ROWS_REUSE_NS of the
+    session clock later. A table of thousands of paths is then not rebuilt while the
+    program idles (memory readings alone move the state's version)."""
+    if (
+        prev is None
+        or prev.request != request
+        or prev.ops_version != state.ops_version
+        or not 0 <= state.last_ns - prev.rows_ns < ROWS_REUSE_NS
+    ):
+        return None
+    return prev.rows
+
+
+def collect(state: SessionState, request: Any, prev: Snapshot | None = None) -> Snapshot:
+    """Gather what ``request`` needs from ``state`` (takes the state's lock).
+
+    ``prev``: the last snapshot taken; its op rows are reused (the same list object)
+    when :func:`reusable_rows` says they still hold.
+    """
     with state.lock:
         snap = Snapshot(
             request=request,
@@ -726,9 +775,14 @@ def collect(state: SessionState, request: Any) -> Snapshot:
             end_status=state.end_status,
             end_reason=state.end_reason,
             info=dict(state.info),
+            ops_version=state.ops_version,
         )
         if isinstance(request, MainRequest):
-            snap.rows = state.op_rows(WINDOW_S if request.window else None)
+            rows = reusable_rows(state, request, prev)
+            if rows is None:
+                snap.rows, snap.rows_ns = state.op_rows(WINDOW_S if request.window else None), state.last_ns
+            else:
+                snap.rows, snap.rows_ns = rows, prev.rows_ns  # type: ignore[union-attr]
             if request.memory:
                 snap.memory = memory_view(state.memory_series(), state.origin_ns)
         elif isinstance(request, DrillRequest):
@@ -843,13 +897,23 @@ def status_view(
     window: bool = False,
     waited_s: float = 0.0,
     replay: str | None = None,
+    wall_s: float | None = None,
+    quiet_s: float | None = None,
+    ran_s: float | None = None,
 ) -> StatusView:
     """Header facts from the source's status and the latest snapshot.
 
     ``replay``: the recording's file name when the source is a replay (the header then
     says so, and shows that name where a live session shows its recording).
+
+    Live sessions (the source's wall clock): ``wall_s``, the wall time since the start,
+    is the elapsed time shown (it advances whatever the child does; a replay shows the
+    recording's clock instead); ``quiet_s``, seconds since the child's last frame (a
+    ``stalled`` child: how long); ``ran_s``, how long the program ran once it has ended;
+    ``waited_s``, the stall threshold.
     """
     state = status
+    ran = f" after {fmt.duration_s(ran_s)}" if ran_s is not None else ""
     if replay is not None and status in ("running", "paused", "starting"):
         text = {"running": "replay · playing", "paused": "replay · paused",
                 "starting": "replay · starting"}[status]
@@ -862,12 +926,18 @@ def status_view(
         text = {"running": "running", "paused": "paused", "starting": "starting"}[status]
         if status == "running" and snap is not None and snap.measurements == 0:
             text = "running · no measurements yet"
-    elif status == "silent":
-        text = f"silent: no measurements after {waited_s:g} s"
+    elif status in ("stalled", "silent"):
+        quiet = quiet_s if quiet_s is not None else waited_s
+        what = "no measurements" if snap is None or snap.measurements == 0 else "no frames"
+        text = f"stalled · {what} for {quiet:.0f} s"
+    elif status == "suspended":
+        text = "stopped (SIGSTOP) · kill -CONT resumes it" if pid is None else (
+            f"stopped (SIGSTOP) · kill -CONT {pid} resumes it"
+        )
     elif status == "crashed":
-        text = f"crashed ({end_reason or f'exit {exit_code}'})"
+        text = f"crashed ({end_reason or f'exit {exit_code}'}){ran}"
     elif status == "ended":
-        text = "ended" if not exit_code else f"ended (exit {exit_code})"
+        text = ("ended" if not exit_code else f"ended (exit {exit_code})") + ran
     elif status == "stopped":
         text = "stopped"
     else:
@@ -876,12 +946,16 @@ def status_view(
         state = "paused"
         text = f"view paused · {text}"
     s = snap
+    if wall_s is not None:
+        elapsed = fmt.duration_s(wall_s)
+    else:
+        elapsed = fmt.duration_s(s.elapsed_s) if s else "-"
     return StatusView(
         state=state,
         state_text=text,
         program=program_name(argv),
         pid=str(pid) if pid else "-",
-        elapsed=fmt.duration_s(s.elapsed_s) if s else "-",
+        elapsed=elapsed,
         tokens_per_s=f"{s.tokens_per_s:.1f}" if s and s.tokens_total else "-",
         ttft=_opt_ms(s.ttft_ms if s else None),
         tpot=_opt_ms(s.tpot_ms if s else None),

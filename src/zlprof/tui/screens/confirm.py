@@ -6,11 +6,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from .modal import ZlprofModal
 
-class ConfirmScreen(ModalScreen[bool]):
+
+class ConfirmScreen(ZlprofModal[bool]):
     """Dismissed with True (y, Enter) or False (n, Escape)."""
 
     DEFAULT_CSS = """
@@ -30,7 +31,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = [
         Binding("y,enter", "answer(True)", "Yes", key_display="y"),
-        Binding("n,escape", "answer(False)", "No", key_display="n"),
+        Binding("n", "answer(False)", "No", key_display="n"),
     ]
 
     def __init__(self, title: str, text: str) -> None:
@@ -46,3 +47,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(bool(yes))
+
+    def action_close(self) -> None:
+        """Escape: no."""
+        self.dismiss(False)

@@ -8,10 +8,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ... import __version__
+from .modal import ZlprofModal
 
 INTRO = (
     "zlprof shows where an inference loop spends its time and memory while it runs. "
@@ -62,7 +62,7 @@ def key_rows(groups: list[tuple[str, list[Binding]]]) -> Group:
     return Group(*parts[:-1])
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(ZlprofModal[None]):
     """A modal listing every key; Escape, q or ? closes it."""
 
     DEFAULT_CSS = """
@@ -79,7 +79,7 @@ class HelpScreen(ModalScreen[None]):
     """
 
     BINDINGS = [
-        Binding("escape,question_mark", "dismiss", "Close", key_display="esc"),
+        Binding("question_mark", "close", "Close", show=False),
     ]
 
     def __init__(self, groups: list[tuple[str, list[Binding]]], replay: bool = False) -> None:
@@ -94,5 +94,3 @@ class HelpScreen(ModalScreen[None]):
             yield Static("")
             yield Static(key_rows(self.groups))
 
-    def action_dismiss(self) -> None:  # type: ignore[override]
-        self.dismiss(None)

@@ -68,6 +68,9 @@ class MainScreen(Screen):
         self.last: Snapshot | None = None
         self.applied_version = -1
         self.applied = 0
+        #: the rows list the table shows (a snapshot reusing it needs no redraw)
+        self._rendered_rows: list[Any] | None = None
+        self._rendered_baseline: Any = None
 
     @property
     def zapp(self) -> ZlprofApp:
@@ -99,6 +102,7 @@ class MainScreen(Screen):
             box.display = False
         self.query_one(OpsTable).focus()
         self._retitle()
+        self.zapp.sync_crash_panel()  # a program that failed before this screen existed
 
     # ------------------------------------------------------------------ refresh
 
@@ -114,8 +118,10 @@ class MainScreen(Screen):
         self.applied_version = snap.version
         self.applied += 1
         baseline_widgets.show_main(self, snap, self.query_one(OpsTable))
-        self._render_rows()
-        self._render_shares()
+        # unchanged rows (reused by model.collect) and the same baseline need no redraw
+        if snap.rows is not self._rendered_rows or snap.extra.get("baseline") is not self._rendered_baseline:
+            self._render_rows()
+            self._render_shares()
         if snap.memory is not None:
             self.query_one(MemoryGraph).update_view(snap.memory)
         self.zapp.update_extra_panels(self, snap)
@@ -137,6 +143,8 @@ class MainScreen(Screen):
         table = self.query_one(OpsTable)
         baseline_widgets.sync_columns(table, self.options.sort)
         table.show_ops(self.last.rows, self.options)
+        self._rendered_rows = self.last.rows
+        self._rendered_baseline = self.last.extra.get("baseline")
         self._retitle()
 
     def _retitle(self) -> None:
@@ -152,6 +160,9 @@ class MainScreen(Screen):
             bits.append(f"filter “{o.filter}”")
         if self.zapp.paused:
             bits.append("PAUSED")
+        table = self.query_one(OpsTable)
+        if table.total_rows > table.row_count:
+            bits.append(f"first {table.row_count:,} of {table.total_rows:,} rows (f filters)")
         self.query_one("#ops-panel", Panel).border_title = " · ".join(bits)
 
     def set_options(self, **changes: Any) -> None:

@@ -7,14 +7,28 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import ModalScreen
+from textual.css.query import NoMatches
 from textual.widgets import Footer, RichLog
+
+from ...names import display_text
+from .modal import ZlprofModal
 
 if TYPE_CHECKING:
     from ..app import ZlprofApp
 
 
-class OutputScreen(ModalScreen[None]):
+#: Lines the output screen keeps while it is open (the session keeps the last 2,000).
+MAX_LINES = 5000
+
+
+def dropped_note(seen: int, shown: int) -> str:
+    """The log's subtitle: how many lines it shows of how many the child printed."""
+    if seen <= shown:
+        return f"{seen:,} lines" if seen != 1 else "1 line"
+    return f"last {shown:,} of {seen:,} lines · {seen - shown:,} older dropped (the recording keeps all)"
+
+
+class OutputScreen(ZlprofModal[None]):
     """The last lines the child printed, stderr in the error colour; follows new output."""
 
     DEFAULT_CSS = """
@@ -28,7 +42,7 @@ class OutputScreen(ModalScreen[None]):
     }
     """
 
-    BINDINGS = [Binding("escape,l", "close", "Close", key_display="esc")]
+    BINDINGS = [Binding("l", "close", "Close", show=False)]
 
     def __init__(self) -> None:
         super().__init__()
@@ -40,7 +54,7 @@ class OutputScreen(ModalScreen[None]):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        log = RichLog(max_lines=5000, wrap=False, highlight=False, markup=False, id="output-log")
+        log = RichLog(max_lines=MAX_LINES, wrap=False, highlight=False, markup=False, id="output-log")
         log.border_title = "child output (stdout, stderr in red)"
         yield log
         yield Footer(compact=True, show_command_palette=False)
@@ -51,12 +65,16 @@ class OutputScreen(ModalScreen[None]):
 
     def on_tick(self) -> None:
         """Append the lines that arrived since the last tick."""
+        try:
+            log = self.query_one(RichLog)
+        except NoMatches:
+            return  # the app's timer came before compose: on_mount calls this again
         state = self.zapp.source.state
         with state.lock:
             logs = list(state.logs)
         if not logs:
             if self._count == 0:
-                self.query_one(RichLog).write(Text("(the child has printed nothing yet)", style="dim"))
+                log.write(Text("(the child has printed nothing yet)", style="dim"))
                 self._count = -1
             return
         new = logs
@@ -66,12 +84,15 @@ class OutputScreen(ModalScreen[None]):
                 if logs[i] is self._seen:
                     new = logs[i + 1 :]
                     break
-        log = self.query_one(RichLog)
-        err = self.app.current_theme.error or "red"
-        for _t, level, msg in new:
-            log.write(Text(msg, style=err if level == "stderr" else ""))
-        self._seen = logs[-1]
-        self._count = max(self._count, 0) + len(new)
+        if new:
+            err = self.app.current_theme.error or "red"
+            for _t, level, msg in new:
+                log.write(Text(display_text(msg.expandtabs()), style=err if level == "stderr" else ""))
+            self._seen = logs[-1]
+            self._count = max(self._count, 0) + len(new)
+        log.border_subtitle = dropped_note(state.logs_seen, min(self._count, MAX_LINES))
 
-    def action_close(self) -> None:
-        self.dismiss(None)
+    def dropped(self) -> int:
+        """Lines the child printed that this screen no longer shows."""
+        return max(0, self.zapp.source.state.logs_seen - min(max(self._count, 0), MAX_LINES))
+

@@ -25,10 +25,11 @@ from ..model import (
     COLUMN_BY_KEY,
     COLUMN_PADDING,
     DIM,
+    MAX_TABLE_ROWS,
     Column,
     RowView,
     TableOptions,
-    build_table,
+    build_table_limited,
     columns_for_width,
     display_cells,
     plan_table,
@@ -96,6 +97,9 @@ class OpsTable(DataTable):
         #: number of update_cell calls made (for tests and benchmarks)
         self.cell_updates = 0
         self.rebuilds = 0
+        #: rows the table holds at most (model.MAX_TABLE_ROWS), and rows of the whole view
+        self.max_rows: int | None = MAX_TABLE_ROWS
+        self.total_rows = 0
         #: composed cell styles by position (the same from one refresh to the next)
         self._cell_styles: dict[tuple[object, ...], Style] = {}
         #: columns after the statistics (the baseline comparison's), when they fit
@@ -137,7 +141,8 @@ class OpsTable(DataTable):
         self._order, self._cells = [], {}
         rows, options = self._source
         if rows:
-            self._apply(build_table(rows, options, cols))
+            views, self.total_rows = build_table_limited(rows, options, cols, self.max_rows)
+            self._apply(views)
             self._restore_cursor(cursor_key, 0)
         return True
 
@@ -189,7 +194,8 @@ class OpsTable(DataTable):
             return  # not laid out yet: shown once the width is known
         cursor_key = self.cursor_key()
         cursor_row = self.cursor_row
-        self._apply(build_table(rows, options, self.shown_columns))
+        views, self.total_rows = build_table_limited(rows, options, self.shown_columns, self.max_rows)
+        self._apply(views)
         self._restore_cursor(cursor_key, cursor_row)
 
     def _cell(self, index: int, text: str, key: str) -> Text:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.containers import Vertical
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
+from textual.widgets import Static
 
+from ...names import display_text
 from ..model import StatusView
 
 
@@ -52,6 +55,8 @@ class StatusBar(Widget):
         "status--ended",
         "status--crashed",
         "status--silent",
+        "status--stalled",
+        "status--suspended",
         "status--starting",
         "status--stopped",
         "status--key",
@@ -72,6 +77,8 @@ class StatusBar(Widget):
     StatusBar > .status--stopped { color: $zl-ended; text-style: bold; }
     StatusBar > .status--crashed { color: $zl-crashed; text-style: bold; }
     StatusBar > .status--silent { color: $zl-silent; text-style: bold; }
+    StatusBar > .status--stalled { color: $zl-silent; text-style: bold; }
+    StatusBar > .status--suspended { color: $zl-paused; text-style: bold; }
     StatusBar > .status--starting { color: $text-muted; text-style: bold; }
     StatusBar > .status--key { color: $text-muted; }
     StatusBar > .status--value { color: $foreground; text-style: bold; }
@@ -96,7 +103,7 @@ class StatusBar(Widget):
             return out
         st = self.get_component_rich_style
         state_cls = f"status--{v.state}" if v.state in (
-            "running", "paused", "ended", "crashed", "silent", "starting", "stopped"
+            "running", "paused", "ended", "crashed", "silent", "stalled", "suspended", "starting", "stopped"
         ) else "status--value"
         key, val, dim = st("status--key"), st("status--value"), st("status--dim")
         # state, clock and pid first: the command line is what gets cut when narrow
@@ -131,41 +138,56 @@ class StatusBar(Widget):
         return out
 
 
-class CrashPanel(Widget):
-    """Shown when the child crashed: its exit status and the last lines of its stderr."""
+class CrashPanel(VerticalScroll):
+    """Shown when the program failed: its exit status or signal and the tail of its
+    stderr, wrapped (never clipped) and scrollable, scrolled to the last line."""
 
     DEFAULT_CSS = """
     CrashPanel {
         height: auto;
-        max-height: 8;
+        max-height: 50%;
         border: round $error;
         border-title-color: $error;
         border-title-style: bold;
+        border-subtitle-color: $text-muted;
         padding: 0 1;
-        color: $text;
         display: none;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
     }
     CrashPanel.-shown { display: block; }
+    CrashPanel > Static { width: 1fr; height: auto; color: $text; }
     """
+
+    #: stderr lines kept in the panel (the output screen, l, has all of them)
+    MAX_LINES = 200
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.lines: list[str] = []
-        self.border_title = "child crashed"
+        self.border_title = "program failed"
+        self._shown: tuple[str, tuple[str, ...]] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="crash-text", markup=False)
 
     def hide(self) -> None:
         """Hide the panel (a replay seeking back from its crashed end)."""
+        self._shown = None
         if self.has_class("-shown"):
             self.set_class(False, "-shown")
             self.refresh(layout=True)
 
-    def show_crash(self, reason: str, lines: list[str], max_lines: int = 6) -> None:
-        self.border_title = f"child crashed: {reason}" if reason else "child crashed"
-        self.lines = lines[-max_lines:] or ["(no output on stderr)"]
+    def show_crash(self, reason: str, lines: list[str], max_lines: int | None = None) -> None:
+        """Show ``reason`` in the border and the last lines of stderr (idempotent)."""
+        keep = max_lines or self.MAX_LINES
+        lines = [display_text(line.expandtabs()) for line in lines[-keep:]] or ["(no output on stderr)"]
+        key = (reason, tuple(lines))
+        if key == self._shown:
+            return
+        self._shown = key
+        self.lines = lines
+        self.border_title = f"program failed: {reason}" if reason else "program failed"
+        self.border_subtitle = "l: all its output"
+        self.query_one("#crash-text", Static).update(Text("\n".join(lines)))
         self.set_class(True, "-shown")
         self.refresh(layout=True)
-
-    def render(self) -> Text:
-        return Text("\n".join(self.lines), no_wrap=True, overflow="ellipsis")
+        self.call_after_refresh(self.scroll_end, animate=False)
