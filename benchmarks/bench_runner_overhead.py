@@ -25,7 +25,7 @@ from zlprof.bench import BenchmarkConfig, BenchmarkRunner
 
 def in_process(wargs: list[str], warmup: int, runs: int) -> list[float]:
     os.environ.pop("ZLPROF_FD", None)
-    from zlprof.bench_child import builtin_generator
+    from zlprof.bench.worker import builtin_generator
 
     gen = builtin_generator(wargs)
     out = []

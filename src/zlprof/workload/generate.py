@@ -83,7 +83,7 @@ class RequestResult:
 class Workload:
     """A model, a tokenizer and a loop that serves requests, instrumented by ``probes``."""
 
-    # what ``zlprof bench`` reads from a generator (set by zlprof.bench_child.build_generator)
+    # what ``zlprof bench`` reads from a generator (set by zlprof.bench.worker.builtin_generator)
     bench_config: dict[str, Any] | None = None
     requests_per_run: int = 1
 

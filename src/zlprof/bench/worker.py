@@ -1,11 +1,11 @@
-"""``python -m zlprof.bench_child``: the child side of ``zlprof bench``.
+"""``python -m zlprof.bench.worker``: the child side of ``zlprof bench``.
 
-The parent (:mod:`zlprof.bench`) starts this module under the profiler pipe
+The parent (:mod:`zlprof.bench.runner`) starts this module under the profiler pipe
 (``ZLPROF_FD``). It builds a generator once, runs the warm-up runs, then the measured runs,
 and announces every run on the pipe so the parent can time it out, watch its memory and
 stop it::
 
-    python -m zlprof.bench_child --warmup N --runs N --first-index K
+    python -m zlprof.bench.worker --warmup N --runs N --first-index K
                                  [--generator MODULE:FUNCTION] -- GENERATOR-ARGS...
 
 Each run is:
@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-PROG = "python -m zlprof.bench_child"
+PROG = "python -m zlprof.bench.worker"
 LOG_LEVEL = "bench"
 
 _now = time.perf_counter_ns
@@ -64,7 +64,7 @@ class _TokensOnly:
     enabled = True
 
     def __init__(self, prof: Any) -> None:
-        from .workload.instrument import NULL
+        from ..workload.instrument import NULL
 
         self._null = NULL
         self.token = prof.token
@@ -85,8 +85,8 @@ def builtin_generator(argv: list[str]) -> Any:
     events (for TTFT/TPOT/ITL) while dropping every block. ``--requests N`` is the
     number of request batches per run (default 1); 0 ("until stopped") is refused.
     """
-    from .workload.options import add_workload_arguments, resolve
-    from .workload.presets import WorkloadError
+    from ..workload.options import add_workload_arguments, resolve
+    from ..workload.presets import WorkloadError
 
     parser = _Parser(prog="zlprof bench", allow_abbrev=False)
     add_workload_arguments(parser)
@@ -106,7 +106,7 @@ def builtin_generator(argv: list[str]) -> Any:
 
     import zlprof
 
-    from .workload.generate import build_workload
+    from ..workload.generate import build_workload
 
     prof = zlprof.get_profiler()
     hooks: Any = prof if spec.profile else _TokensOnly(prof)
