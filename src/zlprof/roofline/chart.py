@@ -16,11 +16,10 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from ..braille import BrailleCanvas
 from .numbers import _tick_label, fmt_num
 from .peaks import MachinePeaks, MemoryLevel
 from .placement import RooflinePoint, find_point
-
-_BRAILLE_BITS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [row][col]
 
 STYLE_ROOF = "cyan"
 STYLE_RIDGE = "cyan"
@@ -80,29 +79,6 @@ class _Grid:
             if y < self.h - 1:
                 out.append("\n")
         return out
-
-
-class _Braille:
-    def __init__(self, cols: int, rows: int) -> None:
-        self.cols, self.rows = cols, rows
-        self.bits = np.zeros((rows, cols), np.uint8)
-
-    @property
-    def wpx(self) -> int:
-        return self.cols * 2
-
-    @property
-    def hpx(self) -> int:
-        return self.rows * 4
-
-    def dot(self, px: int, py: int) -> None:
-        if 0 <= px < self.wpx and 0 <= py < self.hpx:
-            self.bits[py // 4, px // 2] |= _BRAILLE_BITS[py % 4][px % 2]
-
-    def vline(self, px: int, y0: int, y1: int, step: int = 1) -> None:
-        lo, hi = min(y0, y1), max(y0, y1)
-        for py in range(lo, hi + 1, step):
-            self.dot(px, py)
 
 
 def _decades(lo: float, hi: float, min_span: int) -> tuple[int, int]:
@@ -187,8 +163,8 @@ def _render(
     ylab_w = max(len(_tick_label(e)) for e in range(ylo, yhi + 1)) + 1
     plot_cols = width - ylab_w
     grid = _Grid(width, height)
-    canvas = _Braille(plot_cols, plot_rows)
-    wpx, hpx = canvas.wpx, canvas.hpx
+    canvas = BrailleCanvas(plot_cols, plot_rows)
+    wpx, hpx = canvas.width, canvas.height
 
     def px_x(v: float) -> int:
         return round((math.log10(v) - xlo) / (xhi - xlo) * (wpx - 1))
@@ -200,8 +176,8 @@ def _render(
     groups = roof_groups(peaks.roofs())
     own: list[np.ndarray] = []  # each roof's cells, to label it on its own line
     for _, g_beta in groups:
-        before = canvas.bits.copy()
-        canvas.bits[:] = 0
+        before = canvas.cells.copy()
+        canvas.cells[:] = 0
         prev: int | None = None
         for px in range(wpx):
             intensity = 10 ** (xlo + px / (wpx - 1) * (xhi - xlo))
@@ -213,10 +189,10 @@ def _render(
             py = max(py, 0)
             if prev is not None and abs(prev - py) > 1:
                 canvas.vline(px, prev + (1 if py > prev else -1), py)
-            canvas.dot(px, py)
+            canvas.set(px, py)
             prev = py
-        own.append(canvas.bits.copy())
-        canvas.bits |= before
+        own.append(canvas.cells.copy())
+        canvas.cells |= before
     ridge_px = px_x(ridge)
     ceiling_py = max(0, px_y(pi))
     canvas.vline(ridge_px, ceiling_py + 2, hpx - 1, step=2)
@@ -224,7 +200,7 @@ def _render(
     ox, oy = ylab_w, top  # plot origin in cells
     for y in range(plot_rows):
         for x in range(plot_cols):
-            b = int(canvas.bits[y, x])
+            b = int(canvas.cells[y, x])
             if b:
                 grid.put(ox + x, oy + y, chr(0x2800 + b), S["roof"])
 
@@ -371,7 +347,7 @@ def roof_groups(roofs: Sequence[MemoryLevel], merge: float = 0.03) -> list[tuple
 
 def _label_roofs(
     grid: _Grid,
-    canvas: _Braille,
+    canvas: BrailleCanvas,
     own: list[np.ndarray],
     groups: list[tuple[list[str], float]],
     ox: int,
@@ -391,7 +367,7 @@ def _label_roofs(
         names, beta = groups[gi]
         text = "/".join(names)
         labels = [f"{text} {fmt_num(beta)} GB/s", text] if width >= 120 else [text]
-        others = np.zeros_like(canvas.bits)
+        others = np.zeros_like(canvas.cells)
         for j, bits in enumerate(own):
             if j != gi:
                 others |= bits
