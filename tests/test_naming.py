@@ -55,3 +55,26 @@ def test_every_view_uses_this_definition() -> None:
     from zlprof import sessions
 
     assert sessions.program_name is naming.program_name
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("forward_pass/layer3/mlp.gate_up", "forward_pass/layer*/mlp.gate_up"),
+        ("prefill/layers.12/attn", "prefill/layers.*/attn"),
+        ("m/h.3/attn", "m/h.*/attn"),
+        ("m/block_7", "m/block_*"),
+        ("x/7/y", "x/#*/y"),  # a bare index (a module list) is a layer too
+        ("x/fp32", "x/fp32"),  # a dtype is not a layer
+        ("mlp/fc1", "mlp/fc1"),  # nor are two distinct projections
+        ("a/b", "a/b"),
+    ],
+)
+def test_layer_key_takes_out_layer_numbers_only(path: str, key: str) -> None:
+    assert naming.layer_key(path) == key
+
+
+def test_layer_index() -> None:
+    assert naming.layer_index("layer3") == 3 and naming.layer_index("layers.7") == 7
+    assert naming.layer_index("12") == 12
+    assert naming.layer_index("mlp") is None and naming.layer_index("fp32") is None

@@ -196,8 +196,12 @@ def test_group_key_and_grouping() -> None:
     assert group_key("forward_pass/layer3/mlp.down") == "forward_pass/layer*/mlp.down"
     assert group_key("prefill/layer12/attention.qkv") == "prefill/layer*/attention.qkv"
     assert group_key("a/b") == "a/b"
-    assert group_key("x/fp32") == "x/fp*"  # any numbered repeat collapses
-    assert group_key("x/123") == "x/123"
+    # one definition of a layer (zlprof.naming.layer_key, as the app's grouped shares):
+    # a dtype or two distinct projections are not layers; a bare index is
+    assert group_key("x/fp32") == "x/fp32"
+    assert group_key("mlp/fc1") == "mlp/fc1"
+    assert group_key("x/123") == "x/#*"
+    assert group_key("m/h.3/attn") == "m/h.*/attn"
     rows = [row(f"forward_pass/layer{i}/mlp.down", 10, 20, 1.0, calls=5) for i in range(4)]
     rows.append(row("prefill/layer0/mlp.down", 1000, 20, 1.0))
     rows.append(row("forward_pass/sampling", 0, 0, 5.0))  # no costs: not placed

@@ -1,5 +1,13 @@
 """Names shown for things zlprof profiles (one definition, used by every view).
 
+Layer grouping: a call path's part that names one of a model's repeated layers
+(``layer3``, ``block_12``, ``h.0``, ``layers.7``, a bare ``5``) is what
+:func:`layer_index` reads and :func:`layer_key` takes out, so every layer's copy of a
+block shares one key (the roofline's points, the app's grouped time shares):
+
+    "forward_pass/layer3/mlp.gate_up" -> "forward_pass/layer*/mlp.gate_up"
+    "m/h.3/attn" -> "m/h.*/attn"      "x/7/y" -> "x/#*/y"      "x/fp32" -> "x/fp32"
+
 ``program_name(argv)`` is the short readable name of a profiled program, from the argv
 its hello frame recorded (the child's own ``sys.argv``, or the command zlprof started):
 
@@ -13,6 +21,7 @@ its hello frame recorded (the child's own ``sys.argv``, or the command zlprof st
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
@@ -66,3 +75,25 @@ def _is_python(name: str) -> bool:
     """``python``, ``python3``, ``python3.12``, ``pythonw`` (and ``.exe`` forms)."""
     stem = name.removesuffix(".exe")
     return stem.startswith("python") and all(c.isdigit() or c in ".w" for c in stem[6:])
+
+
+#: A path part that names one of a model's repeated layers: ``layer3``, ``block_12``,
+#: ``h.0``, ``layers.7``, or a bare index. Group 1 is the stem, group 2 the index.
+LAYER_PART = re.compile(r"^((?:layers?|blocks?|h|l)[._-]?|)(\d+)$", re.IGNORECASE)
+
+
+def layer_index(part: str) -> int | None:
+    """The layer number a path part names (``layer3`` -> 3), else None."""
+    m = LAYER_PART.match(part)
+    return int(m.group(2)) if m else None
+
+
+def layer_key(full: str) -> str:
+    """A path with its layer numbers taken out: every layer's copy of a block shares it
+    (``forward_pass/layer3/mlp.gate_up`` -> ``forward_pass/layer*/mlp.gate_up``; a bare
+    index ``7`` -> ``#*``). Other numbered names (``fp32``, ``fc1``) are kept."""
+    out = []
+    for p in full.split("/"):
+        m = LAYER_PART.match(p)
+        out.append(f"{m.group(1) or '#'}*" if m else p)
+    return "/".join(out)

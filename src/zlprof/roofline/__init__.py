@@ -27,7 +27,7 @@ from .chart import (
     render_roofline,
     roof_groups,
 )
-from .numbers import fmt_bytes, fmt_num
+from .numbers import fmt_num
 from .peaks import (
     CACHE_SCHEMA,
     DRAM,
@@ -94,7 +94,6 @@ __all__ = [
     "embedding_cost",
     "find_point",
     "fitted_table",
-    "fmt_bytes",
     "fmt_num",
     "get_peaks",
     "group_key",

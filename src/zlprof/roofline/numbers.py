@@ -1,4 +1,5 @@
-"""Number formatting of the roofline (three significant figures, binary byte units)."""
+"""Number formatting of the roofline: three significant figures (bytes are
+:func:`zlprof.fmt.nbytes`, as everywhere)."""
 
 from __future__ import annotations
 
@@ -27,13 +28,6 @@ def fmt_num(v: float) -> str:
     if a >= 0.01:
         return f"{v:.3f}"
     return f"{v:.1e}"
-
-
-def fmt_bytes(n: float) -> str:
-    for unit, div in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(n) >= div:
-            return f"{n / div:.1f} {unit}"
-    return f"{n:.0f} B"
 
 
 def _tick_label(e: int) -> str:

@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import fmt
 from .caches import machine_caches
-from .numbers import fmt_bytes, fmt_num
+from .numbers import fmt_num
 
 CACHE_SCHEMA = 2
 #: cache files of these schemas are read (older ones are upgraded, with a note)
@@ -268,7 +269,7 @@ class MachinePeaks:
         """One line per level: capacity, read / copy / triad bandwidths, the roof."""
         out = []
         for lv in self.roofs():
-            cap = "unbounded" if lv.name == DRAM else fmt_bytes(lv.capacity_bytes)
+            cap = "unbounded" if lv.name == DRAM else fmt.nbytes(lv.capacity_bytes)
             raw = [
                 f"{k} {fmt_num(v)}"
                 for k, v in (
@@ -279,7 +280,7 @@ class MachinePeaks:
                 if v == v
             ]
             what = f"{', '.join(raw)} GB/s; " if raw else ""
-            ws = f"working set {fmt_bytes(lv.working_set_bytes)}; " if lv.working_set_bytes else ""
+            ws = f"working set {fmt.nbytes(lv.working_set_bytes)}; " if lv.working_set_bytes else ""
             out.append(f"{lv.name:<4} roof {fmt_num(lv.roof_gbps)} GB/s ({what}{ws}holds {cap})")
         return out
 

@@ -14,12 +14,13 @@ roof of *its own* level is flagged as a counting error.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .numbers import fmt_bytes, fmt_num
+from .. import fmt
+from ..naming import layer_key
+from .numbers import fmt_num
 from .peaks import DRAM, MachinePeaks
 
 #: A point counts as above the roof when it exceeds the attainable value by this factor.
@@ -80,10 +81,10 @@ def choose_level(reuse_bytes: float, peaks: MachinePeaks) -> tuple[str, str]:
         if reuse_bytes <= lv.capacity_bytes:
             return (
                 lv.name,
-                f"reuse {fmt_bytes(reuse_bytes)} <= {lv.name} {fmt_bytes(lv.capacity_bytes)}",
+                f"reuse {fmt.nbytes(reuse_bytes)} <= {lv.name} {fmt.nbytes(lv.capacity_bytes)}",
             )
     last = caches[-1]
-    return DRAM, f"reuse {fmt_bytes(reuse_bytes)} > {last.name} {fmt_bytes(last.capacity_bytes)}"
+    return DRAM, f"reuse {fmt.nbytes(reuse_bytes)} > {last.name} {fmt.nbytes(last.capacity_bytes)}"
 
 
 def loop_of(path: str, by_path: dict[str, Any]) -> str:
@@ -111,17 +112,11 @@ def loop_bytes(
     return total / r.stats.count
 
 
-_REPEAT = re.compile(r"^(.*?)(\d+)$")
-
-
 def group_key(path: str) -> str:
-    """Collapse numbered repeats of a path: ``forward_pass/layer3/mlp.down`` ->
-    ``forward_pass/layer*/mlp.down`` (so all layers' mat-vecs form one point)."""
-    parts = []
-    for p in path.split("/"):
-        m = _REPEAT.match(p)
-        parts.append(f"{m.group(1)}*" if m and m.group(1) and not m.group(1)[-1].isdigit() else p)
-    return "/".join(parts)
+    """The roofline point a path belongs to: its layer numbers taken out
+    (:func:`zlprof.naming.layer_key`: ``forward_pass/layer3/mlp.down`` ->
+    ``forward_pass/layer*/mlp.down``), so all layers' mat-vecs form one point."""
+    return layer_key(path)
 
 
 _ID_CHARS = "123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -285,8 +280,8 @@ def _above_note(share: float, bound: str, level: str, reuse: float, peaks: Machi
     no_levels = all(lv.name == DRAM for lv in peaks.roofs())
     if bound == "memory" and no_levels and peaks.llc_bytes and 0 < reuse <= peaks.llc_bytes:
         return (
-            f"{head} bytes under-counted, or the {fmt_bytes(reuse)} it touches per call stay "
-            f"in the {fmt_bytes(peaks.llc_bytes)} cache: these peaks have no cache roofs "
+            f"{head} bytes under-counted, or the {fmt.nbytes(reuse)} it touches per call stay "
+            f"in the {fmt.nbytes(peaks.llc_bytes)} cache: these peaks have no cache roofs "
             "(run `zlprof roofline --calibrate`)"
         )
     if bound == "memory":

@@ -14,10 +14,11 @@ from typing import Any
 
 from rich.table import Table
 
+from .. import fmt
 from ..textwidth import Column, render_table, wrap
 from ..textwidth import Table as TextTable
 from .chart import STYLE_ABOVE, STYLE_HIGHLIGHT, render_roofline
-from .numbers import fmt_bytes, fmt_num
+from .numbers import fmt_num
 from .peaks import MachinePeaks, peaks_cache_path
 from .placement import RooflinePoint, find_point, place, stream_summary
 
@@ -122,7 +123,7 @@ def peaks_report(peaks: MachinePeaks, width: int | None = 100) -> str:
             f"GEMM fp32 n={peaks.gemm_n}: {fmt_num(peaks.gemm_gflops)} GFLOP/s (spread "
             f"{sp.get('gemm', 0):.1%})",
             f"DRAM arrays {peaks.array_mb:.0f} MiB each (last-level cache "
-            f"{fmt_bytes(peaks.llc_bytes)}), {peaks.stream_threads} thread(s)",
+            f"{fmt.nbytes(peaks.llc_bytes)}), {peaks.stream_threads} thread(s)",
         ]
     detail += [
         f"{peaks.blas or 'BLAS ?'}, {peaks.blas_threads} BLAS thread(s), NumPy "
