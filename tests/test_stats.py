@@ -143,3 +143,33 @@ def test_merged_accumulators() -> None:
     assert st_.count == 5
     assert st_.median_ms == 3 / 1e6
     assert st_.max_ms == 20 / 1e6
+
+
+def test_self_times_subtract_the_nearest_measured_descendants() -> None:
+    from zlprof.stats import self_times
+
+    # a/b has no measurement of its own: a's self time excludes a/b/c all the same
+    paths = ["a", "a/b/c", "a/b/c/d", "a/e", "z"]
+    totals = [10.0, 6.0, 1.0, 2.0, 3.0]
+    own = self_times(paths, totals)
+    assert own == [2.0, 5.0, 1.0, 2.0, 3.0]
+    assert sum(own) == 10.0 + 3.0  # nested time counted once: the roots' totals
+    assert self_times(["a", "a/b"], [1.0, 1.5]) == [0.0, 1.5]  # never negative
+    assert self_times([], []) == []
+
+
+def test_group_by_gathers_equal_keys() -> None:
+    from zlprof.stats import group_by
+
+    g = group_by(np.array([3, 1, 3, 2, 1]))
+    assert g.keys.tolist() == [1, 2, 3] and g.counts.tolist() == [2, 1, 2]
+    v = np.array([10, 20, 30, 40, 50])
+    assert g.reduce(v).tolist() == [70, 40, 40]
+    assert g.reduce(v, np.maximum).tolist() == [50, 40, 30]
+    two = np.array([[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]])
+    assert g.reduce(two).tolist() == [[12, 14], [7, 8], [6, 8]]  # rows summed per group
+    assert g.order[g.starts].tolist() == [1, 3, 0]  # the first of each group, stable
+    empty = group_by(np.zeros(0, np.int64))
+    assert len(empty.keys) == 0 and empty.reduce(np.zeros((0, 2))).shape == (0, 2)
+    nan = group_by(np.array([np.nan, 1.0, np.nan]))
+    assert nan.counts.tolist() == [1, 1, 1]  # NaNs are never equal

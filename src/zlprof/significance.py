@@ -41,6 +41,8 @@ from typing import Protocol
 
 import numpy as np
 
+from .stats import group_by
+
 
 class Counts(Protocol):
     @property
@@ -140,17 +142,12 @@ def mann_whitney_u(
     values = np.concatenate([x, y])
     weights = np.concatenate([wa, wb])
     # a stable sort: two already sorted runs (accumulator samples) merge in linear time
-    order = np.argsort(values, kind="stable")
-    sv = values[order]
-    first = np.empty(len(sv), bool)
-    first[:1] = True
-    np.not_equal(sv[1:], sv[:-1], out=first[1:])
-    group = np.cumsum(first) - 1
-    counts = np.add.reduceat(weights[order], np.flatnonzero(first))
+    tied = group_by(values)
+    counts = tied.reduce(weights)  # weight of each distinct value
     before = np.cumsum(counts) - counts
-    avg_rank = before + (counts + 1.0) / 2.0
-    from_a = order < len(x)
-    r1 = float(np.dot(avg_rank[group[from_a]], weights[order][from_a]))
+    avg_rank = np.repeat(before + (counts + 1.0) / 2.0, tied.counts)  # per sorted sample
+    from_a = tied.order < len(x)
+    r1 = float(np.dot(avg_rank[from_a], weights[tied.order][from_a]))
     u1 = r1 - n1 * (n1 + 1.0) / 2.0
     u2 = n1 * n2 - u1
     na, nb = int(round(n1)), int(round(n2))
@@ -163,7 +160,7 @@ def mann_whitney_u(
         d = u2 - n1 * n2 / 2.0
         z = math.copysign(max(abs(d) - 0.5, 0.0), d) / math.sqrt(var)
         p = min(1.0, math.erfc(abs(z) / math.sqrt(2.0)))
-    if not normal and not weighted and len(counts) == len(sv) and max(na, nb) <= EXACT_MAX:
+    if not normal and not weighted and len(counts) == len(values) and max(na, nb) <= EXACT_MAX:
         dist = _u_distribution(na, nb)
         total = sum(dist)
         k = int(round(u1))

@@ -18,6 +18,7 @@ Each op keeps its samples exactly while it has at most ``exact_limit`` of them (
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -440,3 +441,85 @@ class OpAccumulator:
         if self._r_t1 is not None and self._r_d is not None:
             n += self._r_t1.nbytes + self._r_d.nbytes
         return n
+
+
+def self_times(paths: Sequence[str], totals: Sequence[float]) -> list[float]:
+    """Self (exclusive) time of each call path: its total minus the totals of its nearest
+    *measured* descendants, i.e. the nearest ones among ``paths``. A path part with no
+    measurement of its own (``a/b`` of ``a``, ``a/b/c``, while ``a/b`` has none) is looked
+    through, so nested time is never counted twice: the self times add up to the totals of
+    the paths with no measured ancestor. Never negative."""
+    index = {p: i for i, p in enumerate(paths)}
+    inner = [0.0] * len(paths)
+    for p, t in zip(paths, totals, strict=True):
+        parts = p.split("/")
+        for k in range(len(parts) - 1, 0, -1):
+            j = index.get("/".join(parts[:k]))
+            if j is not None:
+                inner[j] += t
+                break
+    return [max(0.0, t - c) for t, c in zip(totals, inner, strict=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class Groups:
+    """Equal keys gathered by one stable sort: the group-by of a column (path ids of a batch
+    of measurements, tied sample values). Group ``i`` is ``order[starts[i]:starts[i] +
+    counts[i]]``, in first-seen order within the group."""
+
+    order: np.ndarray  # the stable argsort of the keys
+    keys: np.ndarray  # each group's key, ascending
+    starts: np.ndarray  # each group's first position in sorted order
+    counts: np.ndarray  # members per group
+
+    def reduce(self, values: np.ndarray, ufunc: np.ufunc = np.add) -> np.ndarray:
+        """``ufunc`` over each group's ``values`` (given in the keys' order; rows of a 2-D
+        array reduce per group): sums by default, ``np.minimum``/``np.maximum`` too."""
+        v = np.asarray(values)[self.order]
+        if not len(self.starts):
+            return np.zeros((0, *v.shape[1:]), v.dtype)
+        return ufunc.reduceat(v, self.starts, axis=0)
+
+
+def group_by(keys: np.ndarray) -> Groups:
+    """Group equal ``keys`` (a 1-D array; NaNs stay apart) with one stable sort."""
+    k = np.asarray(keys)
+    order = np.argsort(k, kind="stable")
+    sk = k[order]
+    first = np.empty(len(sk), bool)
+    first[:1] = True
+    np.not_equal(sk[1:], sk[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.r_[starts, len(sk)])
+    return Groups(order, sk[starts], starts, counts)
+
+
+def linear_fit(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+) -> tuple[float, float, float]:
+    """Least-squares slope, intercept and R^2 of y on x.
+
+    With ``groups`` each group gets its own intercept and the slope is shared (a
+    within-group fit: the KV cache restarts with every request).
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    if groups is None:
+        groups = np.zeros(len(x), np.int64)
+    xd = x.copy()
+    yd = y.copy()
+    for g in np.unique(groups):
+        m = groups == g
+        xd[m] -= x[m].mean()
+        yd[m] -= y[m].mean()
+    sxx = float(np.dot(xd, xd))
+    if sxx <= 0:
+        return 0.0, float(y.mean()) if len(y) else 0.0, 0.0
+    slope = float(np.dot(xd, yd)) / sxx
+    ss_tot = float(np.dot(yd, yd))
+    resid = yd - slope * xd
+    ss_res = float(np.dot(resid, resid))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
+    intercept = float(y.mean() - slope * x.mean())
+    return slope, intercept, r2
+
