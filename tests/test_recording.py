@@ -39,6 +39,7 @@ def write_small(path: Path) -> list[int]:
         frames.append(protocol.encode_end(0))
         for f in frames:
             w.write_raw(f)
+            w.flush()  # one chunk per frame (the writer otherwise batches them)
             ends.append(w.bytes_written)
     return ends
 

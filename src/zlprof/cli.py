@@ -89,11 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing --record PATH")
     p.add_argument("--theme", metavar="NAME", help="colour theme (dark, light, high-contrast)")
     _add_baseline(p)
+    p.add_argument("--max-size", metavar="SIZE", default="1G", help=MAX_SIZE_HELP)
 
     p = sub.add_parser("record", help="run a workload headless, record it, print the report")
     _add_workload(p)
     p.add_argument("--out", metavar="PATH", help="where to write the recording")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out PATH")
+    p.add_argument("--max-size", metavar="SIZE", default="1G", help=MAX_SIZE_HELP)
     p.add_argument(
         "--format",
         choices=["text", "json", "csv", "markdown"],
@@ -163,8 +165,37 @@ def build_parser() -> argparse.ArgumentParser:
     add_fail_on_argument(p)
     p.add_argument("--no-progress", action="store_true")
 
-    sub.add_parser("sessions", help="list recorded sessions, newest first")
+    p = sub.add_parser("sessions", help="list recorded sessions, newest first")
+    p.add_argument("--prune", action="store_true",
+                   help="delete old recordings (asks first): those older than --older-than, "
+                        "then the oldest until the rest fit --keep-size")
+    p.add_argument("--older-than", metavar="DAYS", type=float,
+                   help="with --prune: recordings started more than DAYS ago")
+    p.add_argument("--keep-size", metavar="SIZE",
+                   help="with --prune: keep the newest recordings that fit in SIZE")
+    p.add_argument("--yes", action="store_true", help="with --prune: do not ask")
     return parser
+
+
+MAX_SIZE_HELP = (
+    "size budget of the recording (e.g. 500M, 2G; 0 = unlimited; default 1G): past it, "
+    "the oldest raw measurements are folded into per-op statistics"
+)
+
+
+def _size(text: str, option: str, zero_ok: bool = True) -> int:
+    """Bytes from ``500M``, ``2G``, ``0`` (binary units, as bench's --memory-limit)."""
+    from .bench import BenchError, parse_size
+
+    if zero_ok and text.strip() == "0":
+        return 0
+    try:
+        return parse_size(text)
+    except BenchError:
+        raise UserError(
+            f"{option}: cannot read {text!r} as a size (e.g. 500M, 2G"
+            + ("; 0 = unlimited)" if zero_ok else ")")
+        ) from None
 
 
 def _version() -> str:
@@ -205,7 +236,9 @@ def cmd_record(args: argparse.Namespace, command: list[str]) -> int:
 
     argv, program = _child_argv(args, command)
     out = Path(args.out) if args.out else new_session_path(program)
-    src = LiveSource(argv, out, force=args.force, echo_output=True, profiler_options=_profiler_options(args))
+    max_size = _size(args.max_size, "--max-size")
+    src = LiveSource(argv, out, force=args.force, echo_output=True,
+                     profiler_options=_profiler_options(args), max_size=max_size)
     src.start()
     interrupted = False
     try:
@@ -218,6 +251,10 @@ def cmd_record(args: argparse.Namespace, command: list[str]) -> int:
         render_report(src.state, args.format, width=terminal_width(), long=args.long)
     )
     sys.stdout.flush()
+    failure = src.recording_failure
+    if failure is not None:
+        print(f"zlprof: error: {failure.describe()}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"zlprof: recorded {out}", file=sys.stderr)
     if interrupted:
         print("zlprof: interrupted; the recording holds everything up to the stop", file=sys.stderr)
@@ -272,8 +309,47 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     from .sessions import session_table
     from .textwidth import terminal_width
 
+    if args.prune or args.older_than is not None or args.keep_size is not None:
+        return _prune(args)
+
     sys.stdout.write(session_table(width=terminal_width()))
     return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from . import fmt
+    from .sessions import delete_sessions, prune_plan
+
+    if not args.prune:
+        raise UserError("--older-than and --keep-size go with --prune")
+    if args.older_than is None and args.keep_size is None:
+        raise UserError("--prune needs --older-than DAYS and/or --keep-size SIZE")
+    if args.older_than is not None and args.older_than < 0:
+        raise UserError("--older-than must not be negative")
+    keep = _size(args.keep_size, "--keep-size") if args.keep_size is not None else None
+    plan = prune_plan(older_than_days=args.older_than, keep_bytes=keep)
+    if not plan:
+        print("zlprof: nothing to prune", file=sys.stderr)
+        return 0
+    total = sum(i.size for i in plan)
+    for i in plan:
+        print(f"  {i.path}  {fmt.nbytes(i.size)}")
+    print(f"{len(plan)} recording(s), {fmt.nbytes(total)}")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UserError("not deleting without a terminal to ask on (add --yes)")
+        try:
+            answer = input("Delete them? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("zlprof: nothing deleted", file=sys.stderr)
+            return 0
+    deleted, errors = delete_sessions(plan)
+    for e in errors:
+        print(f"zlprof: warning: {e}", file=sys.stderr)
+    print(f"zlprof: deleted {deleted} recording(s)", file=sys.stderr)
+    return EXIT_FAILED if errors else 0
 
 
 def cmd_live(args: argparse.Namespace, command: list[str]) -> int:
@@ -293,7 +369,9 @@ def cmd_live(args: argparse.Namespace, command: list[str]) -> int:
         path = Path(args.record) if args.record else new_session_path(program)
     theme = _check_theme(args.theme)
     baseline = _load_baseline(args)
-    src = LiveSource(argv, path, force=args.force, profiler_options=_profiler_options(args))
+    max_size = _size(args.max_size, "--max-size")
+    src = LiveSource(argv, path, force=args.force, profiler_options=_profiler_options(args),
+                     max_size=max_size)
     from .tui.app import run_app
 
     return run_app(src, theme=theme, baseline=baseline)

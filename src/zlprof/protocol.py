@@ -67,7 +67,7 @@ import msgpack
 import numpy as np
 
 SCHEMA_MAJOR = 2
-SCHEMA_MINOR = 0
+SCHEMA_MINOR = 1
 SCHEMA = (SCHEMA_MAJOR, SCHEMA_MINOR)
 
 #: The preamble of every stream and recording: magic and schema version.
@@ -105,7 +105,7 @@ _UNPACK_LIMITS = dict(
 
 KINDS = (
     "hello", "meta", "names", "threads", "meas", "mem", "tokens", "costs", "log", "proc",
-    "end",
+    "end", "summary",
 )
 BULK_KINDS = frozenset({"meas", "mem", "costs"})
 
@@ -421,6 +421,8 @@ def _validate(kind: str, body: dict[str, Any]) -> None:
             _int(body, "status")
     elif kind == "end":
         _int(body, "status")
+    elif kind == "summary":
+        _validate_summary(body)
 
 
 def _frame(obj: Any, stream: int) -> Frame | None:
@@ -460,6 +462,9 @@ def decode_content(content: bytes | memoryview, stream: int = 0) -> list[Frame]:
         raise ProtocolError(f"undecodable chunk: {exc.__class__.__name__}") from None
     out = []
     for obj in objs:
+        if isinstance(obj, list) and len(obj) == 2 and obj[0] == COMPACT_KIND:
+            out.extend(decode_compact(obj[1], stream))  # 2.1: compact measurements
+            continue
         fr = _frame(obj, stream)
         if fr is not None:
             out.append(fr)
@@ -792,3 +797,180 @@ def scan(data: bytes, start: int, major: int = SCHEMA_MAJOR) -> ScanResult:
         res.end = got.end
     res.damage.sort(key=lambda d: d.start)
     return res
+
+
+# --------------------------------------------------------------------------- compact (2.1)
+#
+# Schema 2.1 adds two things a recorder writes; a live channel never carries them.
+#
+# ``cmeas`` (only inside a chunk): consecutive ``meas`` frames of one thread, as columns
+# that compress well. body: tid, ns (u32 x frames: records per original frame), mem
+# (bool: m0/m1 present), base (int: t0 of the first record), w (u8 x columns: bytes per
+# value), cols (the columns, each narrowed to its width and byte-shuffled: all first bytes,
+# then all second bytes, ...). Columns, over all records r in order (zz = zigzag, so small
+# negative numbers stay small; arithmetic is modulo 2^64, so any int64 round-trips):
+#     path  zz(path[r])
+#     gap   zz(t0[r] - t1[r-1])     (t1[-1] = base: the first gap is 0)
+#     dur   zz(t1[r] - t0[r])
+#     dm0   zz(m0[r] - m0[r-1])     (m0[-1] = 0; only with mem)
+#     dm1   zz(m1[r] - m0[r])       (only with mem)
+# The reader expands it into the original ``meas`` frames, bit for bit.
+#
+# ``summary`` (schema 2.1): what a bounded recording keeps of the raw measurements it
+# dropped (recording.py's compaction), per stream: upto (ns: raw measurements ending
+# before it are summarised; full resolution from there on), first (ns: the earliest t0
+# summarised), n (measurements summarised), ops: rows of [path_id, n, total_ns, mean_ns,
+# m2, min_ns, max_ns, mem_allocated, mem_delta, mem_peak, last_t1, buckets, counts] where
+# buckets (u32) and counts (i64) are the non-empty buckets of the op's LogHistogram.
+
+COMPACT_KIND = "cmeas"
+SUMMARY_KIND = "summary"
+_WIDTHS = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4"), 8: np.dtype("<u8")}
+_U32 = np.dtype("<u4")
+_MAX_COMPACT_FRAMES = 1 << 16
+
+
+def _zigzag(a: np.ndarray) -> np.ndarray:
+    a = a.astype(np.int64, copy=False)
+    return ((a << 1) ^ (a >> 63)).view(np.uint64)
+
+
+def _unzigzag(u: np.ndarray) -> np.ndarray:
+    u = u.astype(np.uint64, copy=False)
+    return ((u >> np.uint64(1)) ^ (np.uint64(0) - (u & np.uint64(1)))).view(np.int64)
+
+
+def _narrow(u: np.ndarray) -> tuple[int, bytes]:
+    """(width, byte-shuffled bytes) of unsigned values in the fewest bytes that hold them."""
+    top = int(u.max()) if len(u) else 0
+    width = 1 if top < 1 << 8 else 2 if top < 1 << 16 else 4 if top < 1 << 32 else 8
+    a = u.astype(_WIDTHS[width])
+    return width, a.view(np.uint8).reshape(-1, width).T.tobytes()
+
+
+def _widen(raw: memoryview | bytes, width: int, n: int) -> np.ndarray:
+    planes = np.frombuffer(raw, np.uint8).reshape(width, n)
+    return np.ascontiguousarray(planes.T).view(_WIDTHS[width]).reshape(n).astype(np.uint64)
+
+
+def encode_compact(bodies: list[dict[str, Any]]) -> bytes:
+    """The content (msgpack ``["cmeas", body]``) holding decoded ``meas`` bodies of one
+    thread, all with or all without memory columns (see the section comment)."""
+    if not bodies:
+        raise ValueError("no measurement frames to encode")
+    tid = int(bodies[0]["tid"])
+    mem = "m0" in bodies[0]
+    if any(int(b["tid"]) != tid or ("m0" in b) != mem for b in bodies):
+        raise ValueError("compact frames hold one thread, all with or all without memory")
+    ns = np.array([len(b["path"]) for b in bodies], dtype=_U32)
+    path = np.concatenate([np.asarray(b["path"], np.int64) for b in bodies])
+    t0 = np.concatenate([np.asarray(b["t0"], np.int64) for b in bodies])
+    t1 = np.concatenate([np.asarray(b["t1"], np.int64) for b in bodies])
+    base = int(t0[0]) if len(t0) else 0
+    with np.errstate(over="ignore"):
+        prev = np.empty_like(t1)
+        if len(t1):
+            prev[0] = base
+            prev[1:] = t1[:-1]
+        cols = [_zigzag(path), _zigzag(t0 - prev), _zigzag(t1 - t0)]
+        if mem:
+            m0 = np.concatenate([np.asarray(b["m0"], np.int64) for b in bodies])
+            m1 = np.concatenate([np.asarray(b["m1"], np.int64) for b in bodies])
+            cols += [_zigzag(np.diff(m0, prepend=np.int64(0))), _zigzag(m1 - m0)]
+    packed = [_narrow(c) for c in cols]
+    body = {
+        "tid": tid,
+        "ns": ns.tobytes(),
+        "mem": mem,
+        "base": base,
+        "w": bytes(w for w, _ in packed),
+        "cols": b"".join(raw for _, raw in packed),
+    }
+    return msgpack.packb([COMPACT_KIND, body], use_bin_type=True)
+
+
+def decode_compact(body: Any, stream: int = 0) -> list[Frame]:
+    """The ``meas`` frames a ``cmeas`` body holds; ProtocolError when it is malformed."""
+    if not isinstance(body, dict):
+        raise ProtocolError("compact frame body must be a map")
+    tid = _int(body, "tid")
+    base = _int(body, "base")
+    raw_ns, w, cols = body.get("ns"), body.get("w"), body.get("cols")
+    if not all(isinstance(x, bytes) for x in (raw_ns, w, cols)):
+        raise ProtocolError("compact frame without its columns")
+    mem = body.get("mem") is True
+    if len(raw_ns) % 4 or len(raw_ns) // 4 > _MAX_COMPACT_FRAMES:
+        raise ProtocolError("compact frame with a bad frame count")
+    ns = np.frombuffer(raw_ns, _U32).astype(np.int64)
+    if len(ns) and int(ns.max()) > MAX_RECORDS:
+        raise ProtocolError("compact frame with an oversized measurement batch")
+    n = int(ns.sum())
+    widths = list(w)
+    if len(widths) != (5 if mem else 3) or any(x not in _WIDTHS for x in widths):
+        raise ProtocolError("compact frame with bad column widths")
+    if len(cols) != n * sum(widths):
+        raise ProtocolError("compact frame columns have the wrong size")
+    mv = memoryview(cols)
+    vals = []
+    pos = 0
+    for width in widths:
+        vals.append(_unzigzag(_widen(mv[pos : pos + n * width], width, n)))
+        pos += n * width
+    with np.errstate(over="ignore"):
+        path, gap, dur = vals[0], vals[1], vals[2]
+        t1 = np.cumsum(gap + dur, dtype=np.int64) + np.int64(base)
+        t0 = t1 - dur
+        if mem:
+            m0 = np.cumsum(vals[3], dtype=np.int64)
+            m1 = m0 + vals[4]
+    path32 = path.astype(_I32)
+    if not np.array_equal(path32, path):
+        raise ProtocolError("compact frame path id out of range")
+    out: list[Frame] = []
+    lo = 0
+    for k in ns.tolist():
+        hi = lo + k
+        b: dict[str, Any] = {"tid": tid, "n": k, "path": path32[lo:hi], "t0": t0[lo:hi],
+                             "t1": t1[lo:hi]}
+        if mem:
+            b["m0"] = m0[lo:hi]
+            b["m1"] = m1[lo:hi]
+        out.append(Frame("meas", b, stream))
+        lo = hi
+    return out
+
+
+def encode_summary(
+    *, upto: int, first: int, n: int, ops: list[list[Any]]
+) -> bytes:
+    """The content (msgpack ``["summary", body]``) of a summary frame; ``ops`` rows as
+    the section comment says, with ``buckets`` / ``counts`` as integer arrays."""
+    rows = []
+    for r in ops:
+        *head, buckets, counts = r
+        rows.append([*head, np.asarray(buckets, _U32).tobytes(),
+                     np.asarray(counts, _I64).tobytes()])
+    body = {"upto": int(upto), "first": int(first), "n": int(n), "ops": rows}
+    return msgpack.packb([SUMMARY_KIND, body], use_bin_type=True)
+
+
+def _validate_summary(body: dict[str, Any]) -> None:
+    """Check a summary body; buckets and counts become arrays (see the section comment)."""
+    _int(body, "upto")
+    _int(body, "first")
+    _int(body, "n")
+    ops = body.get("ops")
+    if not isinstance(ops, list):
+        raise ProtocolError("summary frame without ops")
+    for r in ops:
+        if not isinstance(r, list) or len(r) != 13:
+            raise ProtocolError("malformed summary row")
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in (*r[:3], *r[5:11])):
+            raise ProtocolError("malformed summary row")
+        if not all(isinstance(x, int | float) for x in r[3:5]):
+            raise ProtocolError("malformed summary row")
+        if not isinstance(r[11], bytes) or not isinstance(r[12], bytes) or len(r[11]) % 4 \
+                or len(r[12]) != 2 * len(r[11]):
+            raise ProtocolError("malformed summary histogram")
+        r[11] = np.frombuffer(r[11], _U32)
+        r[12] = np.frombuffer(r[12], _I64)

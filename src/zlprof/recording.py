@@ -17,14 +17,19 @@ recordings (no sync word, uncompressed) are still read, up to their first damage
 
 from __future__ import annotations
 
+import errno
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import protocol
 from .protocol import Damage, Frame, ProtocolError, SchemaTooNew
+
+if TYPE_CHECKING:
+    from .session import SessionState
 
 MAGIC = protocol.MAGIC
 FILE_HEADER_SIZE = protocol.PREAMBLE_SIZE
@@ -59,15 +64,120 @@ def new_session_path(program: str = "workload", directory: Path | None = None) -
     return path
 
 
-class RecordingWriter:
-    """Appends frames to a new ``.zlp`` file; never overwrites unless ``force``."""
+#: Default size budget of a recording (bytes; ``--max-size``; 0 = unlimited).
+DEFAULT_MAX_SIZE = 1 << 30
+#: Frames are buffered per stream and written as one chunk once this much content is
+#: pending or the oldest pending frame is ``FLUSH_S`` old (a crash of zlprof itself loses
+#: at most that; a crashing child loses nothing: the writer is closed, which flushes).
+FLUSH_BYTES = 1 << 20
+FLUSH_S = 1.0
+#: ... or once the pending frames span this much session time (a chunk pair holds the
+#: measurements and the other frames of a window apart, so a replay sees them at most
+#: this far out of order)
+FLUSH_SPAN_NS = 500_000_000
+#: A compaction keeps the newest raw measurement chunks up to this share of the budget.
+KEEP_SHARE = 0.5
 
-    def __init__(self, path: str | os.PathLike[str], force: bool = False) -> None:
+_ERRNO_REASONS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "file system is read-only",
+    errno.ENOENT: "directory removed",
+    errno.ESTALE: "file removed",
+    errno.EIO: "input/output error",
+    errno.EFBIG: "file too large",
+}
+
+
+@dataclass(frozen=True)
+class WriteFailure:
+    """Why a recording stopped early: the session went on, the file did not."""
+
+    path: Path
+    #: short cause: "disk full", "disk quota exceeded", "file system is read-only", ...
+    reason: str
+    errno: int | None
+    #: bytes of the file that hold complete frames (the file ends there)
+    bytes_kept: int
+
+    @classmethod
+    def from_error(cls, path: Path, exc: OSError, bytes_kept: int) -> WriteFailure:
+        reason = _ERRNO_REASONS.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
+        return cls(path, reason, exc.errno, bytes_kept)
+
+    def banner(self) -> str:
+        """Short, for the app's status line: ``STOPPED: disk full, 401,234 bytes kept``."""
+        return f"STOPPED: {self.reason}, {self.bytes_kept:,} bytes kept"
+
+    def describe(self) -> str:
+        """One line: the cause, what was kept, where."""
+        code = f" ({errno.errorcode.get(self.errno, self.errno)})" if self.errno else ""
+        return (f"recording stopped: {self.reason}{code}; {self.path} keeps the first "
+                f"{self.bytes_kept:,} bytes (every frame complete up to then)")
+
+
+@dataclass
+class _Chunk:
+    start: int
+    end: int
+    stream: int
+    #: "bulk" (measurements, memory, costs), "other", or "summary" (a compaction's)
+    kind: str
+
+
+class _Pending:
+    """Frames of one stream waiting to be written."""
+
+    def __init__(self, since: float) -> None:
+        self.since = since
+        self.other: list[bytes] = []
+        self.bulk: list[bytes] = []
+        #: decoded measurement bodies by (tid, has memory columns), in arrival order
+        self.meas: dict[tuple[int, bool], list[dict]] = {}
+        self.nbytes = 0
+        self.t_lo: int | None = None
+        self.t_hi: int | None = None
+
+    def see(self, t: int) -> None:
+        if self.t_lo is None or t < self.t_lo:
+            self.t_lo = t
+        if self.t_hi is None or t > self.t_hi:
+            self.t_hi = t
+
+    @property
+    def span(self) -> int:
+        return 0 if self.t_lo is None or self.t_hi is None else self.t_hi - self.t_lo
+
+
+class RecordingWriter:
+    """Appends frames to a new ``.zlp`` file; never overwrites unless ``force``.
+
+    ``write_raw`` takes complete frames as a live channel delivered them; they are
+    buffered per stream and written as compressed chunks (measurements in the compact
+    2.1 encoding). ``max_size`` bounds the file (0: unlimited): past it, the oldest raw
+    measurement chunks are folded into a ``summary`` (per-op statistics, memory series,
+    costs) and the file is rewritten (:meth:`compact`). A write that fails (disk full,
+    quota, removed directory, read-only remount) never raises: the file is cut back to its
+    last complete chunk, recording stops and ``failure`` says why.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        force: bool = False,
+        max_size: int = DEFAULT_MAX_SIZE,
+        *,
+        level: int = COMPRESS_LEVEL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = Path(path)
+        if max_size < 0:
+            raise ValueError("max_size must be >= 0")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             mode = "wb" if force else "xb"
-            self._f = open(self.path, mode)  # noqa: SIM115
+            self._f = open(self.path, mode, buffering=0)  # noqa: SIM115
+            self._write(protocol.preamble())
         except FileExistsError:
             raise RecordingError(
                 f"{self.path} already exists (use --force to overwrite)", self.path
@@ -76,30 +186,129 @@ class RecordingWriter:
             raise RecordingError(
                 f"cannot write {self.path}: {exc.strerror or exc}", self.path
             ) from None
-        self._f.write(protocol.preamble())
-        self._f.flush()
+        self.max_size = max_size
+        self.level = level
+        self._clock = clock
         self.bytes_written = FILE_HEADER_SIZE
         self.closed = False
+        self.failure: WriteFailure | None = None
+        #: compactions so far, and the raw measurements they folded into summaries
+        self.compactions = 0
+        self.measurements_summarised = 0
+        self._chunks: list[_Chunk] = []
+        self._pending: dict[int, _Pending] = {}
+        self._pending_bytes = 0
+        self._next_compact = max_size
+
+    # ------------------------------------------------------------------ writing
 
     def write_raw(self, data: bytes, stream: int = 0) -> None:
-        """Append complete, validated frames (as a live channel delivered them) as
-        compressed chunks tagged with ``stream``; flush them."""
+        """Buffer complete, validated frames (as a live channel delivered them) of
+        ``stream``; write them out as chunks once enough is pending (or old enough)."""
         if self.closed or not data:
             return
-        out = b"".join(chunk_frames(data, stream))
-        self._f.write(out)
-        self._f.flush()
-        self.bytes_written += len(out)
+        now = self._clock()
+        pend = self._pending.get(stream)
+        if pend is None:
+            pend = self._pending[stream] = _Pending(now)
+        for _s, flags, content in protocol.split_frames(data):
+            size = len(content)
+            if flags & protocol.FLAG_CHUNK:
+                (pend.bulk if flags & protocol.FLAG_BULK else pend.other).append(content)
+            else:
+                kind = protocol.payload_kind(content)
+                if kind == "meas":
+                    fr = protocol.decode_payload(content)
+                    assert fr is not None
+                    key = (int(fr.body["tid"]), "m0" in fr.body)
+                    pend.meas.setdefault(key, []).append(fr.body)
+                    if fr.body["n"]:
+                        pend.see(int(fr.body["t1"][-1]))
+                elif kind in protocol.BULK_KINDS:
+                    pend.bulk.append(content)
+                else:
+                    pend.other.append(content)
+                    if kind == "tokens":
+                        fr = protocol.decode_payload(content)
+                        for row in fr.body["rows"] if fr is not None else ():
+                            pend.see(int(row[0]))
+            pend.nbytes += size
+            self._pending_bytes += size
+        oldest = min(p.since for p in self._pending.values())
+        if (self._pending_bytes >= FLUSH_BYTES or now - oldest >= FLUSH_S
+                or pend.span >= FLUSH_SPAN_NS):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every pending frame out now (one or two chunks per stream)."""
+        if self.closed or not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        self._pending_bytes = 0
+        for stream, pend in pending.items():
+            if self.failure is not None:
+                return
+            if pend.other:
+                self._append(self._chunk(b"".join(pend.other), stream, False), stream, "other")
+            bulk = [protocol.encode_compact(bodies) for bodies in pend.meas.values()]
+            bulk += pend.bulk
+            if bulk and self.failure is None:
+                self._append(self._chunk(b"".join(bulk), stream, True), stream, "bulk")
+        if self.failure is None and self.max_size and self.bytes_written > self._next_compact:
+            self.compact()
+
+    def _chunk(self, content: bytes, stream: int, bulk: bool) -> bytes:
+        return protocol.encode_chunk(content, stream=stream, bulk=bulk, level=self.level)
+
+    def _write(self, blob: bytes) -> None:
+        view = memoryview(blob)
+        while view:
+            n = self._f.write(view)
+            if n is None:  # non-blocking file: not ours, but never spin
+                raise OSError(errno.EAGAIN, "write would block")
+            view = view[n:]
+
+    def _append(self, blob: bytes, stream: int, kind: str) -> None:
+        try:
+            self._write(blob)
+        except OSError as exc:
+            self._fail(exc)
+            return
+        start = self.bytes_written
+        self.bytes_written += len(blob)
+        self._chunks.append(_Chunk(start, self.bytes_written, stream, kind))
+
+    def _fail(self, exc: OSError) -> None:
+        """Stop recording: cut the file back to its last complete chunk, say why."""
+        self.failure = WriteFailure.from_error(self.path, exc, self.bytes_written)
+        self._pending.clear()
+        self._pending_bytes = 0
+        try:
+            os.ftruncate(self._f.fileno(), self.bytes_written)
+        except (OSError, ValueError):
+            pass  # a read-only remount: the reader reports the partial tail as truncated
+        self.closed = True
+        try:
+            self._f.close()
+        except OSError:
+            pass
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            try:
-                self._f.flush()
-                os.fsync(self._f.fileno())
-            except OSError:
-                pass
+        if self.closed:
+            return
+        self.flush()
+        if self.closed:  # the flush failed
+            return
+        self.closed = True
+        try:
+            os.fsync(self._f.fileno())
+        except OSError:
+            pass
+        try:
             self._f.close()
+        except OSError as exc:
+            self.closed = False
+            self._fail(exc)
 
     def __enter__(self) -> RecordingWriter:
         return self
@@ -107,9 +316,134 @@ class RecordingWriter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # ------------------------------------------------------------------ compaction
+
+    def compact(self) -> bool:
+        """Fold the oldest raw measurement chunks into summaries so the newest ones fill
+        at most ``KEEP_SHARE`` of the budget; rewrite the file (atomically). False when
+        there was nothing to fold (then no retry before the file grows by half the budget).
+        """
+        budget = self.max_size
+        keep = int(budget * KEEP_SHARE)
+        chunks = self._chunks
+        kept_bulk = 0
+        cut = len(chunks)
+        for i in range(len(chunks) - 1, -1, -1):
+            c = chunks[i]
+            if c.kind == "bulk":
+                if kept_bulk + (c.end - c.start) > keep:
+                    break
+                kept_bulk += c.end - c.start
+            elif c.kind == "summary":
+                break
+            cut = i
+        old, new = chunks[:cut], chunks[cut:]
+        if not any(c.kind == "bulk" for c in old):
+            self._next_compact = self.bytes_written + max(1, budget // 2)
+            return False
+        tmp = self.path.with_name(self.path.name + ".compacting")
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read(self.bytes_written)
+            summaries, folded = _summarise(data, [c for c in old if c.kind != "other"])
+            chunks_out: list[_Chunk] = []
+            with open(tmp, "wb") as out:
+                pos = out.write(protocol.preamble())
+
+                def put(blob: bytes | memoryview, stream: int, kind: str) -> None:
+                    nonlocal pos
+                    out.write(blob)
+                    chunks_out.append(_Chunk(pos, pos + len(blob), stream, kind))
+                    pos += len(blob)
+
+                mv = memoryview(data)
+                for c in old:
+                    if c.kind == "other":
+                        put(mv[c.start : c.end], c.stream, "other")
+                for stream, content in summaries.items():
+                    put(self._chunk(content, stream, False), stream, "summary")
+                for c in new:
+                    put(mv[c.start : c.end], c.stream, c.kind)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            self._fail(exc)
+            return False
+        try:
+            self._f.close()
+        except OSError:
+            pass
+        try:
+            self._f = open(self.path, "ab", buffering=0)  # noqa: SIM115
+        except OSError as exc:
+            self.bytes_written = pos
+            self.closed = False
+            self.failure = WriteFailure.from_error(self.path, exc, pos)
+            self.closed = True
+            return False
+        self._chunks = chunks_out
+        self.bytes_written = pos
+        self.compactions += 1
+        self.measurements_summarised = folded
+        self._next_compact = max(budget, pos + max(1, budget // 4))
+        return True
+
+
+def _summarise(data: bytes, chunks: list[_Chunk]) -> tuple[dict[int, bytes], int]:
+    """The content of one summary chunk per stream for the bulk and summary chunks given
+    (the previous summary folded with the raw measurements after it), and how many
+    measurements it summarises in all."""
+    from .session import SessionState
+
+    states: dict[int, SessionState] = {}
+    mv = memoryview(data)
+    for c in chunks:
+        raw = protocol.check_frame(mv, c.start)
+        assert raw is not None
+        st = states.get(c.stream)
+        if st is None:
+            st = states[c.stream] = SessionState()
+        st.ingest_many(raw.decode().frames)
+    out: dict[int, bytes] = {}
+    total = 0
+    for stream, st in states.items():
+        out[stream] = summary_content(st)
+        total += st.measurements
+    return out, total
+
+
+def summary_content(st: SessionState) -> bytes:
+    """A summary frame, the memory series and the costs of ``st``, as chunk content."""
+    rows = []
+    for pid, acc in sorted(st.ops.items()):
+        m = acc.moments
+        if m.n == 0:
+            continue
+        buckets, counts = acc.histogram_buckets()
+        rows.append([pid, m.n, m.total, m.mean, m.m2, m.lo, m.hi, acc.mem_allocated,
+                     acc.mem_delta, acc.mem_peak, acc.last_t1, buckets, counts])
+    parts = [protocol.encode_summary(upto=st.last_ns, first=st.first_ns or 0,
+                                     n=st.measurements, ops=rows)]
+    mem = st.memory_series()
+    if len(mem.get("t", ())):
+        gauges = {k: v.tolist() for k, v in mem.items() if k not in ("t", "rss", "traced")}
+        parts.append(protocol.encode_memory(
+            mem["t"].tolist(), mem["rss"].tolist(), mem["traced"].tolist(), gauges
+        )[protocol.HEADER_SIZE:])
+    if st.costs:
+        parts.append(protocol.encode_costs(
+            [(pid, *c) for pid, c in sorted(st.costs.items())])[protocol.HEADER_SIZE:])
+    return b"".join(parts)
+
 
 def chunk_frames(data: bytes, stream: int, level: int = COMPRESS_LEVEL) -> Iterator[bytes]:
-    """Regroup complete frames into compressed chunks, runs of bulk kinds apart."""
+    """Regroup complete frames into compressed chunks, runs of bulk kinds apart (schema
+    2.0's recorder; kept for tools that rechunk a stream without the compact encoding)."""
     run: list[bytes] = []
     run_bulk = False
     for _s, flags, content in protocol.split_frames(data):

@@ -350,10 +350,12 @@ class _Index:
             acc = OpAccumulator()
             for k, v in fields.items():
                 setattr(acc, k, _copy(v))
-            n = acc.moments.n
+            n = acc.moments.n - acc.base_n  # a summary's samples have no raw values
             t1log, d = self._samples(pid, n)
             if pid in cp.hist:
                 acc.hist = LogHistogram()
+                if acc.base_hist is not None:
+                    acc.hist.merge(acc.base_hist)
                 acc.hist.add(d)
             else:
                 acc._chunks = [d.copy()] if n else []
@@ -467,6 +469,12 @@ class ReplaySource(Source):
         self._paused = bool(paused)
         self._stopping = False
         self._clock_running = False  # the playback thread is up and the clock ticks
+        # a bounded recording starts where its raw measurements do (unless asked otherwise)
+        self.full_from_s = max(
+            [(int(fr.body["upto"]) - self.origin_ns) / 1e9 for fr in res.frames
+             if fr.kind == "summary" and fr.body["n"]] or [0.0])
+        if start_s == 0.0 and self.full_from_s > 0:
+            start_s = self.full_from_s
         self._anchor_ns = float(min(max(0.0, start_s) * 1e9, self._duration_ns))
         self._anchor_wall = self._clock()
         self._next = 0  # frames [0, _next) are in state

@@ -168,6 +168,8 @@ class SessionState:
         self.text_tail: deque[str] = deque(maxlen=400)
         #: cumulative output tokens over time (one point per token frame)
         self.token_series = _Series(["t", "tokens"])
+        #: a bounded recording's summary covers raw measurements up to here (ns)
+        self.full_from_ns: int | None = None
         self._decoder: protocol.FrameDecoder | None = None
 
     # ------------------------------------------------------------------ ingestion
@@ -240,6 +242,29 @@ class SessionState:
         elif k == "end":
             self.end_status = int(b["status"])
             self.end_reason = str(b.get("reason", ""))
+        elif k == "summary":
+            self._fold_summary(b)
+
+    def _fold_summary(self, b: dict[str, Any]) -> None:
+        """A bounded recording's summary of the raw measurements it dropped (2.1)."""
+        ops = self.ops
+        for pid, n, tot, mean, m2, lo, hi, alloc, delta, peak, last, buckets, counts in b["ops"]:
+            acc = ops.get(pid)
+            if acc is None:
+                acc = ops[pid] = OpAccumulator(exact_limit=self.exact_limit)
+            acc.absorb_summary((n, tot, float(mean), float(m2), lo, hi), buckets, counts,
+                               (alloc, delta, peak), last)
+        self.measurements += b["n"]
+        if b["n"]:
+            if self.first_ns is None or b["first"] < self.first_ns:
+                self.first_ns = b["first"]
+            self._see_time(b["upto"])
+            self.full_from_ns = max(self.full_from_ns or 0, b["upto"])
+            origin = self.start_ns if self.start_ns is not None else self.first_ns
+            note = (f"bounded recording: raw measurements from {(b['upto'] - origin) / 1e9:.1f} s "
+                    f"on; {b['n']:,} earlier ones kept as per-op statistics only")
+            self.warnings[:] = [w for w in self.warnings if not w.startswith("bounded recording:")]
+            self.warnings.append(note)
 
     def _see_time(self, t: int) -> None:
         if t > self.last_ns:

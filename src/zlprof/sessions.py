@@ -305,3 +305,50 @@ def session_table(directory: Path | None = None, width: int | None = None) -> st
     if note:
         lines += wrap(note, width)
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- pruning
+
+
+def prune_plan(
+    directory: Path | None = None,
+    *,
+    older_than_days: float | None = None,
+    keep_bytes: int | None = None,
+    now: float | None = None,
+) -> list[SessionInfo]:
+    """The recordings ``zlprof sessions --prune`` would delete, oldest first: every one
+    started more than ``older_than_days`` ago, then the oldest of the rest until the
+    newest ones fit in ``keep_bytes``."""
+    infos = list_session_infos(directory)  # newest first
+    now = time.time() if now is None else now
+    doomed: list[SessionInfo] = []
+    rest: list[SessionInfo] = []
+    for i in infos:
+        if older_than_days is not None and now - i.started > older_than_days * 86400:
+            doomed.append(i)
+        else:
+            rest.append(i)
+    if keep_bytes is not None:
+        used = 0
+        for i in rest:
+            used += i.size
+            if used > keep_bytes:
+                doomed.append(i)
+    doomed.sort(key=lambda i: (i.started, i.path.name))
+    return doomed
+
+
+def delete_sessions(infos: list[SessionInfo]) -> tuple[int, list[str]]:
+    """Delete the recordings; (how many went, one line per one that could not)."""
+    n = 0
+    errors = []
+    for i in infos:
+        try:
+            i.path.unlink()
+            n += 1
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            errors.append(f"cannot delete {i.path}: {exc.strerror or exc}")
+    return n, errors

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import protocol
 from .protocol import ProtocolError
-from .recording import RecordingWriter
+from .recording import DEFAULT_MAX_SIZE, RecordingWriter, WriteFailure
 from .session import SessionState
 
 #: Seconds a child gets between SIGTERM and SIGKILL.
@@ -63,6 +63,11 @@ class Source(ABC):
         self.frames_read = 0
         self.started_at = time.monotonic()
         self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def recording_failure(self) -> WriteFailure | None:
+        """Why the recording stopped early (disk full, ...); None when it did not."""
+        return None
 
     @abstractmethod
     def start(self) -> None:
@@ -151,6 +156,7 @@ class LiveSource(Source):
         stall_after_s: float = STALL_AFTER_S,
         profiler_options: str = "",
         silent_after_s: float | None = None,
+        max_size: int = DEFAULT_MAX_SIZE,
     ) -> None:
         """``stall_after_s``: seconds without a frame after which a live child is
         ``stalled`` (``silent_after_s`` is its old name)."""
@@ -167,7 +173,7 @@ class LiveSource(Source):
         self.proc: subprocess.Popen[bytes] | None = None
         self.writer: RecordingWriter | None = None
         if record_path is not None:
-            self.writer = RecordingWriter(record_path, force=force)
+            self.writer = RecordingWriter(record_path, force=force, max_size=max_size)
             self.recording_path = self.writer.path
         self.decode_error: str | None = None
         self._first_frame_at: float | None = None
@@ -265,12 +271,8 @@ class LiveSource(Source):
     def _record(self, raw: bytes, frames: list[protocol.Frame]) -> None:
         with self._lock:
             if self.writer is not None and raw:
-                try:
-                    self.writer.write_raw(raw)
-                except OSError as exc:
-                    self.state.warnings.append(f"recording stopped: {exc}")
-                    self.writer.close()
-                    self.writer = None
+                self.writer.write_raw(raw)  # never raises: a failure stops the recording
+                self._note_failure()
             if frames:
                 self.state.ingest_many(frames)
 
@@ -383,6 +385,17 @@ class LiveSource(Source):
         with self._lock:
             if self.writer is not None:
                 self.writer.close()
+                self._note_failure()
+
+    @property
+    def recording_failure(self) -> WriteFailure | None:
+        """Why the recording stopped early (disk full, ...), or None."""
+        return self.writer.failure if self.writer is not None else None
+
+    def _note_failure(self) -> None:
+        f = self.recording_failure
+        if f is not None and f.describe() not in self.state.warnings:
+            self.state.warnings.append(f.describe())
 
 
 _ENV_FD = "ZLPROF_FD"

@@ -232,6 +232,9 @@ class OpAccumulator:
     _r_pos: int = 0
     _r_len: int = 0
     last_t1: int = 0
+    #: samples known only from a recording's summary (no raw values), and their histogram
+    base_n: int = 0
+    base_hist: LogHistogram | None = None
 
     @property
     def count(self) -> int:
@@ -289,6 +292,50 @@ class OpAccumulator:
             self.mem_delta += mem[1]
             if mem[2] > self.mem_peak:
                 self.mem_peak = mem[2]
+
+    def absorb_summary(
+        self,
+        agg: tuple[int, int, float, float, int, int],
+        buckets: np.ndarray,
+        counts: np.ndarray,
+        mem: tuple[int, int, int],
+        last_t1: int,
+    ) -> None:
+        """Fold samples known only as a summary: (count, total, mean, M2, min, max) and
+        the LogHistogram buckets they fell in. The op's percentiles come from the
+        histogram from then on (raw values of the summarised samples are gone)."""
+        self.moments.add_aggregate(*agg)
+        base = LogHistogram()
+        np.add.at(base.counts, np.clip(buckets.astype(np.int64), 0, LogHistogram.NBUCKETS - 1),
+                  counts)
+        if self.base_hist is None:
+            self.base_hist = base
+        else:
+            self.base_hist.merge(base)
+        self.base_n += agg[0]
+        if self.hist is None:
+            self.hist = LogHistogram()
+            self.hist.add(self._sorted)
+            if self._chunks:
+                self.hist.add(np.concatenate(self._chunks))
+            self._chunks = []
+            self._sorted = np.zeros(0, np.int64)
+        self.hist.merge(base)
+        self.mem_allocated += mem[0]
+        self.mem_delta += mem[1]
+        self.mem_peak = max(self.mem_peak, mem[2])
+        self.last_t1 = max(self.last_t1, last_t1)
+
+    def histogram_buckets(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bucket indices, counts) of every sample's LogHistogram bucket, non-empty only."""
+        if self.hist is not None:
+            counts = self.hist.counts
+        else:
+            h = LogHistogram()
+            h.add(self.sorted_durations())  # type: ignore[arg-type]
+            counts = h.counts
+        idx = np.flatnonzero(counts)
+        return idx.astype(np.uint32), counts[idx]
 
     def _keep(self, d: np.ndarray) -> None:
         """Keep samples exactly until past the limit, then in the bounded histogram."""

@@ -397,7 +397,8 @@ class ZlprofApp(App[int]):
             end_reason=(snap.end_reason if snap else "") or src.state.end_reason,
             argv=list(argv),
             pid=pid,
-            recording=str(src.recording_path) if src.recording_path else None,
+            recording=(src.recording_failure.banner() if src.recording_failure is not None
+                       else str(src.recording_path) if src.recording_path else None),
             snap=snap,
             paused=self.paused,
             window=self.window,
@@ -849,7 +850,9 @@ def run_app(source: Source, theme: str | None = None, baseline: Any = None) -> i
             stopper.join(timeout=10)
         if app.source is not source:
             source.stop()
-    if source.recording_path is not None:
+    if source.recording_failure is not None:
+        print(f"zlprof: error: {source.recording_failure.describe()}", file=sys.stderr)
+    elif source.recording_path is not None:
         print(f"zlprof: recorded {source.recording_path}", file=sys.stderr)
     if program_failed(source):
         print(f"zlprof: error: the program {source.state.end_reason or 'crashed'}", file=sys.stderr)

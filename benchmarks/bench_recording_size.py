@@ -1,0 +1,135 @@
+"""Bytes per measurement of a recording, per format and codec, on the built-in workload.
+
+Records each preset headless at ops depth (``zlprof record --profile-depth ops``), then
+writes the same frames, as the child sent them, through each recorder:
+
+* schema 1 (uncompressed single frames, the format of the issue's 25.6 B/measurement);
+* schema 2.0 (zlib chunks of what one pipe read delivered; here: one chunk per frame run);
+* schema 2.1 (this recorder: compact measurement columns, chunks per flush window), at
+  zlib levels 1 and 6, and with zstandard when it is importable (for comparison only);
+
+and prints bytes per measurement, the recorder's encode rate and the reader's decode rate
+(read + decompress + expand, no folding) in measurements per second.
+
+Run: python benchmarks/bench_recording_size.py [--presets tiny,small,medium] [--tokens N]
+     python benchmarks/bench_recording_size.py FILE.zlp ...   (existing recordings)
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from zlprof import protocol, recording
+from zlprof.recording import RecordingWriter, read_recording
+
+
+def wire(fr: protocol.Frame) -> bytes:
+    """The frame as the child sent it (single frame, schema 2 header)."""
+
+    def enc(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return v.tobytes()
+        if isinstance(v, dict):
+            return {k: enc(x) for k, x in v.items()}
+        return v
+
+    return protocol.pack_frame(msgpack.packb([fr.kind, enc(fr.body)], use_bin_type=True))
+
+
+def sizes(frames: list[protocol.Frame], tmp: Path) -> dict[str, tuple[int, float, float]]:
+    """format -> (bytes, encode seconds, decode seconds)."""
+    wires = [wire(f) for f in frames]
+    out: dict[str, tuple[int, float, float]] = {}
+    v1 = sum(8 + len(w) - protocol.HEADER_SIZE for w in wires) + protocol.PREAMBLE_SIZE
+    out["schema 1 (uncompressed)"] = (v1, 0.0, 0.0)
+    t = time.perf_counter()
+    v20 = protocol.PREAMBLE_SIZE + sum(
+        len(c) for c in recording.chunk_frames(b"".join(wires), 0)
+    )
+    out["schema 2.0 (zlib 1 per run)"] = (v20, time.perf_counter() - t, 0.0)
+    for level in (1, 6):
+        p = tmp / f"l{level}.zlp"
+        t = time.perf_counter()
+        with RecordingWriter(p, force=True, max_size=0, level=level) as w:
+            for x in wires:
+                w.write_raw(x)
+        enc = time.perf_counter() - t
+        t = time.perf_counter()
+        res = read_recording(p)
+        dec = time.perf_counter() - t
+        assert sum(f.body["n"] for f in res.frames if f.kind == "meas") == n_meas(frames)
+        out[f"schema 2.1 (compact, zlib {level})"] = (p.stat().st_size, enc, dec)
+    try:
+        import zstandard
+    except ImportError:
+        return out
+    # the same 2.1 chunk contents, compressed with zstandard instead (not a codec here)
+    p = tmp / "l1.zlp"
+    data = p.read_bytes()
+    contents = [raw.content() for raw in protocol.walk(data, protocol.PREAMBLE_SIZE)]
+    for lv in (3, 9):
+        c = zstandard.ZstdCompressor(level=lv)
+        d = zstandard.ZstdDecompressor()
+        t = time.perf_counter()
+        comp = [c.compress(x) for x in contents]
+        enc = time.perf_counter() - t
+        t = time.perf_counter()
+        for x in comp:
+            d.decompress(x)
+        dec = time.perf_counter() - t
+        total = protocol.PREAMBLE_SIZE + sum(len(x) + protocol.HEADER_SIZE for x in comp)
+        out[f"  2.1 content, zstd {lv} (compress only)"] = (total, enc, dec)
+        t = time.perf_counter()
+        for x in contents:
+            zlib.compress(x, 1)
+    return out
+
+
+def n_meas(frames: list[protocol.Frame]) -> int:
+    return sum(f.body["n"] for f in frames if f.kind == "meas")
+
+
+def record(preset: str, tokens: int, out: Path) -> Path:
+    cmd = [sys.executable, "-m", "zlprof", "record", "--preset", preset, "--profile-depth",
+           "ops", "--requests", "1", "--max-tokens", str(tokens), "--out", str(out), "--force",
+           "--format", "json"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("files", nargs="*")
+    ap.add_argument("--presets", default="tiny,small,medium")
+    ap.add_argument("--tokens", type=int, default=24)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        files = [Path(f) for f in args.files] or [
+            record(p, args.tokens, tmp / f"{p}.zlp") for p in args.presets.split(",")
+        ]
+        for f in files:
+            frames = read_recording(f).frames
+            n = n_meas(frames)
+            secs = max(1e-9, (max(fr.body["t1"].max() for fr in frames if fr.kind == "meas" and fr.body["n"])
+                              - next(fr.body["start_ns"] for fr in frames if fr.kind == "hello")) / 1e9)
+            print(f"{f.stem}: {n:,} measurements over {secs:.1f} s ({n / secs:,.0f}/s)")
+            for name, (size, enc, dec) in sizes(frames, tmp).items():
+                rate = f"  encode {n / enc / 1e6:5.2f} M/s" if enc else ""
+                rate += f"  read {n / dec / 1e6:5.2f} M/s" if dec else ""
+                print(f"  {name:38s} {size / n:6.2f} B/meas  {size / secs * 3600 / 1e6:8.1f} MB/h"
+                      f"{rate}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,391 @@
+"""Recordings that last: the compact encoding, bounded sessions, write failures, pruning."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zlprof import cli, protocol, recording
+from zlprof.recording import RecordingWriter, WriteFailure, load_session, read_recording
+from zlprof.replay import ReplaySource
+from zlprof.session import SessionState
+from zlprof.sessions import delete_sessions, prune_plan
+from zlprof.sources import LiveSource
+
+I64 = st.integers(-(2**63), 2**63 - 1)
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+@st.composite
+def meas_bodies(draw: st.DrawFn) -> list[dict]:
+    mem = draw(st.booleans())
+    tid = draw(st.integers(0, 2**62))
+    out = []
+    for _ in range(draw(st.integers(1, 4))):
+        n = draw(st.integers(0, 12))
+        col = st.lists(I64, min_size=n, max_size=n)
+        b = {
+            "tid": tid,
+            "n": n,
+            "path": np.array(draw(st.lists(st.integers(-(2**31), 2**31 - 1), min_size=n,
+                                           max_size=n)), dtype="<i4"),
+            "t0": np.array(draw(col), dtype="<i8"),
+            "t1": np.array(draw(col), dtype="<i8"),
+        }
+        if mem:
+            b["m0"] = np.array(draw(col), dtype="<i8")
+            b["m1"] = np.array(draw(col), dtype="<i8")
+        out.append(b)
+    return out
+
+
+def _same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k, v in a.items():
+        if isinstance(v, np.ndarray):
+            assert b[k].dtype == v.dtype and np.array_equal(b[k], v), k
+        else:
+            assert b[k] == v, k
+
+
+@settings(max_examples=300, deadline=None)
+@given(meas_bodies(), st.integers(0, 2**32 - 1))
+def test_compact_encoding_round_trips_any_frames(bodies: list[dict], stream: int) -> None:
+    content = protocol.encode_compact(bodies)
+    got = protocol.decode_content(content, stream)
+    assert len(got) == len(bodies)
+    for b, fr in zip(bodies, got, strict=True):
+        assert (fr.kind, fr.stream) == ("meas", stream)
+        _same(b, fr.body)
+
+
+@settings(max_examples=60, deadline=None)
+@given(meas_bodies())
+def test_damaged_compact_frame_is_a_protocol_error(bodies: list[dict]) -> None:
+    import msgpack
+
+    kind, body = msgpack.unpackb(protocol.encode_compact(bodies))
+    body["cols"] = body["cols"] + b"\0"
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode_content(msgpack.packb([kind, body]))
+
+
+def _frames(n_batches: int, k: int = 200, seed: int = 0, t_start: int = 10**12,
+            tick_ns: int = 50_000_000) -> list[bytes]:
+    """A session as a child streams it: hello, names, then per tick a measurement batch,
+    tokens, costs and a memory sample; an end frame last."""
+    rng = np.random.default_rng(seed)
+    out = [
+        protocol.encode_hello(pid=1, argv=["t"], start_ns=t_start, wall_time=1.7e9, python="3",
+                              numpy_version="2", platform="linux"),
+        protocol.encode_names([(1, 0, "forward_pass"), (2, 1, "matmul"), (3, 0, "sampling")]),
+    ]
+    for i in range(n_batches):
+        t = t_start + i * tick_ns
+        d = rng.lognormal(11, 0.3, k).astype(np.int64)
+        t0 = t + np.arange(k, dtype=np.int64) * 200_000
+        path = rng.integers(1, 4, k).astype(np.int32)
+        m0 = (1 << 28) + rng.integers(0, 1 << 16, k)
+        out.append(protocol.encode_measurements(7, path, t0, t0 + d, m0, m0 + 64))
+        out.append(protocol.encode_tokens([(t + tick_ns - 1, 0, i + 1, "decode", "x")]))
+        out.append(protocol.encode_costs([(2, k // 3, 10**6, 10**5)]))
+        out.append(protocol.encode_memory([t + 1], [(1 << 29) + i], [-1], {"kv": [i * 16]}))
+    out.append(protocol.encode_end(0, "exited normally"))
+    return out
+
+
+def test_recording_holds_every_frame_in_each_kinds_order(tmp_path: Path) -> None:
+    frames = _frames(60)
+    p = tmp_path / "a.zlp"
+    with RecordingWriter(p) as w:
+        for f in frames:
+            w.write_raw(f)
+    res = read_recording(p)
+    assert res.schema == protocol.SCHEMA == (2, 1) and res.warning is None
+    want = protocol.decode_stream(b"".join(frames))
+    for kind in protocol.KINDS:
+        a = [f.body for f in want if f.kind == kind]
+        b = [f.body for f in res.frames if f.kind == kind]
+        assert len(a) == len(b), kind
+        for x, y in zip(a, b, strict=True):
+            if kind in ("meas", "mem"):
+                for key in x:
+                    if isinstance(x[key], np.ndarray):
+                        assert np.array_equal(x[key], y[key])
+            else:
+                assert x == y
+    # what a view shows is the same as folding the stream itself
+    live = SessionState()
+    live.ingest_many(want)
+    rec = load_session(p)
+    assert rec.measurements == live.measurements == 60 * 200
+    for pid, acc in live.ops.items():
+        a, b = acc.stats().as_dict(), rec.ops[pid].stats().as_dict()
+        for key in ("avg_ms", "std_ms"):  # folded in other batches: rounding differs
+            assert b.pop(key) == pytest.approx(a.pop(key), rel=1e-12)
+        assert a == b
+
+
+def test_schema_2_0_recordings_still_read(tmp_path: Path) -> None:
+    """The 2.0 recorder's chunks (no compact encoding) read as before."""
+    frames = _frames(5)
+    p = tmp_path / "old.zlp"
+    p.write_bytes(protocol.preamble(2, 0) + b"".join(
+        recording.chunk_frames(b"".join(frames), 0)))
+    res = read_recording(p)
+    assert res.schema == (2, 0) and res.warning is None
+    assert load_session(p).measurements == 5 * 200
+
+
+def test_old_fixtures_read_by_the_new_reader() -> None:
+    root = Path(__file__).resolve().parents[1]
+    files = [*sorted((root / "sample_runs").glob("*.zlp")), root / "tests/fixtures/session.zlp"]
+    assert files
+    for f in files:
+        res = read_recording(f)
+        assert res.warning is None and res.frames[0].kind == "hello"
+        assert load_session(f).measurements > 0
+
+
+# --------------------------------------------------------------------------- bounded
+
+
+def test_session_passing_its_budget_many_times_keeps_the_whole_sessions_counts(
+    tmp_path: Path,
+) -> None:
+    frames = _frames(600, k=300)  # 180,000 measurements, 30 s of session
+    full = tmp_path / "full.zlp"
+    with RecordingWriter(full, max_size=0) as w:
+        for f in frames:
+            w.write_raw(f)
+    budget = full.stat().st_size // 5
+    p = tmp_path / "bounded.zlp"
+    with RecordingWriter(p, max_size=budget) as w:
+        sizes = []
+        for f in frames:
+            w.write_raw(f)
+            sizes.append(w.bytes_written)
+    assert w.compactions >= 3
+    assert w.failure is None
+    # the file never grows past the budget by more than one flush window's chunks
+    assert p.stat().st_size <= budget * 1.1
+    assert max(sizes) <= budget * 1.5
+    a, b = load_session(full), load_session(p)
+    assert b.measurements == a.measurements == 600 * 300
+    for pid, acc in a.ops.items():
+        sa, sb = acc.stats().as_dict(), b.ops[pid].stats().as_dict()
+        assert sb["count"] == sa["count"]
+        assert sb["total_ms"] == pytest.approx(sa["total_ms"])
+        assert sb["min_ms"] == sa["min_ms"] and sb["max_ms"] == sa["max_ms"]
+        assert sb["avg_ms"] == pytest.approx(sa["avg_ms"])
+        assert sb["std_ms"] == pytest.approx(sa["std_ms"], rel=1e-6)
+        assert sb["median_ms"] == pytest.approx(sa["median_ms"], rel=2e-3)  # histogram
+        assert (sb["mem_allocated_bytes"], sb["mem_peak_bytes"]) == (
+            sa["mem_allocated_bytes"], sa["mem_peak_bytes"])
+    assert b.costs == a.costs
+    assert b.tokens_total == a.tokens_total == 600
+    assert (b.first_ns, b.last_ns) == (a.first_ns, a.last_ns)
+    mem = b.memory_series()
+    assert mem["t"][0] == a.memory_series()["t"][0]  # the memory series spans the session
+    assert mem["t"][-1] == a.memory_series()["t"][-1]
+    assert b.full_from_ns is not None and a.first_ns < b.full_from_ns < a.last_ns
+    (note,) = [w for w in b.warnings if w.startswith("bounded recording:")]
+    assert "raw measurements from" in note
+    # a replay starts where full resolution starts, and ends with the whole session
+    src = ReplaySource(p, speed=None)
+    assert src.position_s == pytest.approx(src.full_from_s)
+    assert src.full_from_s == pytest.approx((b.full_from_ns - 10**12) / 1e9)
+    src.start()
+    assert src.wait(30)
+    assert src.state.measurements == a.measurements
+    src.seek(src.duration_s / 2, wait=True)
+    src.seek(src.duration_s, wait=True)
+    assert src.state.ops[2].count == a.ops[2].count
+    src.stop()
+
+
+def test_unlimited_budget_never_compacts(tmp_path: Path) -> None:
+    p = tmp_path / "a.zlp"
+    with RecordingWriter(p, max_size=0) as w:
+        for f in _frames(50):
+            w.write_raw(f)
+    assert w.compactions == 0
+    assert not [fr for fr in read_recording(p).frames if fr.kind == "summary"]
+
+
+# --------------------------------------------------------------------------- failures
+
+
+class FullDisk:
+    """A file object that takes ``room`` bytes, then raises ENOSPC (partial writes too)."""
+
+    def __init__(self, f, room: int) -> None:  # noqa: ANN001
+        self.f = f
+        self.room = room
+
+    def write(self, b) -> int:  # noqa: ANN001
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        take = min(len(b), self.room)
+        self.room -= take
+        return self.f.write(bytes(b[:take]))
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.f, name)
+
+
+def test_disk_full_stops_at_the_last_complete_chunk(tmp_path: Path) -> None:
+    p = tmp_path / "a.zlp"
+    w = RecordingWriter(p, max_size=0)
+    w._f = FullDisk(w._f, 3000)
+    frames = _frames(200)
+    for f in frames:
+        w.write_raw(f)
+        w.flush()
+    w.close()
+    f = w.failure
+    assert isinstance(f, WriteFailure)
+    assert (f.reason, f.errno) == ("disk full", errno.ENOSPC)
+    assert f.bytes_kept == p.stat().st_size < 3000 + protocol.PREAMBLE_SIZE
+    assert "disk full (ENOSPC)" in f.describe() and f"{f.bytes_kept:,} bytes" in f.describe()
+    res = read_recording(p)
+    assert res.warning is None and res.frames  # ends on a complete chunk
+    assert res.frames[0].kind == "hello"
+
+
+def test_live_session_goes_on_when_the_recording_fails(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    real = RecordingWriter.__init__
+
+    def small_disk(self, *a, **kw) -> None:  # noqa: ANN001
+        real(self, *a, **kw)
+        self._f = FullDisk(self._f, 2000)
+
+    monkeypatch.setattr(RecordingWriter, "__init__", small_disk)
+    monkeypatch.setattr(recording, "FLUSH_S", 0.0)
+    code = ("import zlprof\nfor i in range(3000):\n    with zlprof.measure('step'):\n"
+            "        sum(range(50))\n")
+    src = LiveSource([sys.executable, "-c", code], tmp_path / "a.zlp")
+    src.start()
+    assert src.wait(60)
+    src.stop()
+    assert src.status == "ended"
+    assert src.state.stats_for_name("step").count == 3000  # the session went on
+    f = src.recording_failure
+    assert f is not None and f.reason == "disk full"
+    assert f.describe() in src.state.warnings
+    assert f.banner() == f"STOPPED: disk full, {f.bytes_kept:,} bytes kept"
+    res = read_recording(tmp_path / "a.zlp")
+    assert res.warning is None
+    assert res.frames and res.frames[0].kind == "hello"  # what was written is whole
+    assert sum(fr.body["n"] for fr in res.frames if fr.kind == "meas") < 3000
+
+
+def test_record_exits_non_zero_with_one_line_when_the_disk_fills(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = RecordingWriter.__init__
+
+    def small_disk(self, *a, **kw) -> None:  # noqa: ANN001
+        real(self, *a, **kw)
+        self._f = FullDisk(self._f, 1500)
+
+    monkeypatch.setattr(RecordingWriter, "__init__", small_disk)
+    monkeypatch.setattr(recording, "FLUSH_S", 0.0)
+    code = "import zlprof\nfor i in range(2000):\n    with zlprof.measure('step'):\n        pass\n"
+    out = tmp_path / "r.zlp"
+    rc = cli.main(["record", "--out", str(out), "--format", "json", "--",
+                   sys.executable, "-c", code])
+    err = capsys.readouterr().err
+    assert rc == cli.EXIT_FAILED
+    lines = [ln for ln in err.splitlines() if ln.startswith("zlprof:")]
+    assert lines == [f"zlprof: error: recording stopped: disk full (ENOSPC); {out} keeps the "
+                     f"first {out.stat().st_size:,} bytes (every frame complete up to then)"]
+    assert "recorded" not in err and "Traceback" not in err
+
+
+def _can_mount() -> bool:
+    return sys.platform.startswith("linux") and hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+@pytest.mark.skipif(not _can_mount(), reason="mounting a tmpfs needs root")
+def test_record_on_a_real_full_filesystem(tmp_path: Path) -> None:
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+                       capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("mount not permitted here")
+    try:
+        code = ("import zlprof\nfor i in range(400000):\n    with zlprof.measure('step'):\n"
+                "        pass\n")
+        out = mnt / "r.zlp"
+        p = subprocess.run(
+            [sys.executable, "-m", "zlprof", "record", "--out", str(out), "--format", "json",
+             "--", sys.executable, "-c", code],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert p.returncode == cli.EXIT_FAILED
+        assert "recording stopped: disk full (ENOSPC)" in p.stderr
+        assert "Traceback" not in p.stderr and "recorded" not in p.stderr
+        assert '"count": 400000' in p.stdout.replace(" ", "").replace('"count":', '"count": ')
+        res = read_recording(out)
+        assert res.warning is None and res.frames
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+# --------------------------------------------------------------------------- pruning
+
+
+def _rec(path: Path, wall: float) -> Path:
+    with RecordingWriter(path) as w:
+        w.write_raw(protocol.encode_hello(pid=1, argv=["t"], start_ns=0, wall_time=wall,
+                                          python="3", numpy_version="2", platform="linux"))
+        w.write_raw(protocol.encode_end(0))
+    return path
+
+
+def test_prune_by_age_and_total_size(tmp_path: Path) -> None:
+    now = 1.8e9
+    day = 86400
+    paths = [_rec(tmp_path / f"{i}.zlp", now - i * day - 10) for i in range(5)]
+    two = paths[0].stat().st_size + paths[1].stat().st_size
+    assert [i.path for i in prune_plan(tmp_path, older_than_days=2.5, now=now)] == \
+        [paths[4], paths[3]]
+    assert [i.path for i in prune_plan(tmp_path, keep_bytes=two, now=now)] == \
+        [paths[4], paths[3], paths[2]]
+    assert prune_plan(tmp_path, keep_bytes=10 * two, now=now) == []
+    n, errors = delete_sessions(prune_plan(tmp_path, older_than_days=2.5, now=now))
+    assert (n, errors) == (2, [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.zlp", "1.zlp", "2.zlp"]
+
+
+def test_prune_command_asks_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    d = tmp_path / "zlprof" / "sessions"
+    d.mkdir(parents=True)
+    old = _rec(d / "old.zlp", 1.0e9)
+    new = _rec(d / "new.zlp", 4.0e9)
+    # no terminal to ask on: nothing deleted, one line, non-zero
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115
+    assert cli.main(["sessions", "--prune", "--older-than", "30"]) == cli.EXIT_USAGE
+    assert old.exists()
+    assert "add --yes" in capsys.readouterr().err
+    assert cli.main(["sessions", "--prune", "--older-than", "30", "--yes"]) == 0
+    assert not old.exists() and new.exists()
+    assert cli.main(["sessions", "--prune"]) == cli.EXIT_USAGE
+    assert cli.main(["sessions", "--prune", "--keep-size", "lots"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--keep-size: cannot read 'lots' as a size" in err and "Traceback" not in err
