@@ -1,7 +1,7 @@
 """Bytes per measurement of a recording, per format and codec, on the built-in workload.
 
-Records each preset headless at ops depth (``zlprof record --profile-depth ops``), then
-writes the same frames, as the child sent them, through each recorder:
+Runs the built-in workload of each preset at ops depth, captures the frame stream it
+sends (the pipe zlprof reads), then writes those frames through each recorder:
 
 * schema 1 (uncompressed single frames, the format of the issue's 25.6 B/measurement);
 * schema 2.0 (zlib chunks of what one pipe read delivered; here: one chunk per frame run);
@@ -18,6 +18,7 @@ Run: python benchmarks/bench_recording_size.py [--presets tiny,small,medium] [--
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,29 +27,16 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import numpy as np
 
 from zlprof import protocol, recording
 from zlprof.recording import RecordingWriter, read_recording
 
 
-def wire(fr: protocol.Frame) -> bytes:
-    """The frame as the child sent it (single frame, schema 2 header)."""
-
-    def enc(v: Any) -> Any:
-        if isinstance(v, np.ndarray):
-            return v.tobytes()
-        if isinstance(v, dict):
-            return {k: enc(x) for k, x in v.items()}
-        return v
-
-    return protocol.pack_frame(msgpack.packb([fr.kind, enc(fr.body)], use_bin_type=True))
-
-
-def sizes(frames: list[protocol.Frame], tmp: Path) -> dict[str, tuple[int, float, float]]:
-    """format -> (bytes, encode seconds, decode seconds)."""
-    wires = [wire(f) for f in frames]
+def sizes(stream: bytes, tmp: Path) -> dict[str, tuple[int, float, float]]:
+    """format -> (bytes, encode seconds, decode seconds) of the frames a child streamed."""
+    wires = [protocol.pack_frame(c) for _s, _f, c in protocol.split_frames(stream)]
+    frames = protocol.decode_stream(stream)
     out: dict[str, tuple[int, float, float]] = {}
     v1 = sum(8 + len(w) - protocol.HEADER_SIZE for w in wires) + protocol.PREAMBLE_SIZE
     out["schema 1 (uncompressed)"] = (v1, 0.0, 0.0)
@@ -61,7 +49,7 @@ def sizes(frames: list[protocol.Frame], tmp: Path) -> dict[str, tuple[int, float
         p = tmp / f"l{level}.zlp"
         t = time.perf_counter()
         with RecordingWriter(p, force=True, max_size=0, level=level) as w:
-            for x in wires:
+            for x in wires:  # as LiveSource passes them: whatever one pipe read delivered
                 w.write_raw(x)
         enc = time.perf_counter() - t
         t = time.perf_counter()
@@ -99,36 +87,63 @@ def n_meas(frames: list[protocol.Frame]) -> int:
     return sum(f.body["n"] for f in frames if f.kind == "meas")
 
 
-def record(preset: str, tokens: int, out: Path) -> Path:
-    cmd = [sys.executable, "-m", "zlprof", "record", "--preset", preset, "--profile-depth",
-           "ops", "--requests", "1", "--max-tokens", str(tokens), "--out", str(out), "--force",
-           "--format", "json"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return out
+def record(preset: str, tokens: int, requests: int) -> bytes:
+    """The raw frame stream the built-in workload sends at ops depth."""
+    r, w = os.pipe()
+    cmd = [sys.executable, "-m", "zlprof.workload", "--preset", preset, "--profile-depth",
+           "ops", "--requests", str(requests), "--max-tokens", str(tokens)]
+    env = dict(os.environ, ZLPROF_FD=str(w))
+    proc = subprocess.Popen(cmd, pass_fds=(w,), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    os.close(w)
+    parts = []
+    while True:
+        b = os.read(r, 1 << 20)
+        if not b:
+            break
+        parts.append(b)
+    os.close(r)
+    proc.wait()
+    return b"".join(parts)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("files", nargs="*")
     ap.add_argument("--presets", default="tiny,small,medium")
-    ap.add_argument("--tokens", type=int, default=24)
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--requests", type=int, default=3)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        files = [Path(f) for f in args.files] or [
-            record(p, args.tokens, tmp / f"{p}.zlp") for p in args.presets.split(",")
-        ]
-        for f in files:
-            frames = read_recording(f).frames
+        if args.files:
+            streams = {}
+            for f in args.files:  # a recording's frames, re-encoded as single frames
+                frames = read_recording(f).frames
+                streams[Path(f).stem] = b"".join(
+                    protocol.encode_frame(fr.kind, _bytes(fr.body)) for fr in frames)
+        else:
+            streams = {p: record(p, args.tokens, args.requests) for p in args.presets.split(",")}
+        for name, stream in streams.items():
+            frames = protocol.decode_stream(stream)
             n = n_meas(frames)
-            secs = max(1e-9, (max(fr.body["t1"].max() for fr in frames if fr.kind == "meas" and fr.body["n"])
-                              - next(fr.body["start_ns"] for fr in frames if fr.kind == "hello")) / 1e9)
-            print(f"{f.stem}: {n:,} measurements over {secs:.1f} s ({n / secs:,.0f}/s)")
-            for name, (size, enc, dec) in sizes(frames, tmp).items():
+            start = next(fr.body["start_ns"] for fr in frames if fr.kind == "hello")
+            last = max(int(fr.body["t1"].max()) for fr in frames if fr.kind == "meas" and fr.body["n"])
+            secs = max(1e-9, (last - start) / 1e9)
+            print(f"{name}: {n:,} measurements over {secs:.1f} s ({n / secs:,.0f}/s)")
+            for fmt_name, (size, enc, dec) in sizes(stream, tmp).items():
                 rate = f"  encode {n / enc / 1e6:5.2f} M/s" if enc else ""
                 rate += f"  read {n / dec / 1e6:5.2f} M/s" if dec else ""
-                print(f"  {name:38s} {size / n:6.2f} B/meas  {size / secs * 3600 / 1e6:8.1f} MB/h"
+                print(f"  {fmt_name:38s} {size / n:6.2f} B/meas  {size / secs * 3600 / 1e6:8.1f} MB/h"
                       f"{rate}")
+
+
+def _bytes(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tobytes()
+    if isinstance(v, dict):
+        return {k: _bytes(x) for k, x in v.items()}
+    return v
 
 
 if __name__ == "__main__":

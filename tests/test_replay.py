@@ -13,7 +13,7 @@ import pytest
 from test_replay_synthetic import write_synthetic
 from zlprof import protocol, replay
 from zlprof.recording import RecordingError, load_session, read_recording
-from zlprof.replay import ReplaySource, clone_state, frame_time
+from zlprof.replay import ReplaySource, clone_state, frame_time, in_time_order
 from zlprof.session import SessionState
 from zlprof.sources import LiveSource
 
@@ -87,9 +87,16 @@ def fingerprint(st: SessionState) -> dict[str, object]:
         )
 
 
+def read_played(path: Path):  # noqa: ANN201
+    """The recording's frames in the order a replay plays them (in_time_order)."""
+    res = read_recording(path)
+    res.frames, res.ends = in_time_order(res.frames, res.ends)
+    return res
+
+
 def frame_times(path: Path) -> list[float]:
     """Due time (s) of each frame: its latest timestamp since the hello, never decreasing."""
-    res = read_recording(path)
+    res = read_played(path)
     start = next(fr.body["start_ns"] for fr in res.frames if fr.kind == "hello")
     out, t = [], 0
     for fr in res.frames:
@@ -102,7 +109,7 @@ def frame_times(path: Path) -> list[float]:
 
 def played_to(path: Path, seconds: float, exact_limit: int | None = None) -> SessionState:
     """The reference: every frame due by ``seconds`` folded, one frame at a time."""
-    res = read_recording(path)
+    res = read_played(path)
     times = frame_times(path)
     st = SessionState() if exact_limit is None else SessionState(exact_limit=exact_limit)
     if res.warning:

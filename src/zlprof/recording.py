@@ -3,16 +3,39 @@
 Layout (schema 2.x; see protocol.py for the frame header)::
 
     magic   8 bytes  b"\\x89ZLPROF\\n"
-    version 2 x u16  schema major, minor (little-endian)
-    frames  zlib-compressed chunks, each holding the frames one process (``stream``) sent,
-            in arrival order; measurement/memory/cost runs are chunked apart from the
-            rest (FLAG_BULK), so a listing can skip them
+    version 2 x u16  schema major, minor (little-endian; this writer: 2.1)
+    frames  zlib-compressed chunks, each holding frames of one process (``stream``);
+            per flush window a chunk of the other frames (hello, names, tokens, logs, ...)
+            and then a FLAG_BULK chunk of its measurements (as compact ``cmeas`` columns),
+            memory samples and costs, so a listing can skip the bulk
 
-The writer appends whole chunks and flushes per write, so a crash loses at most the write
-in flight. The reader yields every readable frame: after a damaged frame it finds the next
-good one by its sync word and checksum, so damage costs the frames it touches, and the
-result says which byte ranges were skipped (:class:`~zlprof.protocol.Damage`). Schema 1.x
-recordings (no sync word, uncompressed) are still read, up to their first damage.
+Writing. Frames are buffered per stream and written once 1 MiB is pending, the oldest is
+two seconds old, or they span two seconds of session time (``FLUSH_*``); ``close`` writes
+the rest. Within a window the other frames precede the bulk ones, so a replay may see a
+measurement up to two seconds after a token it preceded (a replay sorts them back by
+time: :func:`zlprof.replay.in_time_order`); every kind keeps its own order, and
+a window's costs frames (increments) are summed into one.
+The file is opened unbuffered and every chunk is written whole or not at all: a failed
+write (disk full, quota, removed directory, read-only remount) cuts the file back to its
+last complete chunk, stops recording and is kept as a typed :class:`WriteFailure`; the
+writer never raises after it is open.
+
+Budget. ``max_size`` (default 1 GiB, ``--max-size``; 0 = unlimited) bounds the file: past
+it, the writer folds the oldest raw measurement chunks (and any earlier summary) into one
+``summary`` chunk per stream (per-op count, total, mean, M2, min, max, memory deltas and
+the op's LogHistogram; the memory series, bounded as SessionState bounds it; the summed
+costs), keeps every non-bulk frame and the newest raw chunks (half the budget), and
+replaces the file atomically (a temporary file, fsync, rename). A session can pass its
+budget any number of times: every statistic of the whole session stays (percentiles of
+the summarised part come from the histogram, within 0.1 %); raw measurements, and with
+them window statistics and exports, start at the summary's ``upto``, which the reader
+states as a warning and where a replay starts.
+
+Reading yields every readable frame: after a damaged frame it finds the next good one by
+its sync word and checksum, so damage costs the frames it touches, and the result says
+which byte ranges were skipped (:class:`~zlprof.protocol.Damage`). Schema 2.0 files (no
+compact frames) and 1.x files (no sync word, uncompressed; read up to their first damage)
+are read unchanged.
 """
 
 from __future__ import annotations
@@ -34,8 +57,9 @@ if TYPE_CHECKING:
 MAGIC = protocol.MAGIC
 FILE_HEADER_SIZE = protocol.PREAMBLE_SIZE
 SUFFIX = ".zlp"
-#: zlib level of recorded chunks (1: fast; the ratio gain of higher levels is small here)
-COMPRESS_LEVEL = 1
+#: zlib level of recorded chunks (6: 4 % smaller than 1 on the compact columns, at about
+#: the same speed; benchmarks/bench_recording_size.py)
+COMPRESS_LEVEL = 6
 
 
 class RecordingError(Exception):
@@ -70,11 +94,11 @@ DEFAULT_MAX_SIZE = 1 << 30
 #: pending or the oldest pending frame is ``FLUSH_S`` old (a crash of zlprof itself loses
 #: at most that; a crashing child loses nothing: the writer is closed, which flushes).
 FLUSH_BYTES = 1 << 20
-FLUSH_S = 1.0
+FLUSH_S = 2.0
 #: ... or once the pending frames span this much session time (a chunk pair holds the
 #: measurements and the other frames of a window apart, so a replay sees them at most
 #: this far out of order)
-FLUSH_SPAN_NS = 500_000_000
+FLUSH_SPAN_NS = 2_000_000_000
 #: A compaction keeps the newest raw measurement chunks up to this share of the budget.
 KEEP_SHARE = 0.5
 
@@ -134,6 +158,8 @@ class _Pending:
         self.bulk: list[bytes] = []
         #: decoded measurement bodies by (tid, has memory columns), in arrival order
         self.meas: dict[tuple[int, bool], list[dict]] = {}
+        #: costs increments summed per path id (first appearance order)
+        self.costs: dict[int, list[int]] = {}
         self.nbytes = 0
         self.t_lo: int | None = None
         self.t_hi: int | None = None
@@ -224,6 +250,14 @@ class RecordingWriter:
                     pend.meas.setdefault(key, []).append(fr.body)
                     if fr.body["n"]:
                         pend.see(int(fr.body["t1"][-1]))
+                elif kind == "costs":
+                    # increments: a window's sum is what any reader keeps of them
+                    fr = protocol.decode_payload(content)
+                    for pid, calls, flops, nbytes in fr.body["rows"] if fr is not None else ():
+                        c = pend.costs.setdefault(pid, [0, 0, 0])
+                        c[0] += calls
+                        c[1] += flops
+                        c[2] += nbytes
                 elif kind in protocol.BULK_KINDS:
                     pend.bulk.append(content)
                 else:
@@ -252,6 +286,9 @@ class RecordingWriter:
                 self._append(self._chunk(b"".join(pend.other), stream, False), stream, "other")
             bulk = [protocol.encode_compact(bodies) for bodies in pend.meas.values()]
             bulk += pend.bulk
+            if pend.costs:
+                bulk.append(protocol.encode_costs(
+                    [(pid, *c) for pid, c in pend.costs.items()])[protocol.HEADER_SIZE:])
             if bulk and self.failure is None:
                 self._append(self._chunk(b"".join(bulk), stream, True), stream, "bulk")
         if self.failure is None and self.max_size and self.bytes_written > self._next_compact:

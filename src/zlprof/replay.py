@@ -49,6 +49,7 @@ from __future__ import annotations
 import bisect
 import copy
 import dataclasses
+import itertools
 import math
 import os
 import threading
@@ -185,6 +186,28 @@ def frame_time(fr: Frame) -> int | None:
         t = b.get("t")
         return int(t) if isinstance(t, int) and not isinstance(t, bool) and t > 0 else None
     return None
+
+
+def in_time_order(frames: list[Frame], ends: list[int]) -> tuple[list[Frame], list[int]]:
+    """Frames in the order they were sent, as far as their timestamps tell.
+
+    A 2.1 recorder stores a flush window's measurement chunk after its other frames
+    (tokens, logs), up to ``recording.FLUSH_SPAN_NS`` apart; this restores the interleaving
+    for playback: a stable sort by each frame's timestamp, a frame without one staying
+    right after the frame before it. Files of other recorders are already in that order
+    (the sort then moves nothing that a replay's due times would not have held back).
+    """
+    keys = []
+    t = -(1 << 63)
+    for fr in frames:
+        ft = frame_time(fr)
+        if ft is not None and fr.kind in ("meas", "mem", "tokens"):
+            t = ft
+        keys.append(t)
+    order = sorted(range(len(frames)), key=keys.__getitem__)
+    if all(i == j for i, j in enumerate(order)):
+        return frames, ends
+    return [frames[i] for i in order], [ends[i] for i in order]
 
 
 def _origin_ns(frames: list[Frame]) -> int:
@@ -429,10 +452,13 @@ class ReplaySource(Source):
         # "recorded PATH" on exit for a source that has one); ``path`` is the file played
         self.file_size = res.size
         self.warning = res.warning
-        self._frames = res.frames
+        frames, ends = in_time_order(res.frames, res.ends)
+        res.frames = frames
+        self._frames = frames
         self.damage = res.damage
-        # bytes of the file read once each frame is folded (the end of its chunk)
-        self._ends = res.ends
+        # bytes of the file read once each frame is folded (the end of its chunk, or of a
+        # later one the frame was stored before)
+        self._ends = list(itertools.accumulate(ends, max))
         self.origin_ns = _origin_ns(res.frames)
         times: list[int] = []
         t = 0
