@@ -163,8 +163,9 @@ def test_old_fixtures_read_by_the_new_reader() -> None:
 # --------------------------------------------------------------------------- bounded
 
 
+@pytest.mark.parametrize("background", [False, True], ids=["inline", "background"])
 def test_session_passing_its_budget_many_times_keeps_the_whole_sessions_counts(
-    tmp_path: Path,
+    tmp_path: Path, background: bool
 ) -> None:
     frames = _frames(600, k=300)  # 180,000 measurements, 30 s of session
     full = tmp_path / "full.zlp"
@@ -173,16 +174,17 @@ def test_session_passing_its_budget_many_times_keeps_the_whole_sessions_counts(
             w.write_raw(f)
     budget = full.stat().st_size // 5
     p = tmp_path / "bounded.zlp"
-    with RecordingWriter(p, max_size=budget) as w:
+    with RecordingWriter(p, max_size=budget, background=background) as w:
         sizes = []
         for f in frames:
             w.write_raw(f)
             sizes.append(w.bytes_written)
     assert w.compactions >= 3
     assert w.failure is None
-    # the file never grows past the budget by more than one flush window's chunks
     assert p.stat().st_size <= budget * 1.1
-    assert max(sizes) <= budget * 1.5
+    if not background:  # inline, the file never grows past the budget by more than a chunk
+        assert max(sizes) <= budget * 1.5
+    assert not list(tmp_path.glob("*.compacting"))
     a, b = load_session(full), load_session(p)
     assert b.measurements == a.measurements == 600 * 300
     for pid, acc in a.ops.items():
@@ -292,6 +294,47 @@ def test_live_session_goes_on_when_the_recording_fails(tmp_path: Path,
     assert res.warning is None
     assert res.frames and res.frames[0].kind == "hello"  # what was written is whole
     assert sum(fr.body["n"] for fr in res.frames if fr.kind == "meas") < 3000
+
+
+async def test_app_shows_a_persistent_banner_when_the_recording_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from fixtures.tui_support import PEAKS
+    from zlprof.tui.app import ZlprofApp
+    from zlprof.tui.widgets.status import StatusBar
+
+    real = RecordingWriter.__init__
+
+    def small_disk(self, *a, **kw) -> None:  # noqa: ANN001
+        real(self, *a, **kw)
+        self._f = FullDisk(self._f, 1000)
+
+    monkeypatch.setattr(RecordingWriter, "__init__", small_disk)
+    monkeypatch.setattr(recording, "FLUSH_S", 0.0)
+    code = ("import zlprof, time\nfor i in range(200):\n    with zlprof.measure('step'):\n"
+            "        time.sleep(0.01)\n")
+    src = LiveSource([sys.executable, "-c", code], tmp_path / "a.zlp")
+    src.start()
+    app = ZlprofApp(src, refresh_hz=10, peaks=PEAKS)
+    try:
+        async with app.run_test(size=(140, 30)) as pilot:
+            deadline = time.monotonic() + 30
+            bar = app.screen.query_one(StatusBar)
+            while time.monotonic() < deadline:
+                if bar.view is not None and "STOPPED" in bar.view.recording:
+                    break
+                await pilot.pause(0.05)
+            f = src.recording_failure
+            assert f is not None
+            assert bar.view.recording == f.banner()
+            assert "STOPPED: disk full" in bar.render().plain
+            assert src.status == "running"  # the session goes on
+            await pilot.pause(0.5)
+            assert "STOPPED: disk full" in bar.render().plain  # and the banner stays
+    finally:
+        src.stop()
 
 
 def test_record_exits_non_zero_with_one_line_when_the_disk_fills(

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -195,6 +196,7 @@ class RecordingWriter:
         *,
         level: int = COMPRESS_LEVEL,
         clock: Callable[[], float] = time.monotonic,
+        background: bool = True,
     ) -> None:
         self.path = Path(path)
         if max_size < 0:
@@ -225,6 +227,9 @@ class RecordingWriter:
         self._pending: dict[int, _Pending] = {}
         self._pending_bytes = 0
         self._next_compact = max_size
+        #: compactions run in a background thread (a live channel never waits for one)
+        self.background = background
+        self._job: _Compaction | None = None
 
     # ------------------------------------------------------------------ writing
 
@@ -291,6 +296,8 @@ class RecordingWriter:
                     [(pid, *c) for pid, c in pend.costs.items()])[protocol.HEADER_SIZE:])
             if bulk and self.failure is None:
                 self._append(self._chunk(b"".join(bulk), stream, True), stream, "bulk")
+        if self._job is not None:
+            self._install(block=False)
         if self.failure is None and self.max_size and self.bytes_written > self._next_compact:
             self.compact()
 
@@ -332,8 +339,15 @@ class RecordingWriter:
 
     def close(self) -> None:
         if self.closed:
+            job, self._job = self._job, None
+            if job is not None:
+                if job.thread is not None:
+                    job.thread.join()
+                job.discard()
             return
         self.flush()
+        if self._job is not None:
+            self._install()
         if self.closed:  # the flush failed
             return
         self.closed = True
@@ -355,11 +369,19 @@ class RecordingWriter:
 
     # ------------------------------------------------------------------ compaction
 
-    def compact(self) -> bool:
+    def compact(self, wait: bool | None = None) -> bool:
         """Fold the oldest raw measurement chunks into summaries so the newest ones fill
-        at most ``KEEP_SHARE`` of the budget; rewrite the file (atomically). False when
-        there was nothing to fold (then no retry before the file grows by half the budget).
+        at most ``KEEP_SHARE`` of the budget, and rewrite the file (atomically).
+
+        The folding and copying run in a background thread (``wait=False``, the default
+        of a writer made with ``background=True``) while writes go on appending; the next
+        write (or ``close``) installs the result: it copies what was appended meanwhile
+        and renames the new file over the old. False when there was nothing to fold (no
+        retry then before the file grows by a quarter of the budget) or a compaction is
+        already running.
         """
+        if self._job is not None or self.closed:
+            return False
         budget = self.max_size
         keep = int(budget * KEEP_SHARE)
         chunks = self._chunks
@@ -376,41 +398,53 @@ class RecordingWriter:
             cut = i
         old, new = chunks[:cut], chunks[cut:]
         if not any(c.kind == "bulk" for c in old):
-            self._next_compact = self.bytes_written + max(1, budget // 2)
+            self._next_compact = self.bytes_written + max(1, budget // 4)
             return False
-        tmp = self.path.with_name(self.path.name + ".compacting")
+        job = _Compaction(self.path, self.bytes_written, len(chunks), old, new, self.level)
+        self._job = job
+        if not (self.background if wait is None else not wait):
+            job.run()
+            self._install()
+            return True
+        job.thread = threading.Thread(target=job.run, name="zlprof-compact", daemon=True)
+        job.thread.start()
+        return True
+
+    def _install(self, block: bool = True) -> None:
+        """Put a finished compaction's file in place (appending what came meanwhile)."""
+        job = self._job
+        if job is None:
+            return
+        if job.thread is not None:
+            if not block and job.thread.is_alive():
+                return
+            job.thread.join()
+        self._job = None
+        if self.failure is not None:
+            job.discard()
+            return
+        if job.error is not None:
+            job.discard()
+            self._fail(job.error)
+            return
+        tail = self._chunks[job.nchunks :]
         try:
             with open(self.path, "rb") as f:
-                data = f.read(self.bytes_written)
-            summaries, folded = _summarise(data, [c for c in old if c.kind != "other"])
-            chunks_out: list[_Chunk] = []
-            with open(tmp, "wb") as out:
-                pos = out.write(protocol.preamble())
-
-                def put(blob: bytes | memoryview, stream: int, kind: str) -> None:
-                    nonlocal pos
-                    out.write(blob)
-                    chunks_out.append(_Chunk(pos, pos + len(blob), stream, kind))
-                    pos += len(blob)
-
-                mv = memoryview(data)
-                for c in old:
-                    if c.kind == "other":
-                        put(mv[c.start : c.end], c.stream, "other")
-                for stream, content in summaries.items():
-                    put(self._chunk(content, stream, False), stream, "summary")
-                for c in new:
-                    put(mv[c.start : c.end], c.stream, c.kind)
+                f.seek(job.end)
+                rest = f.read(self.bytes_written - job.end)
+            with open(job.tmp, "ab") as out:
+                out.write(rest)
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(tmp, self.path)
+            os.replace(job.tmp, self.path)
         except OSError as exc:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
+            job.discard()
             self._fail(exc)
-            return False
+            return
+        shift = job.size - job.end
+        chunks = job.chunks + [_Chunk(c.start + shift, c.end + shift, c.stream, c.kind)
+                               for c in tail]
+        size = job.size + len(rest)
         try:
             self._f.close()
         except OSError:
@@ -418,17 +452,70 @@ class RecordingWriter:
         try:
             self._f = open(self.path, "ab", buffering=0)  # noqa: SIM115
         except OSError as exc:
-            self.bytes_written = pos
-            self.closed = False
-            self.failure = WriteFailure.from_error(self.path, exc, pos)
-            self.closed = True
-            return False
-        self._chunks = chunks_out
-        self.bytes_written = pos
+            self.bytes_written = size
+            self._fail(exc)
+            return
+        self._chunks = chunks
+        self.bytes_written = size
         self.compactions += 1
-        self.measurements_summarised = folded
-        self._next_compact = max(budget, pos + max(1, budget // 4))
-        return True
+        self.measurements_summarised = job.folded
+        self._next_compact = max(self.max_size, size + max(1, self.max_size // 4))
+
+
+class _Compaction:
+    """One compaction's work: read the file's prefix, fold the old raw chunks into
+    summaries, write the new file's prefix to a temporary file (any thread)."""
+
+    def __init__(self, path: Path, end: int, nchunks: int, old: list[_Chunk],
+                 new: list[_Chunk], level: int) -> None:
+        self.path = path
+        self.tmp = path.with_name(path.name + ".compacting")
+        self.end = end
+        self.nchunks = nchunks
+        self.old = old
+        self.new = new
+        self.level = level
+        self.thread: threading.Thread | None = None
+        self.chunks: list[_Chunk] = []
+        self.size = 0
+        self.folded = 0
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except OSError as exc:
+            self.error = exc
+
+    def _run(self) -> None:
+        with open(self.path, "rb") as f:
+            data = f.read(self.end)
+        summaries, self.folded = _summarise(data, [c for c in self.old if c.kind != "other"])
+        mv = memoryview(data)
+        with open(self.tmp, "wb") as out:
+            pos = out.write(protocol.preamble())
+
+            def put(blob: bytes | memoryview, stream: int, kind: str) -> None:
+                nonlocal pos
+                out.write(blob)
+                self.chunks.append(_Chunk(pos, pos + len(blob), stream, kind))
+                pos += len(blob)
+
+            for c in self.old:
+                if c.kind == "other":
+                    put(mv[c.start : c.end], c.stream, "other")
+            for stream, content in summaries.items():
+                put(protocol.encode_chunk(content, stream=stream, level=self.level), stream,
+                    "summary")
+            for c in self.new:
+                put(mv[c.start : c.end], c.stream, c.kind)
+        self.size = pos
+
+    def discard(self) -> None:
+        try:
+            self.tmp.unlink()
+        except OSError:
+            pass
 
 
 def _summarise(data: bytes, chunks: list[_Chunk]) -> tuple[dict[int, bytes], int]:
