@@ -820,7 +820,8 @@ def scan(data: bytes, start: int, major: int = SCHEMA_MAJOR) -> ScanResult:
 # then all second bytes, ...). Columns, over all records r in order (zz = zigzag, so small
 # negative numbers stay small; arithmetic is modulo 2^64, so any int64 round-trips):
 #     path  zz(path[r])
-#     gap   zz(t0[r] - t1[r-1])     (t1[-1] = base: the first gap is 0)
+#     end   zz(1) when t0[r] < t1[r-1] (r encloses earlier records: its end follows theirs)
+#     gap   zz(t1[r] - t1[r-1]) when end, else zz(t0[r] - t1[r-1])   (t1[-1] = base)
 #     dur   zz(t1[r] - t0[r])
 #     dm0   zz(m0[r] - m0[r-1])     (m0[-1] = 0; only with mem)
 #     dm1   zz(m1[r] - m0[r])       (only with mem)
@@ -882,7 +883,11 @@ def encode_compact(bodies: list[dict[str, Any]]) -> bytes:
         if len(t1):
             prev[0] = base
             prev[1:] = t1[:-1]
-        cols = [_zigzag(path), _zigzag(t0 - prev), _zigzag(t1 - t0)]
+        # a record that started before the previous one ended encloses it (a parent):
+        # its end gap is small where its start gap is not
+        end = t0 < prev
+        gap = np.where(end, t1 - prev, t0 - prev)
+        cols = [_zigzag(path), _zigzag(end.astype(np.int64)), _zigzag(gap), _zigzag(t1 - t0)]
         if mem:
             m0 = np.concatenate([np.asarray(b["m0"], np.int64) for b in bodies])
             m1 = np.concatenate([np.asarray(b["m1"], np.int64) for b in bodies])
@@ -916,7 +921,7 @@ def decode_compact(body: Any, stream: int = 0) -> list[Frame]:
         raise ProtocolError("compact frame with an oversized measurement batch")
     n = int(ns.sum())
     widths = list(w)
-    if len(widths) != (5 if mem else 3) or any(x not in _WIDTHS for x in widths):
+    if len(widths) != (6 if mem else 4) or any(x not in _WIDTHS for x in widths):
         raise ProtocolError("compact frame with bad column widths")
     if len(cols) != n * sum(widths):
         raise ProtocolError("compact frame columns have the wrong size")
@@ -927,12 +932,14 @@ def decode_compact(body: Any, stream: int = 0) -> list[Frame]:
         vals.append(_unzigzag(_widen(mv[pos : pos + n * width], width, n)))
         pos += n * width
     with np.errstate(over="ignore"):
-        path, gap, dur = vals[0], vals[1], vals[2]
-        t1 = np.cumsum(gap + dur, dtype=np.int64) + np.int64(base)
+        path, end, gap, dur = vals[0], vals[1], vals[2], vals[3]
+        if np.any((end != 0) & (end != 1)):
+            raise ProtocolError("compact frame with a bad end flag")
+        t1 = np.cumsum(np.where(end != 0, gap, gap + dur), dtype=np.int64) + np.int64(base)
         t0 = t1 - dur
         if mem:
-            m0 = np.cumsum(vals[3], dtype=np.int64)
-            m1 = m0 + vals[4]
+            m0 = np.cumsum(vals[4], dtype=np.int64)
+            m1 = m0 + vals[5]
     path32 = path.astype(_I32)
     if not np.array_equal(path32, path):
         raise ProtocolError("compact frame path id out of range")
