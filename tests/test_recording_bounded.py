@@ -165,7 +165,7 @@ def test_old_fixtures_read_by_the_new_reader() -> None:
 
 @pytest.mark.parametrize("background", [False, True], ids=["inline", "background"])
 def test_session_passing_its_budget_many_times_keeps_the_whole_sessions_counts(
-    tmp_path: Path, background: bool
+    tmp_path: Path, background: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     frames = _frames(600, k=300)  # 180,000 measurements, 30 s of session
     full = tmp_path / "full.zlp"
@@ -206,6 +206,12 @@ def test_session_passing_its_budget_many_times_keeps_the_whole_sessions_counts(
     assert b.full_from_ns is not None and a.first_ns < b.full_from_ns < a.last_ns
     (note,) = [w for w in b.warnings if w.startswith("bounded recording:")]
     assert "raw measurements from" in note
+    if background:  # the command line says what a bounded recording holds
+        rc = cli.main(["export", str(p), "--format", "csv", "-o", str(tmp_path / "m.csv")])
+        assert rc == 0
+        rows = (tmp_path / "m.csv").read_text().count("\n") - 1
+        assert 0 < rows < a.measurements
+        assert "bounded recording:" in capsys.readouterr().err
     # a replay starts where full resolution starts, and ends with the whole session
     src = ReplaySource(p, speed=None)
     assert src.position_s == pytest.approx(src.full_from_s)

@@ -288,6 +288,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     res = read_recording(args.path)
     if res.warning:
         print(f"zlprof: warning: {res.warning}", file=sys.stderr)
+    summarised = sum(fr.body["n"] for fr in res.frames if fr.kind == "summary")
+    if summarised:
+        print(f"zlprof: warning: bounded recording: {summarised:,} older measurements are kept "
+              "as per-op statistics only; the export holds the raw ones after them",
+              file=sys.stderr)
     out = Path(args.out)
     if out.exists() and not args.force:
         raise UserError(f"{out} already exists (use --force to overwrite)")
