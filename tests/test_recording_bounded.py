@@ -274,6 +274,23 @@ def test_disk_full_stops_at_the_last_complete_chunk(tmp_path: Path) -> None:
     assert res.frames[0].kind == "hello"
 
 
+def test_removed_directory_is_a_failure_not_silence(tmp_path: Path) -> None:
+    import shutil
+
+    d = tmp_path / "sessions"
+    w = RecordingWriter(d / "a.zlp", max_size=0)
+    frames = _frames(3)
+    w.write_raw(frames[0])
+    w.flush()
+    shutil.rmtree(d)
+    for f in frames[1:]:
+        w.write_raw(f)  # never raises
+    w.close()
+    assert w.failure is not None
+    assert (w.failure.reason, w.failure.errno, w.failure.bytes_kept) == (
+        "file or its directory removed", errno.ENOENT, 0)
+
+
 def test_live_session_goes_on_when_the_recording_fails(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     real = RecordingWriter.__init__

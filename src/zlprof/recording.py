@@ -107,7 +107,7 @@ _ERRNO_REASONS = {
     errno.ENOSPC: "disk full",
     errno.EDQUOT: "disk quota exceeded",
     errno.EROFS: "file system is read-only",
-    errno.ENOENT: "directory removed",
+    errno.ENOENT: "file or its directory removed",
     errno.ESTALE: "file removed",
     errno.EIO: "input/output error",
     errno.EFBIG: "file too large",
@@ -284,6 +284,8 @@ class RecordingWriter:
             return
         pending, self._pending = self._pending, {}
         self._pending_bytes = 0
+        if not self._still_there():
+            return
         for stream, pend in pending.items():
             if self.failure is not None:
                 return
@@ -300,6 +302,20 @@ class RecordingWriter:
             self._install(block=False)
         if self.failure is None and self.max_size and self.bytes_written > self._next_compact:
             self.compact()
+
+    def _still_there(self) -> bool:
+        """Is the file still at its path? (Writes to a removed file or directory succeed
+        on POSIX, into a file nobody can open: that is a failure too.)"""
+        try:
+            st = os.stat(self.path)
+            mine = os.fstat(self._f.fileno())
+            if (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
+                return True
+        except OSError:
+            pass
+        self.bytes_written = 0  # nothing is kept at the path
+        self._fail(OSError(errno.ENOENT, os.strerror(errno.ENOENT)))
+        return False
 
     def _chunk(self, content: bytes, stream: int, bulk: bool) -> bytes:
         return protocol.encode_chunk(content, stream=stream, bulk=bulk, level=self.level)
