@@ -332,7 +332,9 @@ class OpAccumulator:
             counts = self.hist.counts
         else:
             h = LogHistogram()
-            h.add(self.sorted_durations())  # type: ignore[arg-type]
+            d = self.sorted_durations()
+            if d is not None:
+                h.add(d)
             counts = h.counts
         idx = np.flatnonzero(counts)
         return idx.astype(np.uint32), counts[idx]
