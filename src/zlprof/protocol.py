@@ -836,7 +836,9 @@ def scan(data: bytes, start: int, major: int = SCHEMA_MAJOR) -> ScanResult:
 
 COMPACT_KIND = "cmeas"
 SUMMARY_KIND = "summary"
-_WIDTHS = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4"), 8: np.dtype("<u8")}
+_WIDTHS: dict[int, np.dtype[Any]] = {
+    1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4"), 8: np.dtype("<u8")
+}
 _U32 = np.dtype("<u4")
 _MAX_COMPACT_FRAMES = 1 << 16
 
@@ -911,7 +913,7 @@ def decode_compact(body: Any, stream: int = 0) -> list[Frame]:
     tid = _int(body, "tid")
     base = _int(body, "base")
     raw_ns, w, cols = body.get("ns"), body.get("w"), body.get("cols")
-    if not all(isinstance(x, bytes) for x in (raw_ns, w, cols)):
+    if not isinstance(raw_ns, bytes) or not isinstance(w, bytes) or not isinstance(cols, bytes):
         raise ProtocolError("compact frame without its columns")
     mem = body.get("mem") is True
     if len(raw_ns) % 4 or len(raw_ns) // 4 > _MAX_COMPACT_FRAMES:

@@ -295,7 +295,7 @@ class RecordingWriter:
             bulk += pend.bulk
             if pend.costs:
                 bulk.append(protocol.encode_costs(
-                    [(pid, *c) for pid, c in pend.costs.items()])[protocol.HEADER_SIZE:])
+                    [(pid, c[0], c[1], c[2]) for pid, c in pend.costs.items()])[protocol.HEADER_SIZE:])
             if bulk and self.failure is None:
                 self._append(self._chunk(b"".join(bulk), stream, True), stream, "bulk")
         if self._job is not None:
@@ -577,7 +577,7 @@ def summary_content(st: SessionState) -> bytes:
         )[protocol.HEADER_SIZE:])
     if st.costs:
         parts.append(protocol.encode_costs(
-            [(pid, *c) for pid, c in sorted(st.costs.items())])[protocol.HEADER_SIZE:])
+            [(pid, c[0], c[1], c[2]) for pid, c in sorted(st.costs.items())])[protocol.HEADER_SIZE:])
     return b"".join(parts)
 
 
