@@ -73,7 +73,7 @@ def main() -> None:
         wall = time.perf_counter() - t_wall
         size = path.stat().st_size
         st = load_session(path)
-        ok = all(st.ops[p].count == counts[p] and st.ops[p].total_ns == totals[p]
+        ok = all(st.ops[p].count == counts[p] and st.ops[p].moments.total == totals[p]
                  for p in range(1, OPS + 1) if counts[p])
         print(f"session: {args.minutes:g} min, {n_total:,} measurements "
               f"({args.rate:,}/s), written in {wall:.0f} s ({n_total / wall / 1e6:.2f} M/s)")
