@@ -226,7 +226,7 @@ class RecordingWriter:
         self._chunks: list[_Chunk] = []
         self._pending: dict[int, _Pending] = {}
         self._pending_bytes = 0
-        self._next_compact = max_size
+        self._next_compact = self._threshold(max_size, background)
         #: compactions run in a background thread (a live channel never waits for one)
         self.background = background
         self._job: _Compaction | None = None
@@ -303,6 +303,12 @@ class RecordingWriter:
         if self.failure is None and self.max_size and self.bytes_written > self._next_compact:
             self.compact()
 
+    @staticmethod
+    def _threshold(budget: int, background: bool) -> int:
+        """Size that starts a compaction: the budget itself inline; in the background,
+        three quarters of it, so the file stays within it while the compaction runs."""
+        return budget * 3 // 4 if background else budget
+
     def _still_there(self) -> bool:
         """Is the file still at its path? (Writes to a removed file or directory succeed
         on POSIX, into a file nobody can open: that is a failure too.)"""
@@ -364,6 +370,8 @@ class RecordingWriter:
         self.flush()
         if self._job is not None:
             self._install()
+        if self.failure is None and self.max_size and self.bytes_written > self.max_size:
+            self.compact(wait=True)  # a closed recording is within its budget
         if self.closed:  # the flush failed
             return
         self.closed = True
@@ -475,7 +483,8 @@ class RecordingWriter:
         self.bytes_written = size
         self.compactions += 1
         self.measurements_summarised = job.folded
-        self._next_compact = max(self.max_size, size + max(1, self.max_size // 4))
+        self._next_compact = max(self._threshold(self.max_size, self.background),
+                                 size + max(1, self.max_size // 4))
 
 
 class _Compaction:
