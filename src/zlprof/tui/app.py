@@ -152,11 +152,13 @@ class Refresher:
         if not isinstance(snap.request, model.MainRequest):
             return
         peaks = self.app.peaks
-        last = prev.opening if prev is not None else None
-        if last is not None and snap.rows is prev.rows and self._opening_peaks is peaks:  # type: ignore[union-attr]
-            snap.opening = last
+        if prev is None:
+            snap.opening = opening.opening(snap.rows, snap.rows_wall_ns, peaks)
+        elif prev.opening is not None and snap.rows is prev.rows and self._opening_peaks is peaks:
+            snap.opening = prev.opening
             return
-        snap.opening = opening.opening(snap.rows, snap.rows_wall_ns, peaks, last)
+        else:
+            snap.opening = opening.opening(snap.rows, snap.rows_wall_ns, peaks, prev.opening)
         self._opening_peaks = peaks
 
     def _run(self) -> None:
@@ -788,6 +790,8 @@ class ZlprofApp(App[int]):
         yield cmd("Reverse sort order  (S)", "Flip the sort direction", "reverse", main)
         yield cmd("Filter ops by name  (f)", "Show only ops whose path contains a text", "filter", main)
         yield cmd("Tree / flat view  (v)", "Nested tree or a flat list of full paths", "flat", main)
+        if len(main.pages) > 1:
+            yield cmd("Next lower panels  (n)", "Time share and memory, roofline, hints: one page at a time", "next_panels", main)
         yield cmd("Time share: by block / by path  (b)", "Sum each block over its layers, or one bar per call path", "share_mode", main)
         yield cmd("Open drill-down  (enter)", "Histogram, recent durations, children of the op", "drill", main)
         if isinstance(screen, DrillDownScreen):

@@ -19,6 +19,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
+from textual.widgets.data_table import RowDoesNotExist
 
 from ..keys import REPLAY_BINDINGS, SPACE_BINDING
 from ..model import (
@@ -170,12 +171,19 @@ class MainScreen(Screen):
         self.zapp.update_extra_panels(self, snap)
 
     def _place_cursor(self, opening: Opening) -> None:
-        """Until the user moves it, the cursor sits on the dominant op (tui.opening)."""
+        """Until the user moves it, the cursor sits on the dominant op (tui.opening), when
+        that op is on the first page (the top of the table stays in view, whatever the
+        sort)."""
         table = self.query_one(OpsTable)
         key = opening.cursor_key
         if table.user_moved or key is None or table.cursor_key() == key:
             return
-        table.select_key(key, user=False)
+        try:
+            index = table.get_row_index(key)
+        except RowDoesNotExist:
+            return
+        if index < table.page_rows():
+            table.select_key(key, user=False)
 
     def _render_shares(self) -> None:
         if self.last is not None:
@@ -240,7 +248,6 @@ class MainScreen(Screen):
         """After a new order: the top of the table in view, the cursor on its op if that
         is on the first page, else on the first row (tui.opening.cursor_after_sort)."""
         table = self.query_one(OpsTable)
-        table.user_moved = True  # the cursor is the user's from a sort on
         if not table.row_count:
             return
         row = cursor_after_sort(table.cursor_row, table.page_rows())
