@@ -295,6 +295,14 @@ async def test_wide_characters_keep_the_share_figures_in_the_bars_panel(size: tu
         # the figures line up: every share ends in the same cell
         ends = {cell_len(line.rstrip()) for line in lines}
         assert len(ends) == 1, lines
+        # the operations table: every line exactly as wide as the table, the share
+        # column in the same cells on every row
+        table = app.main_screen.query_one(OpsTable)
+        strips = [table.render_line(y) for y in range(table.size.height)]
+        assert {s.cell_length for s in strips} == {table.size.width}
+        texts = ["".join(seg.text for seg in s) for s in strips]
+        cols = {cell_len(t[: t.index("%") + 1]) for t in texts if "%" in t}
+        assert len(cols) == 1, texts
 
 
 def test_header_path_is_cut_in_cells() -> None:
