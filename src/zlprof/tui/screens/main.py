@@ -324,6 +324,7 @@ class MainScreen(Screen):
 
     def action_flat(self) -> None:
         self.set_options(flat=not self.options.flat)
+        self._top_in_view()  # a new order, as a sort
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
