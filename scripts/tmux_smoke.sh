@@ -58,10 +58,10 @@ child=$(screen | sed -nE 's/.* pid ([0-9]+) .*/\1/p' | head -1)
 [[ -n "$child" ]] || fail "no child pid in the header"
 echo "tmux_smoke: app running, child pid $child"
 
-keys s
-wait_for "sort count" 5
+keys s                                          # opens by total: s goes on to share
+wait_for "sort share" 5
 keys S
-wait_for "sort count ▲" 5
+wait_for "sort share ▲" 5
 keys Down Down Enter
 wait_for "durations · log scale" 10
 wait_for "children · self vs total" 5

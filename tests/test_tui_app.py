@@ -11,7 +11,7 @@ import psutil
 import pytest
 from textual.widgets import DataTable, Input
 
-from fixtures.tui_support import PEAKS, FeedSource, FixtureSource, settle
+from fixtures.tui_support import PEAKS, FeedSource, FixtureSource, program_order, settle
 from zlprof.sources import LiveSource
 from zlprof.tui.app import ZlprofApp, run_app
 from zlprof.tui.screens.drilldown import DrillDownScreen
@@ -56,8 +56,11 @@ async def test_main_screen_shows_the_session() -> None:
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
         keys = shown_keys(app)
-        assert keys[:3] == ["tokenize", "prefill", "prefill/forward_pass"]
+        # it opens on the answer (tui.opening): by total time, the path down to the
+        # hottest op open, the cursor on the dominant op
+        assert keys[:3] == ["forward_pass", "forward_pass/layer0", "forward_pass/layer0/mlp"]
         assert "forward_pass/layer0/attention" in keys
+        assert table(app).cursor_key() == "forward_pass"
         assert cell(app, "forward_pass", "count") == "192"
         bar = app.screen.query_one(StatusBar).view
         assert bar.state == "ended" and bar.pid == "4242"
@@ -72,9 +75,14 @@ async def test_sort_cycles_columns_and_reverse_flips() -> None:
     app = make_app(FixtureSource())
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("s")  # program order -> count (descending)
-        assert app.main_screen.options.sort == "count"
-        await pilot.press("s")  # -> total
+        # it opens sorted by total; s goes on to the next column, round to program order
+        assert app.main_screen.options.sort == "total"
+        await pilot.press("s")
+        assert app.main_screen.options.sort == "share"
+        for _ in range(10):  # min ... mem, name, program order
+            await pilot.press("s")
+        assert app.main_screen.options.sort == "tree"
+        await pilot.press("s", "s")  # program order -> count -> total (descending)
         assert app.main_screen.options.sort == "total"
         await pilot.pause()
         # tree mode: siblings by total, largest first
@@ -97,6 +105,7 @@ async def test_filter_keeps_matches_and_their_ancestors() -> None:
     app = make_app(FixtureSource())
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
+        program_order(app)
         await pilot.press("f")
         box = app.screen.query_one("#filter", Input)
         assert box.has_focus
@@ -223,6 +232,7 @@ async def test_table_is_diffed_in_place_and_the_cursor_stays() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         src.feed(5)
         await settle(pilot)
+        program_order(app)
         t = table(app)
         cleared: list[int] = []
         original_clear = DataTable.clear
@@ -375,7 +385,7 @@ async def test_palette_command_runs_the_action() -> None:
         await settle(pilot)
         cmd = next(c for c in app.get_system_commands(app.screen) if c.title.startswith("Sort"))
         await cmd.callback()
-        assert app.main_screen.options.sort == "count"
+        assert app.main_screen.options.sort == "share"  # the one after total
 
 
 @pytest.mark.parametrize("size", [(40, 12), (80, 24), (200, 60), (60, 20)])
@@ -383,6 +393,9 @@ async def test_survives_sizes_and_resizing(size: tuple[int, int]) -> None:
     app = make_app(FixtureSource())
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
+        assert shown_keys(app)[0] == "forward_pass"
+        program_order(app)
+        await pilot.pause()
         assert len(shown_keys(app)) == 16
         await pilot.resize_terminal(40, 12)
         await pilot.pause()

@@ -47,7 +47,7 @@ async def test_roofline_without_peaks_says_how_to_get_them() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         panel = app.main_screen.query_one(RooflinePanel)
-        text = panel.render().plain
+        text = " ".join(panel.render().plain.split())  # (wrapped to the panel's width)
         assert text == NO_PEAKS and "zlprof roofline --calibrate" in text
         assert "measuring" not in text
         # while the app measures them (a replay), it says so

@@ -44,7 +44,7 @@ from textual.widgets import Input
 
 from ..sources import EXIT_PROGRAM_FAILED, Source, SourceError, program_failed
 from ..themes import DEFAULT_THEME, THEME_NAMES, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
-from . import baseline_view, model
+from . import baseline_view, model, opening
 from .keys import REPLAY_ACTIONS, SEEK_STEP_S
 from .model import Snapshot
 from .screens.compare import CompareScreen
@@ -64,6 +64,13 @@ REFRESH_HZ = 5.0
 EXTRA_EVERY_S = 1.0
 #: Default of ZlprofApp(peaks=...): load the cached machine peaks or measure them.
 AUTO_PEAKS: Any = object()
+#: The headline's note while a stalled program has sent no measurement.
+NO_MEASUREMENTS = "the program has sent no measurements yet; is it using zlprof.measure?"
+#: The roofline panel's note in a live session without cached peaks.
+NO_PEAKS_LIVE = (
+    "no machine peaks cached: run `zlprof roofline --calibrate` once "
+    "(measuring now would disturb the program being profiled)"
+)
 
 # The roofline and hints panels (issue 5) are mounted when their modules are present.
 try:
@@ -108,6 +115,8 @@ class Refresher:
         self.taken = 0
         self.skipped = 0
         self.seconds = 0.0
+        #: the peaks the last opening (headline) was computed with
+        self._opening_peaks: Any = None
         self._thread = threading.Thread(target=self._run, name="zlprof-refresher", daemon=True)
 
     @property
@@ -137,6 +146,21 @@ class Refresher:
         """Called by the UI once it has shown the snapshot."""
         self.busy = False
 
+    def _collect_opening(self, snap: Snapshot, prev: Snapshot | None) -> None:
+        """The headline and table defaults (tui.opening), for the main screen: computed
+        afresh when the rows or the peaks changed, else carried over."""
+        if not isinstance(snap.request, model.MainRequest):
+            return
+        peaks = self.app.peaks
+        if prev is None:
+            snap.opening = opening.opening(snap.rows, snap.rows_wall_ns, peaks)
+        elif prev.opening is not None and snap.rows is prev.rows and self._opening_peaks is peaks:
+            snap.opening = prev.opening
+            return
+        else:
+            snap.opening = opening.opening(snap.rows, snap.rows_wall_ns, peaks, prev.opening)
+        self._opening_peaks = peaks
+
     def _run(self) -> None:
         while True:
             self._wake.wait()
@@ -150,6 +174,7 @@ class Refresher:
                 version = self.state.version
                 prev = self.prev if self.prev is not None and self.prev_generation == generation else None
                 snap = model.collect(self.state, req, prev)
+                self._collect_opening(snap, prev)
                 self.app.collect_extra(snap)
                 baseline_view.collect(self.app.baseline, self.state, snap)
             except Exception as exc:  # never let a bad frame kill the display thread
@@ -210,11 +235,12 @@ class ZlprofApp(App[int]):
         #: what the roofline says while there are no peaks (None: the panel's default,
         #: "no machine peaks cached ...")
         self.peaks_note: str | None = None
+        #: said under the roofline panel when the cached peaks predate per-level roofs
+        self.peaks_stale: str | None = None
         self._peaks_loading = False
         self.main_screen = MainScreen()
         self.last_snapshot: Snapshot | None = None
         self.rate_meter = model.RateMeter()
-        self._seen_status = ""
         #: warnings of the state already shown
         self._warned = 0
         self._auto_peaks = peaks is AUTO_PEAKS
@@ -267,47 +293,38 @@ class ZlprofApp(App[int]):
             self.peaks_note = text
             self._roofline_key = None  # redraw the panel's note
 
+        # (what the peaks' state is goes in the roofline panel, never in a toast over the
+        # data: the panel shows the note while it has no peaks)
         try:
             peaks = roofline.get_peaks(measure_if_missing=False)
         except roofline.PeaksUnavailable:
             if getattr(self.source, "kind", "") == "live":
-                note(None)  # the panel says: no machine peaks cached, run ... --calibrate
-                self.call_from_thread(
-                    self.notify,
-                    "no machine peaks cached for the roofline: run `zlprof roofline --calibrate` "
-                    "once (measuring now would disturb the program being profiled)",
-                    title="roofline",
-                    timeout=10,
-                )
+                note(NO_PEAKS_LIVE)
                 return
             note("roofline: measuring this machine's peaks (once; cached)…")
-            self.call_from_thread(
-                self.notify, "measuring this machine's peaks for the roofline (once; cached)", timeout=6
-            )
             try:
                 peaks = roofline.get_peaks()
             except Exception as exc:
                 note(f"roofline unavailable: {exc}")
-                self.call_from_thread(self.notify, f"roofline unavailable: {exc}", severity="warning")
                 return
         except Exception as exc:
             note(f"roofline unavailable: {exc}")
-            self.call_from_thread(self.notify, f"roofline unavailable: {exc}", severity="warning")
             return
         self.peaks = peaks
+        # an older peaks file (DRAM roof only): said under the roofline panel
+        self.peaks_stale = peaks.stale_note or None
         note(None)
-        if peaks.stale_note:  # an older peaks file: DRAM roof only
-            self.call_from_thread(self.notify, peaks.stale_note, title="roofline", timeout=10)
         self.call_from_thread(self.request_refresh, True)
 
     # ------------------------------------------------------------------ refresh
 
     def tick(self) -> None:
         """Timer: follow the source's status, ask for a snapshot for the active screen."""
+        if not self.screen_stack:
+            return  # shutting down (or not started): no screen to show anything on
         self.ticks += 1
-        self._watch_status()
         self.sync_crash_panel()
-        self._show_new_warnings()
+        self._show_state_notes()
         screen = self.screen
         if hasattr(screen, "on_tick"):
             screen.on_tick()
@@ -349,6 +366,8 @@ class ZlprofApp(App[int]):
         return True
 
     def request_refresh(self, force: bool = False) -> None:
+        if not self.screen_stack:
+            return
         screen = self.screen
         if isinstance(screen, MainScreen | DrillDownScreen):
             self.refresher.request(screen.view_request(), force=force)
@@ -367,6 +386,8 @@ class ZlprofApp(App[int]):
             return
         snap = self.rate_meter.apply(message.snapshot)
         try:
+            if not self.screen_stack:
+                return  # shutting down: nothing to show it on
             screen = self.screen
             if isinstance(screen, MainScreen | DrillDownScreen) and snap.request == screen.view_request():
                 self.last_snapshot = snap
@@ -426,52 +447,24 @@ class ZlprofApp(App[int]):
         path = getattr(self.source, "path", None)
         return Path(path).name if path is not None else "recording"
 
-    def _watch_status(self) -> None:
-        status = self.source.status
-        if status == self._seen_status:
-            return
-        first = not self._seen_status
-        previous = self._seen_status
-        self._seen_status = status
-        if self.seekable:
-            if status in ("ended", "crashed", "stopped") and not first:
-                self.notify(
-                    "end of the recording: space plays it again, ← or Home seeks back",
-                    title="replay",
-                    timeout=4,
-                )
-            return
-        if status == "crashed":
-            self.notify(
-                f"the program {self.source.state.end_reason or 'crashed'}; its data is kept",
-                title="crashed",
-                severity="error",
-                timeout=8,
-            )
-        elif status == "stalled" and self.source.state.measurements == 0 and previous != "suspended":
-            self.notify(
-                "the program has sent no measurements yet; is it using zlprof.measure?",
-                title="stalled",
-                severity="warning",
-                timeout=8,
-            )
-        elif status == "suspended":
-            self.notify(
-                "the program is stopped by a signal (SIGSTOP); kill -CONT resumes it",
-                title="stopped",
-                severity="warning",
-                timeout=5,
-            )
-        elif status == "ended" and not first:
-            # (a source that had already ended when the app opened needs no toast)
-            self.notify("the program ended; its data stays on screen", title="ended", timeout=5)
+    def _show_state_notes(self) -> None:
+        """State messages go in the panel they concern, never in a toast over the data
+        (the child's state itself is the header's: running, stalled, stopped, ended,
+        crashed with its status; a crash also opens the crash panel):
 
-    def _show_new_warnings(self) -> None:
-        """Each warning of the session (too many paths, a corrupt frame ...) once, as a toast."""
-        warnings = self.source.state.warnings
-        for text in warnings[self._warned:]:
-            self.notify(text, title="warning", severity="warning", timeout=10)
-        self._warned = len(warnings)
+        * no measurement yet from a stalled program: the headline line says so;
+        * the session's warnings (too many paths, a corrupt frame ...): under the
+          operations panel, the latest one and how many there are.
+        """
+        main = self.main_screen
+        if not main.is_mounted:
+            return  # composed later; this runs on every tick
+        state = self.source.state
+        stalled = self.source.status in ("stalled", "silent") and state.measurements == 0
+        main.show_note(NO_MEASUREMENTS if stalled else "")
+        warnings = state.warnings
+        if len(warnings) != self._warned and main.show_warnings(list(warnings)):
+            self._warned = len(warnings)
 
     def sync_crash_panel(self) -> None:
         """Show the crash panel of the main screen when (and only while) the source has
@@ -564,6 +557,8 @@ class ZlprofApp(App[int]):
         highlight = None
         if isinstance(screen, DrillDownScreen):
             highlight = self.source.state.name_of(screen.path_id)
+        if isinstance(screen, MainScreen):
+            screen.panel_note("roofline-panel", self.peaks_stale or "")
         key = (id(screen), highlight, id(self.peaks), self.peaks_note, id(self.source.state))
         if key == self._roofline_key and (version == self._roofline_version or not self._extra_due(self._roofline_at)):
             return
@@ -705,7 +700,6 @@ class ZlprofApp(App[int]):
         self.paused = False
         self.last_snapshot = None
         self.rate_meter = model.RateMeter()
-        self._seen_status = ""
         self._warned = 0
         self._hints_version = self._roofline_version = -1
         self._hints_at = self._roofline_at = -1e9
@@ -797,6 +791,8 @@ class ZlprofApp(App[int]):
         yield cmd("Reverse sort order  (S)", "Flip the sort direction", "reverse", main)
         yield cmd("Filter ops by name  (f)", "Show only ops whose path contains a text", "filter", main)
         yield cmd("Tree / flat view  (v)", "Nested tree or a flat list of full paths", "flat", main)
+        if len(main.pages) > 1:
+            yield cmd("Next lower panels  (n)", "Time share and memory, roofline, hints: one page at a time", "next_panels", main)
         yield cmd("Time share: by block / by path  (b)", "Sum each block over its layers, or one bar per call path", "share_mode", main)
         yield cmd("Open drill-down  (enter)", "Histogram, recent durations, children of the op", "drill", main)
         if isinstance(screen, DrillDownScreen):

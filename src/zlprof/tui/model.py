@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import fmt
+from .. import fmt, rates
 from ..session import OpRow, SessionState
 from ..stats import PerformanceStats
 
@@ -725,6 +725,13 @@ class Snapshot:
     #: the state's ops_version and session clock the rows were computed at
     ops_version: int = -1
     rows_ns: int = 0
+    #: the span the rows' shares are of (ns): the session's wall time, or the window
+    rows_wall_ns: int = 0
+    #: what ``tokens_per_s`` divides (rates.recent_rate): "output tokens / last 10 s"
+    tokens_divides: str = ""
+    #: the headline and the table's defaults (tui.opening.Opening; main screen only),
+    #: computed on the Refresher thread
+    opening: Any = None
 
 
 def _median(acc: Any) -> float | None:
@@ -760,6 +767,7 @@ def collect(state: SessionState, request: Any, prev: Snapshot | None = None) -> 
     when :func:`reusable_rows` says they still hold.
     """
     with state.lock:
+        recent = rates.recent_rate(state, WINDOW_S)
         snap = Snapshot(
             request=request,
             version=state.version,
@@ -767,7 +775,8 @@ def collect(state: SessionState, request: Any, prev: Snapshot | None = None) -> 
             last_ns=state.last_ns,
             elapsed_s=state.elapsed_ns / 1e9,
             tokens_total=state.tokens_total,
-            tokens_per_s=state.tokens_per_s(WINDOW_S),
+            tokens_per_s=recent.value or 0.0,
+            tokens_divides=recent.divides,
             ttft_ms=_median(state.ttft),
             tpot_ms=_median(state.tpot),
             measurements_per_s=state.measurements_per_s(),
@@ -783,6 +792,8 @@ def collect(state: SessionState, request: Any, prev: Snapshot | None = None) -> 
                 snap.rows, snap.rows_ns = state.op_rows(WINDOW_S if request.window else None), state.last_ns
             else:
                 snap.rows, snap.rows_ns = rows, prev.rows_ns  # type: ignore[union-attr]
+            wall = state.wall_ns
+            snap.rows_wall_ns = min(wall, int(WINDOW_S * 1e9)) if request.window else wall
             if request.memory:
                 snap.memory = memory_view(state.memory_series(), state.origin_ns)
         elif isinstance(request, DrillRequest):
@@ -869,6 +880,8 @@ class StatusView:
     pid: str
     elapsed: str
     tokens_per_s: str
+    #: what tokens_per_s divides (zlprof.rates: "output tokens / last 10 s")
+    tokens_divides: str
     ttft: str
     tpot: str
     meas_rate: str
@@ -957,6 +970,7 @@ def status_view(
         pid=str(pid) if pid else "-",
         elapsed=elapsed,
         tokens_per_s=f"{s.tokens_per_s:.1f}" if s and s.tokens_total else "-",
+        tokens_divides=s.tokens_divides if s and s.tokens_total else "",
         ttft=_opt_ms(s.ttft_ms if s else None),
         tpot=_opt_ms(s.tpot_ms if s else None),
         meas_rate=fmt.rate(s.measurements_per_s) if s and s.measurements else "-",
@@ -998,14 +1012,15 @@ class TimelineView:
     duration: str
     fraction: float
     speed: str
-    #: "indexing…" while the seek index is being built, else ""
+    #: "indexing…" while the seek index is being built; at the end, what space does
     note: str
 
 
 def timeline_view(tl: Any) -> TimelineView:
     """The timeline bar's texts from a :class:`zlprof.replay.Timeline`."""
     status = tl.status
-    if status in ("ended", "crashed", "stopped") and tl.fraction >= 1.0:
+    at_end = status in ("ended", "crashed", "stopped") and tl.fraction >= 1.0
+    if at_end:
         state = status
         word = {"ended": "end", "crashed": "end · crashed", "stopped": "end · stopped"}[status]
         text = f"■ {word}"
@@ -1022,7 +1037,8 @@ def timeline_view(tl: Any) -> TimelineView:
         duration=clock(tl.duration_s),
         fraction=tl.fraction,
         speed=tl.speed_text,
-        note="" if tl.indexed else "indexing…",
+        # (at the end, what space does then: said here rather than in a toast)
+        note="indexing…" if not tl.indexed else ("space plays it again" if at_end else ""),
     )
 
 

@@ -1,4 +1,12 @@
-"""The main screen: header, operations table, time-share bars, memory growth."""
+"""The main screen: header, headline, operations table, time-share bars, memory growth,
+roofline and hints.
+
+It opens on the answer (tui.opening): the table sorted by total time with the cursor on
+the dominant op and small subtrees collapsed, under a headline that says where the time
+goes. The defaults follow the data until the user collapses, expands or moves the
+cursor; from then on the user's choices stick. Narrower than 100 columns the lower
+panels come in pages that ``n`` cycles.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +16,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
+from textual.widgets.data_table import RowDoesNotExist
 
 from ..keys import REPLAY_BINDINGS, SPACE_BINDING
 from ..model import (
@@ -23,8 +33,10 @@ from ..model import (
     next_sort,
     share_bars,
 )
+from ..opening import DEFAULT_DESCENDING, DEFAULT_SORT, Opening, cursor_after_sort, panel_pages
 from ..widgets import baseline as baseline_widgets
 from ..widgets.charts import MemoryGraph, ShareBars
+from ..widgets.headline import HeadlineBar
 from ..widgets.ops_table import OpsTable
 from ..widgets.status import CrashPanel, Panel, StatusBar
 
@@ -32,11 +44,22 @@ if TYPE_CHECKING:
     from ..app import ZlprofApp
 
 
+#: Screens less tall than this show no lower panel (the "-short" breakpoint).
+SHORT_BELOW = 18
+#: The lower panels' names in the ``n ▸`` hint.
+PANEL_NAMES = {
+    "share-panel": "time share",
+    "memory-panel": "memory",
+    "roofline-panel": "roofline",
+    "hints-panel": "hints",
+}
+
+
 class MainScreen(Screen):
     """Everything at a glance; Enter opens an op's drill-down."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (60, "-narrow"), (100, "-normal"), (150, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (18, "-medium"), (36, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT_BELOW, "-medium"), (36, "-tall")]
 
     # In the Footer's order (it cuts what does not fit; at 80 columns a replay shows up to
     # "? Help"). The app's q / ? / t are repeated here to place them; every key is also
@@ -45,11 +68,12 @@ class MainScreen(Screen):
         SPACE_BINDING,
         *REPLAY_BINDINGS,
         Binding("s", "sort", "Sort", tooltip="Sort by the next column"),
+        Binding("n", "next_panels", "Panels", tooltip="Next lower panels (time share and memory, roofline, hints)"),
         Binding("f", "filter", "Find", tooltip="Filter operations by name"),
-        Binding("w", "app.window", "Window", tooltip="Cumulative statistics or the last 10 s"),
         Binding("o", "app.sessions", "Sessions", tooltip="Recorded sessions: replay one, compare two"),
         Binding("l", "app.output", "Log", tooltip="Show the child's output"),
         Binding("question_mark", "app.help", "Help", key_display="?", tooltip="All keys"),
+        Binding("w", "app.window", "Window", tooltip="Cumulative statistics or the last 10 s"),
         Binding("q", "app.quit", "Quit", tooltip="Quit (stops the child: SIGTERM, then SIGKILL)"),
         Binding("S", "reverse", "Rev", key_display="S", tooltip="Reverse the sort direction"),
         Binding("r", "app.reset", "Reset", tooltip="Reset the statistics"),
@@ -62,7 +86,15 @@ class MainScreen(Screen):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.options = TableOptions()
+        self.options = TableOptions(sort=DEFAULT_SORT, descending=DEFAULT_DESCENDING)
+        #: has the user collapsed or expanded a subtree? Until then the subtrees open
+        #: and closed follow tui.opening's defaults
+        self.user_tree = False
+        #: the lower panels' page (``n``) and the pages for the current width
+        self.panel_page = 0
+        self.pages: list[tuple[str, ...]] = []
+        #: a state message under a lower panel, by panel id (the peaks' age ...)
+        self.panel_notes: dict[str, str] = {}
         #: time-share bars: "block" (summed over layers) or "path"
         self.share_mode = SHARE_MODES[0]
         self.last: Snapshot | None = None
@@ -78,6 +110,7 @@ class MainScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
+        yield HeadlineBar(id="headline")
         with Horizontal(id="body"):
             with Panel(id="ops-panel", title="operations · ms"):
                 yield baseline_widgets.BaselineLine(id="baseline-line")
@@ -102,6 +135,7 @@ class MainScreen(Screen):
             box.display = False
         self.query_one(OpsTable).focus()
         self._retitle()
+        self.layout_panels()
         self.zapp.sync_crash_panel()  # a program that failed before this screen existed
 
     # ------------------------------------------------------------------ refresh
@@ -117,14 +151,39 @@ class MainScreen(Screen):
             return
         self.applied_version = snap.version
         self.applied += 1
+        opening: Opening | None = snap.opening
+        if opening is not None:
+            self.query_one(HeadlineBar).show(opening.headline.text)
+            if not self.user_tree and opening.collapsed != self.options.collapsed:
+                from dataclasses import replace
+
+                self.options = replace(self.options, collapsed=opening.collapsed)
+                self._rendered_rows = None  # the same rows, shown another way
         baseline_widgets.show_main(self, snap, self.query_one(OpsTable))
         # unchanged rows (reused by model.collect) and the same baseline need no redraw
         if snap.rows is not self._rendered_rows or snap.extra.get("baseline") is not self._rendered_baseline:
             self._render_rows()
             self._render_shares()
+        if opening is not None:
+            self._place_cursor(opening)
         if snap.memory is not None:
             self.query_one(MemoryGraph).update_view(snap.memory)
         self.zapp.update_extra_panels(self, snap)
+
+    def _place_cursor(self, opening: Opening) -> None:
+        """Until the user moves it, the cursor sits on the dominant op (tui.opening), when
+        that op is on the first page (the top of the table stays in view, whatever the
+        sort)."""
+        table = self.query_one(OpsTable)
+        key = opening.cursor_key
+        if table.user_moved or key is None or table.cursor_key() == key:
+            return
+        try:
+            index = table.get_row_index(key)
+        except RowDoesNotExist:
+            return
+        if index < table.page_rows():
+            table.select_key(key, user=False)
 
     def _render_shares(self) -> None:
         if self.last is not None:
@@ -179,12 +238,93 @@ class MainScreen(Screen):
     def action_sort(self) -> None:
         key = next_sort(self.options.sort)
         self.set_options(sort=key, descending=default_descending(key))
+        self._top_in_view()
 
     def action_reverse(self) -> None:
         self.set_options(descending=not self.options.descending)
+        self._top_in_view()
+
+    def _top_in_view(self) -> None:
+        """After a new order: the top of the table in view, the cursor on its op if that
+        is on the first page, else on the first row (tui.opening.cursor_after_sort)."""
+        table = self.query_one(OpsTable)
+        if not table.row_count:
+            return
+        row = cursor_after_sort(table.cursor_row, table.page_rows())
+        if row != table.cursor_row:
+            table.move_cursor(row=row, animate=False, scroll=False)
+        table.scroll_to(y=0, animate=False, immediate=True)
+        table.call_after_refresh(table.scroll_to, y=0, animate=False)
+
+    # ------------------------------------------------------------------ lower panels
+
+    def _lower_panels(self) -> list[Panel]:
+        return list(self.query("#side > Panel").results(Panel))
+
+    def layout_panels(self) -> None:
+        """Show the lower panels of the current page (all of them when they fit)."""
+        panels = self._lower_panels()
+        ids = [p.id or "" for p in panels]
+        # (a short screen shows no lower panel: MainScreen.-short hides them)
+        pages = panel_pages(self.size.width, ids) if self.size.height >= SHORT_BELOW else []
+        if pages != self.pages:
+            self.pages = pages
+            self.panel_page = 0
+            self.refresh_bindings()
+        if not pages:
+            return
+        self.panel_page %= len(pages)
+        shown = pages[self.panel_page]
+        nxt = pages[(self.panel_page + 1) % len(pages)]
+        for p in panels:
+            p.display = p.id in shown
+            bits = [self.panel_notes.get(p.id or "", "")]
+            if p.id == shown[-1] and len(pages) > 1:
+                bits.append(f"n ▸ {' · '.join(PANEL_NAMES.get(i, i) for i in nxt)}")
+            p.border_subtitle = " · ".join(b for b in bits if b)
+
+    def panel_note(self, panel_id: str, text: str) -> None:
+        """A state message under a lower panel ("" removes it)."""
+        if self.panel_notes.get(panel_id, "") != text:
+            self.panel_notes[panel_id] = text
+            self.layout_panels()
+
+    def show_note(self, text: str) -> None:
+        """A state message about the data in place of the headline ("" : the headline)."""
+        try:
+            self.query_one(HeadlineBar).show(note=text)
+        except NoMatches:
+            pass  # not composed yet (or being torn down): the next tick says it
+
+    def show_warnings(self, warnings: list[str]) -> bool:
+        """The session's warnings under the operations panel: the latest, and how many
+        came before it. False if the panel is not there (yet)."""
+        try:
+            panel = self.query_one("#ops-panel", Panel)
+        except NoMatches:
+            return False
+        more = f" (+{len(warnings) - 1} earlier)" if len(warnings) > 1 else ""
+        panel.border_subtitle = f"⚠ {warnings[-1]}{more}" if warnings else ""
+        return True
+
+    def action_next_panels(self) -> None:
+        """``n``: the next page of lower panels."""
+        if len(self.pages) > 1:
+            self.panel_page = (self.panel_page + 1) % len(self.pages)
+            self.layout_panels()
+            self.zapp.request_refresh(force=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_panels":
+            return len(self.pages) > 1
+        return True
+
+    def on_resize(self) -> None:
+        self.layout_panels()
 
     def action_flat(self) -> None:
         self.set_options(flat=not self.options.flat)
+        self._top_in_view()  # a new order, as a sort
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -223,6 +363,7 @@ class MainScreen(Screen):
 
     @on(OpsTable.Collapse)
     def _collapse(self, event: OpsTable.Collapse) -> None:
+        self.user_tree = True  # the user's own choice: no more defaults
         collapsed = set(self.options.collapsed)
         if event.collapse:
             collapsed.add(event.key)

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ... import fmt
+from ...textwidth import cell_len, cut, pad
 from ..braille import BrailleCanvas, hbar, plot_series, vbars
 from ..model import MemoryView, ShareBar
 
@@ -86,17 +87,17 @@ class ShareBars(Widget):
         shown = self.bars[: max(height, 1)]
         room = max(8, width * 3 // 5)
         labels = bar_labels(shown, room)
-        label_w = min(max(len(x) for x in labels), room)
+        label_w = min(max(cell_len(x) for x in labels), room)
         pct_w = 6
         bar_w = max(1, width - label_w - pct_w - 2)
         top = max(b.share for b in self.bars) or 1.0
         out = Text(no_wrap=True, overflow="crop")
         for i, (b, text) in enumerate(zip(shown, labels, strict=True)):
             rest = not b.full
-            if rest and len(text) > label_w:
+            if rest and cell_len(text) > label_w:
                 text = "(unmeasured)"  # the "(outside measured blocks)" bar, narrow
             label = fit_label(text, label_w)
-            out.append(label.ljust(label_w) + " ", rest_style if rest else label_style)
+            out.append(pad(label, label_w) + " ", rest_style if rest else label_style)
             # bars are scaled to the largest share so small differences stay visible
             out.append(hbar(b.share / top, bar_w), rest_style if rest else bar_style)
             out.append(f" {fmt.pct(b.share):>{pct_w - 1}}", rest_style if rest else label_style)
@@ -114,7 +115,7 @@ def bar_labels(bars: list[ShareBar], room: int) -> list[str]:
     )
     for form in forms:
         out = [form(b) for b in bars]
-        if all(len(x) <= room for x in out):
+        if all(cell_len(x) <= room for x in out):
             return out
     return [b.label for b in bars]
 
@@ -126,27 +127,45 @@ _SHORT_WORDS = {"prefill": "pre", "forward_pass": "fwd", "decode": "dec"}
 def fit_label(label: str, width: int) -> str:
     """A share label in ``width`` cells, still telling bars apart: the leading words (the
     phase, ``prefill``) shortened first, then the op name cut in its middle, keeping more
-    of its end (``pre atte…on.qkv`` and ``pre atte…on.out`` stay different)."""
-    if len(label) <= width:
+    of its end (``pre atte…on.qkv`` and ``pre atte…on.out`` stay different).
+
+    Widths are terminal cells (an East Asian wide character or an emoji takes two), so
+    the bar and the share after the label stay in place whatever the names are."""
+    if cell_len(label) <= width:
         return label
     words = label.split(" ")
     if len(words) > 1:
-        words = [_SHORT_WORDS.get(w, w[:4]) for w in words[:-1]] + words[-1:]
+        words = [_SHORT_WORDS.get(w, cut(w, 4, "end").rstrip("…")) for w in words[:-1]] + words[-1:]
         label = " ".join(words)
-        if len(label) <= width:
+        if cell_len(label) <= width:
             return label
     if width <= 2:
-        return label[:width]
+        return cut(label, width)
     lead = " ".join(words[:-1]) + " " if len(words) > 1 else ""
-    if len(lead) > width // 2:
+    if cell_len(lead) > width // 2:
         lead = ""
         name = label
     else:
         name = words[-1]
-    room = width - len(lead) - 1  # one cell for the ellipsis
+    room = width - cell_len(lead) - 1  # one cell for the ellipsis
     tail = (room * 3 + 4) // 5
     head = room - tail
-    return lead + name[:head] + "…" + name[len(name) - tail:]
+    return lead + _head_cells(name, head) + "…" + _tail_cells(name, tail)
+
+
+def _head_cells(text: str, width: int) -> str:
+    """The longest start of ``text`` at most ``width`` cells wide (no half characters)."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += cell_len(ch)
+        if used > width:
+            return text[:i]
+    return text
+
+
+def _tail_cells(text: str, width: int) -> str:
+    """The longest end of ``text`` at most ``width`` cells wide."""
+    return _head_cells(text[::-1], width)[::-1]
 
 
 class MemoryGraph(Widget):

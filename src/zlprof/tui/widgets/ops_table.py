@@ -104,6 +104,9 @@ class OpsTable(DataTable):
         self._cell_styles: dict[tuple[object, ...], Style] = {}
         #: columns after the statistics (the baseline comparison's), when they fit
         self.extra_columns: tuple[Column, ...] = ()
+        #: has the user moved the cursor (a key or a click)? Until then the screen may
+        #: place it (tui.opening: on the dominant op)
+        self.user_moved = False
 
     def set_extra_columns(self, columns: tuple[Column, ...]) -> None:
         """Show ``columns`` after the statistics (rebuilds the columns if they changed)."""
@@ -246,10 +249,13 @@ class OpsTable(DataTable):
         if index != self.cursor_row:
             self.move_cursor(row=index, animate=False)
 
-    def select_key(self, key: str) -> bool:
-        """Put the cursor on the row of ``key`` (True if it is shown)."""
+    def select_key(self, key: str, user: bool = True) -> bool:
+        """Put the cursor on the row of ``key`` (True if it is shown). ``user``: the
+        user's choice (the screen then stops placing the cursor itself)."""
         if key not in self.row_views:
             return False
+        if user:
+            self.user_moved = True
         try:
             self.move_cursor(row=self.get_row_index(key), animate=False)
         except RowDoesNotExist:
@@ -399,6 +405,38 @@ class OpsTable(DataTable):
     def _replay(self) -> bool:
         return bool(getattr(getattr(self.app, "source", None), "seekable", False))
 
+    def action_cursor_up(self) -> None:
+        self.user_moved = True
+        super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        self.user_moved = True
+        super().action_cursor_down()
+
+    def action_page_up(self) -> None:
+        self.user_moved = True
+        super().action_page_up()
+
+    def action_page_down(self) -> None:
+        self.user_moved = True
+        super().action_page_down()
+
+    def action_scroll_top(self) -> None:
+        self.user_moved = True
+        super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        self.user_moved = True
+        super().action_scroll_bottom()
+
+    def on_click(self) -> None:
+        # (DataTable's own _on_click moves the cursor; this only notes that the user did)
+        self.user_moved = True
+
+    def page_rows(self) -> int:
+        """Rows of data on screen at once (the heading excluded)."""
+        return max(1, self.size.height - (self.header_height if self.show_header else 0))
+
     def action_cursor_left(self) -> None:
         if self._replay():
             raise SkipAction()
@@ -412,12 +450,14 @@ class OpsTable(DataTable):
     def action_scroll_home(self) -> None:
         if self._replay():
             raise SkipAction()
+        self.user_moved = True
         if self.row_count:
             self.move_cursor(row=0, animate=False)
 
     def action_scroll_end(self) -> None:
         if self._replay():
             raise SkipAction()
+        self.user_moved = True
         if self.row_count:
             self.move_cursor(row=self.row_count - 1, animate=False)
 

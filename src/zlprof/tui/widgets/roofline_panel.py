@@ -27,6 +27,7 @@ from ...roofline import (
     render_roofline,
     stream_summary,
 )
+from ...textwidth import cut, pad, wrap
 
 #: What the panel says without machine peaks, unless the app says more (``note``).
 NO_PEAKS = "no machine peaks cached: run `zlprof roofline --calibrate`"
@@ -148,12 +149,14 @@ class RooflinePanel(Widget):
     def render(self) -> Text:
         width, height = self.content_size.width, self.content_size.height
         if self.peaks is None or self.message:
-            return Text(self.message, style=self.get_component_rich_style("roofline--axis"))
+            # (wrapped by words, in cells: the panel never wraps a chart line)
+            lines = wrap(self.message, max(8, width))
+            return Text("\n".join(lines), style=self.get_component_rich_style("roofline--axis"))
         key = (self._data_key, width, height)
         if key != self._drawn_key or self._drawn is None:
             styles = self._styles()
             if self.summary is not None and height > 9:
-                head = Text(self.summary.text()[:width].ljust(width), style=styles["title"], end="\n")
+                head = Text(pad(cut(self.summary.text(), width), width), style=styles["title"], end="\n")
                 head.no_wrap, head.overflow = True, "crop"
                 chart = render_roofline(
                     self.points, self.peaks, width, height - 1, self.highlight, styles=styles

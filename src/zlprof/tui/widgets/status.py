@@ -9,6 +9,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ...names import display_text
+from ...textwidth import cell_len, cut
 from ..model import StatusView
 
 
@@ -33,17 +34,13 @@ class Panel(Vertical):
 
 
 def _shorten_path(path: str, width: int) -> str:
-    """The path's tail within ``width`` cells (home shown as ~)."""
+    """The path's tail within ``width`` terminal cells (home shown as ~)."""
     import os
 
     home = os.path.expanduser("~")
     if home and home != "/" and path.startswith(home + os.sep):
         path = "~" + path[len(home):]
-    if len(path) <= width:
-        return path
-    if width <= 1:
-        return "…"
-    return "…" + path[-(width - 1):]
+    return cut(path, width, "start")
 
 
 class StatusBar(Widget):
@@ -117,18 +114,23 @@ class StatusBar(Widget):
         out.append("  ")
         out.append(v.program, val)
         out.append("\n")
+        # tok/s says what it divides (zlprof.rates); meas/s goes first when narrow
         pairs = [
-            ("tok/s ", v.tokens_per_s),
-            ("TTFT ", v.ttft),
-            ("TPOT ", v.tpot),
-            ("meas/s ", v.meas_rate),
+            ("tok/s ", v.tokens_per_s, f" ({v.tokens_divides})" if v.tokens_divides else ""),
+            ("TTFT ", v.ttft, ""),
+            ("TPOT ", v.tpot, ""),
+            ("meas/s ", v.meas_rate, ""),
         ]
+        if sum(cell_len(f"{k}{x}{d}  ") for k, x, d in pairs) > width:
+            pairs = pairs[:-1]
         line2 = Text(no_wrap=True, overflow="ellipsis")
-        for i, (k, value) in enumerate(pairs):
+        for i, (k, value, divides) in enumerate(pairs):
             if i:
                 line2.append("  ")
             line2.append(k, key)
             line2.append(value, val)
+            if divides:
+                line2.append(divides, dim)
         # the recording path gets what is left (at least its file name's tail)
         room = width - line2.cell_len - 6
         if room >= 16:
