@@ -48,6 +48,9 @@ Frame kinds:
 ``proc``    (2.0, stream 0 only) a process of the tree: stream, pid, ppid, argv, event
             ("start" | "exit"), status (exit code, negative signal number, or None when
             unknown), reason
+``bye``     (2.1) t, reason: the process's last frame on its own channel, sent when its
+            profiler closes (atexit, multiprocessing's exit path, SIGTERM): everything it
+            measured has been sent. A channel that ends without it ended abruptly.
 ``end``     status (exit code, or negative signal number), reason
 
 Frames of an unknown kind are skipped (a newer minor version may add kinds); a newer major
@@ -67,7 +70,7 @@ import msgpack
 import numpy as np
 
 SCHEMA_MAJOR = 2
-SCHEMA_MINOR = 0
+SCHEMA_MINOR = 1
 SCHEMA = (SCHEMA_MAJOR, SCHEMA_MINOR)
 
 #: The preamble of every stream and recording: magic and schema version.
@@ -105,7 +108,7 @@ _UNPACK_LIMITS = dict(
 
 KINDS = (
     "hello", "meta", "names", "threads", "meas", "mem", "tokens", "costs", "log", "proc",
-    "end",
+    "bye", "end",
 )
 BULK_KINDS = frozenset({"meas", "mem", "costs"})
 
@@ -301,6 +304,10 @@ def encode_proc(
             "reason": reason,
         },
     )
+
+
+def encode_bye(t: int, reason: str = "closed") -> bytes:
+    return encode_frame("bye", {"t": int(t), "reason": reason})
 
 
 def encode_end(status: int, reason: str = "") -> bytes:
