@@ -1037,7 +1037,7 @@ def _start_kind() -> str:
             except Exception:
                 method = None
         return method if method in ("fork", "spawn", "forkserver") else "spawn"
-    return "exec"
+    return "fork" if _FORKED else "exec"
 
 
 def _make_default() -> Profiler:
@@ -1076,16 +1076,27 @@ def _register_mp_exit(prof: Profiler) -> None:
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     """SIGTERM while streaming (zlprof's quit, ``Pool.terminate``): send what was measured,
-    then die of the signal as the default action would (same exit status)."""
+    then die of the signal as the default action would (same exit status).
+
+    The handler runs between two bytecodes of the main thread, possibly inside a lock the
+    flush needs (an Event's, the profiler's): so a helper thread closes the profiler and
+    re-raises the signal, while the handler waits for it only briefly and then lets the
+    main thread run on (and release what it holds)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     prof = _default
-    if prof is not None and prof.streaming:
+
+    def finish() -> None:
         try:
-            if not prof._lock._is_owned():  # interrupted inside a write: skip, never corrupt
+            if prof is not None and prof.streaming:
                 prof.close()
         except Exception:
             pass
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    t = threading.Thread(target=finish, name="zlprof-sigterm", daemon=True)
+    t.start()
+    t.join(0.5)
 
 
 def _install_exit_hooks(prof: Profiler) -> None:
@@ -1117,7 +1128,13 @@ def _after_fork_parent() -> None:
     _forking.clear()
 
 
+#: this interpreter was forked (zlprof was imported before the fork)
+_FORKED = False
+
+
 def _after_fork_child() -> None:
+    global _FORKED
+    _FORKED = True
     for p in _forking:
         try:
             p._after_fork_child()
