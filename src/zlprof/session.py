@@ -33,7 +33,7 @@ MAX_PATHS = 2_000
 OTHER_PID = (1 << 31) - 1  # the largest id a frame can carry (int32): never a real path
 OTHER_NAME = "(other paths)"
 #: Frame kinds that change the op rows (see SessionState.ops_version).
-_OP_KINDS = frozenset({"meas", "names", "costs"})
+_OP_KINDS = frozenset({"meas", "names", "costs", "hello", "proc"})
 
 
 @dataclass(slots=True)
@@ -108,6 +108,19 @@ class ProcessRow:
     measurements: int
     threads: int
     #: the process's top-level measured time as a share of the tree's summed thread time
+    share: float
+    #: its measuring threads
+    thread_rows: list[ThreadRow] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ThreadRow:
+    """One measuring thread of a process."""
+
+    tid: int
+    name: str
+    measurements: int
+    #: its top-level measured time as a share of its own wall time
     share: float
 
 
@@ -835,14 +848,24 @@ class SessionState:
                 p = self.processes[stream]
                 view = View(stream)
                 ops = self.ops_for(view)
-                top = sum(a.total_ns for pid, a in ops.items()
-                          if (self.paths.get(pid) is None or self.paths[pid].parent == 0))
+                top = self._top_ns(ops)
+                trows = []
+                for _s, tid in self.thread_keys(view):
+                    tv = View(stream, tid)
+                    tops = self.ops_for(tv)
+                    wall = self.thread_wall_ns(tv)
+                    trows.append(ThreadRow(
+                        tid=tid, name=p.threads.get(tid, ""),
+                        measurements=sum(a.count for a in tops.values()),
+                        share=(self._top_ns(tops) / wall) if wall > 0 else 0.0,
+                    ))
                 out.append(ProcessRow(
                     stream=stream, pid=p.pid, ppid=p.ppid, depth=depth,
                     command=" ".join(p.argv), start=p.start, state=p.state, label=p.label,
                     status=p.status, measurements=p.measurements,
                     threads=len(self.thread_keys(view)),
                     share=(top / total_wall) if total_wall > 0 else 0.0,
+                    thread_rows=trows,
                 ))
                 for c in kids.get(stream, []):
                     visit(c, depth + 1)
@@ -850,6 +873,11 @@ class SessionState:
             for root in kids.get(None, []):
                 visit(root, 0)
             return out
+
+    def _top_ns(self, ops: dict[int, OpAccumulator]) -> int:
+        """Time in top-level blocks (nested ones are inside them)."""
+        return sum(a.total_ns for pid, a in ops.items()
+                   if self.paths.get(pid) is None or self.paths[pid].parent == 0)
 
     def _tree_order(self, ops: dict[int, OpAccumulator] | None = None) -> list[int]:
         kids: dict[int, list[int]] = {}
