@@ -233,7 +233,9 @@ class SessionState:
         self.overflow: set[int] = set()
         self._overflow_ids = np.empty(0, np.int64)
         self.memory = _Series(["t", "rss", "traced"])
-        self.requests: dict[int, RequestTiming] = {}
+        #: requests in flight, by request id (another process's: by (stream, request id),
+        #: as each process numbers its own requests)
+        self.requests: dict[Any, RequestTiming] = {}
         self.tokens_total = 0
         self.tokens_decode = 0
         self.token_times: deque[int] = deque(maxlen=4096)
@@ -314,7 +316,7 @@ class SessionState:
                 if p is not None:
                     p.last_ns = max(p.last_ns, int(b["t"][-1]))
         elif k == "tokens":
-            self._fold_tokens(b["rows"])
+            self._fold_tokens(b["rows"], fr.stream)
         elif k == "costs":
             pc = self.proc_costs.setdefault(fr.stream, {})
             for lpid, calls, flops, nbytes in b["rows"]:
@@ -571,12 +573,14 @@ class SessionState:
         if hi > self.last_ns:
             self.last_ns = hi
 
-    def _fold_tokens(self, rows: list[list[Any]]) -> None:
+    def _fold_tokens(self, rows: list[list[Any]], stream: int = 0) -> None:
+        own = stream == self._main_stream()
         ttft: list[int] = []
         tpot: list[int] = []
         itl: list[int] = []
-        for t, req, _index, phase, piece in rows:
+        for t, req_id, _index, phase, piece in rows:
             self._see_time(t)
+            req = req_id if own else (stream, req_id)
             r = self.requests.get(req)
             if r is None:
                 r = self.requests[req] = RequestTiming()
