@@ -880,7 +880,7 @@ class SessionState:
 
     def _top_ns(self, ops: dict[int, OpAccumulator]) -> int:
         """Time in top-level blocks (nested ones are inside them)."""
-        return sum(a.total_ns for pid, a in ops.items()
+        return sum(a.moments.total for pid, a in ops.items()
                    if self.paths.get(pid) is None or self.paths[pid].parent == 0)
 
     def _tree_order(self, ops: dict[int, OpAccumulator] | None = None) -> list[int]:

@@ -495,8 +495,6 @@ class LiveSource(Source):
         status, reason = describe_exit(code)
         if self._stopping and code in (-signal.SIGTERM, -signal.SIGKILL):
             status, reason = "stopped", "stopped by zlprof"
-        with self._lock:
-            top = [c for c in self._channels.values() if c.pid == proc.pid]
         # the rest of the tree: what is still running gets a grace period, then the group
         # is ended (no orphans); every channel is then read to its end
         self._end_group(0.5 if self._stopping else GRACE_S)
@@ -508,6 +506,8 @@ class LiveSource(Source):
         for t in self._threads:
             if t.name in ("zlprof-stdout", "zlprof-stderr", "zlprof-accept"):
                 t.join(timeout=5)
+        with self._lock:
+            top = [c for c in self._channels.values() if c.pid == proc.pid]
         for ch in top:
             self._proc_frame(ch, "exit", code, describe_exit(code)[1])
         end = protocol.encode_end(code, reason)
