@@ -888,7 +888,8 @@ class Profiler:
         # itself is killed (SIGKILL): the sampler notices that zlprof closed the
         # connection and stops the process (the connection, not the parent pid: a
         # grandchild whose parent exits is reparented, and that is no reason to stop).
-        watch_parent = isinstance(self._sink, StreamSink) and self._sink.address is not None
+        sink = self._sink
+        channel = sink if isinstance(sink, StreamSink) and sink.address is not None else None
         every = self._sample_s  # memory samples
         interval = self._interval_ns / 1e9
         # writing ticks: also at least every flush interval (the owners wait for them)
@@ -914,8 +915,8 @@ class Profiler:
                         next_tick = max(next_tick + period, now + period / 2)
                     if sample:
                         next_sample = max(next_sample + every, now + every / 2)
-                        if watch_parent and self._sink.peer_closed():
-                            self._sink.broken = True
+                        if channel is not None and channel.peer_closed():
+                            channel.broken = True
                             os.kill(os.getpid(), signal.SIGTERM)
                             return
                     try:
