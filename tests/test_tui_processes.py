@@ -88,8 +88,9 @@ async def test_processes_screen_picks_a_process_and_back(tmp_path: Path) -> None
         assert counts == {"work": "6", "work/inner": "1", "child_only": "2"}
         bar = app.main_screen.query_one(StatusBar).view
         assert bar.processes == "3 procs (0 running)"
-        title = str(app.main_screen.query_one("#share-panel").border_title)
-        assert "summed wall time" in title and "4 threads" in title
+        panel = app.main_screen.query_one("#share-panel")
+        assert "4 threads" in str(panel.border_title)
+        assert "summed wall time" in str(panel.border_subtitle)
 
         await pilot.press("p")
         await pilot.pause()

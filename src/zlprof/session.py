@@ -460,7 +460,7 @@ class SessionState:
             if not b["n"]:
                 continue
             path = self.merged_paths(stream, b["path"])
-            groups.setdefault((stream, int(b["tid"])), []).append((path, b))
+            groups.setdefault((stream, int(b.get("tid", 0))), []).append((path, b))
             p = self.processes.get(stream)
             if p is None:
                 p = self._process(stream)

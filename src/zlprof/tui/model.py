@@ -420,12 +420,13 @@ class ShareBar:
     paths: int = 1
 
 
-def share_title(by: str, threads: int) -> str:
-    """The share panel's title: what the shares are of (one thread: wall time; several
-    threads or processes: their summed wall time, see SessionState.thread_wall_ns)."""
+def share_title(by: str, threads: int) -> tuple[str, str]:
+    """The share panel's title and subtitle: what the shares are of (one thread: wall
+    time; several threads or processes: their summed wall time, see
+    SessionState.thread_wall_ns)."""
     if threads > 1:
-        return f"time share · by {by} · of {threads} threads' summed wall time"
-    return f"time share · by {by}"
+        return f"share of {threads} threads · by {by}", "of their summed wall time"
+    return f"time share · by {by}", ""
 
 
 def share_bars(rows: list[OpRow], limit: int = 50, by: str = "path") -> list[ShareBar]:

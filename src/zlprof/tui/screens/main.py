@@ -131,7 +131,8 @@ class MainScreen(Screen):
 
     def _render_shares(self) -> None:
         if self.last is not None:
-            self.query_one("#share-panel", Panel).border_title = share_title(
+            panel = self.query_one("#share-panel", Panel)
+            panel.border_title, panel.border_subtitle = share_title(
                 self.share_mode, self.last.extra.get("share_threads", 1))
             self.query_one(ShareBars).update_bars(share_bars(self.last.rows, by=self.share_mode))
 
