@@ -572,11 +572,11 @@ def _exit_of(pid: int, starttime: int | None, said_bye: bool,
         if time.monotonic() >= deadline:
             if said_bye:
                 return None, "closed its channel (still running)"
-            return None, "channel ended (status unknown)"
+            return None, "channel ended without a goodbye (status unknown)"
         time.sleep(0.005)
     if said_bye:
         return None, "ended (status unknown)"
-    return None, "ended abruptly (status unknown: killed?)"
+    return None, "ended without a goodbye (status unknown)"
 
 
 def _int_at(fields: list[str], i: int) -> int | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .. import fmt
 from ..session import WHOLE, ProcessRow, View
+from .model import program_name
 
 #: What the process and thread shares are (the screen's title says it).
 SHARE_NOTE = ("share: top-level measured time / summed wall time of the measuring threads "
@@ -39,9 +40,10 @@ def proc_lines(rows: list[ProcessRow]) -> list[ProcLine]:
                     "all")]
     for r in rows:
         indent = "  " * r.depth
+        name = program_name(r.command.split()) if r.command else "process"
         out.append(ProcLine(
             View(r.stream),
-            (f"{indent}{'└ ' if r.depth else ''}process{_threads(r)}", str(r.pid),
+            (f"{indent}{'└ ' if r.depth else ''}{name}{_threads(r)}", str(r.pid),
              r.start or "?", r.label, f"{r.measurements:,}", fmt.pct(r.share), r.command),
             r.state,
         ))
