@@ -46,6 +46,7 @@ class ProcessesScreen(ModalScreen[View | None]):
         super().__init__()
         self._views: list[View] = []
         self._version = -1
+        self._ready = False
 
     @property
     def zapp(self) -> ZlprofApp:
@@ -61,6 +62,7 @@ class ProcessesScreen(ModalScreen[View | None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns(*COLUMNS)
+        self._ready = True
         self.on_tick()
         current = self.zapp.proc_view
         if current in self._views:
@@ -68,6 +70,10 @@ class ProcessesScreen(ModalScreen[View | None]):
         table.focus()
 
     def on_tick(self) -> None:
+        """Rebuild the table when the state moved (the app's timer calls this; it may
+        come before the table has its columns)."""
+        if not self._ready:
+            return
         state = self.zapp.source.state
         if state.version == self._version:
             return
