@@ -23,6 +23,7 @@ def _isolated_dirs(
     monkeypatch.setenv("XDG_DATA_HOME", str(base / "xdg-data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(base / "xdg-cache"))
     monkeypatch.delenv("ZLPROF_FD", raising=False)
+    monkeypatch.delenv("ZLPROF_SOCKET", raising=False)
     # each test starts with a fresh process-wide profiler (in-process workload runs
     # disable or fill the default one)
     import zlprof.profiler
@@ -43,6 +44,7 @@ def zlprof_cmd() -> list[str]:
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("ZLPROF_FD", None)
+    env.pop("ZLPROF_SOCKET", None)
     return env
 
 

@@ -377,7 +377,7 @@ def test_handoff_delivers_every_record_once_in_order(impl: str) -> None:
     tids: dict[int, int] = {}
 
     def work(k: int) -> None:
-        tids[k] = threading.get_ident()
+        tids[k] = threading.get_native_id()
         barrier.wait()
         for i in range(n):
             with prof.measure("req"):
@@ -484,7 +484,7 @@ def test_close_sends_everything(impl: str, sampler: bool) -> None:
     assert not [f for f in reader.frames_so_far() if f.kind in ("meas", "costs", "tokens")]
     prof.close()  # (atexit does this for the default profiler)
     got = check_stream(reader.frames())
-    tid = threading.get_ident()
+    tid = threading.get_native_id()
     assert got["counts"] == {
         (tid, "outer"): 300,
         **{(tid, f"outer/inner{j}"): 100 for j in range(3)},

@@ -14,14 +14,17 @@ The instrumentation API (what a program's own code calls)::
     prof.statistics("tokenize")            # -> PerformanceStats
     print(prof.report())
 
-Under ``zlprof live`` / ``zlprof record`` the process-wide profiler streams frames to the
-parent over a dedicated pipe (``ZLPROF_FD``); otherwise it collects in memory.
+Under ``zlprof live`` / ``zlprof record`` the process-wide profiler of every process of the
+tree streams frames to zlprof over its own connection to a Unix socket (``ZLPROF_SOCKET``);
+otherwise it collects in memory. ``zlprof.flush()`` sends what is held now (call it before
+``os._exit`` in a raw ``os.fork`` child).
 """
 
 from .profiler import (
     Profiler,
     ProfilerError,
     cost,
+    flush,
     gauge,
     get_profiler,
     measure,
@@ -51,6 +54,7 @@ __all__ = [
     "Profiler",
     "ProfilerError",
     "cost",
+    "flush",
     "gauge",
     "get_profiler",
     "measure",

@@ -39,11 +39,14 @@ import atexit
 import collections
 import functools
 import os
+import select
 import signal
+import socket
 import sys
 import threading
 import time
 import tracemalloc
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -53,8 +56,16 @@ from . import protocol
 
 _now = time.perf_counter_ns
 
+#: Legacy: zlprof < schema 2 passed an inherited pipe's number here. Never trusted any
+#: more (an inherited number can name an unrelated file in a spawned child); removed from
+#: the environment so grandchildren do not see it either.
 ENV_FD = "ZLPROF_FD"
+#: The path of the parent's Unix domain socket: every measuring process of the tree
+#: connects to it (one connection per process, see :func:`connect_channel`).
+ENV_SOCKET = "ZLPROF_SOCKET"
 ENV_OPTIONS = "ZLPROF_OPTIONS"
+#: Seconds a process waits for the parent's answer when it connects.
+CONNECT_TIMEOUT_S = 5.0
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -109,36 +120,114 @@ class MemoryReader:
 # --------------------------------------------------------------------------- sinks
 
 
-class StreamSink:
-    """Writes frames to a file descriptor (the pipe to the parent)."""
+def connect_channel(address: str, timeout: float = CONNECT_TIMEOUT_S) -> int | None:
+    """Connect to the parent's Unix socket at ``address``; the connected fd, or None.
 
-    def __init__(self, fd: int) -> None:
-        # Our own buffered file object: sys.stdout may be unbuffered (PYTHONUNBUFFERED).
-        self._f = os.fdopen(fd, "wb", buffering=1 << 16, closefd=True)
+    The parent answers every connection with the stream preamble (magic and schema): a
+    process writes nothing until it has read that answer, so it never writes to a socket
+    (or file) that does not belong to zlprof. The fd is close-on-exec.
+    """
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError:
+        return None
+    try:
+        s.settimeout(timeout)
+        s.connect(address)
+        got = b""
+        while len(got) < protocol.PREAMBLE_SIZE:
+            part = s.recv(protocol.PREAMBLE_SIZE - len(got))
+            if not part:
+                break
+            got += part
+        protocol.check_preamble(got)
+        s.settimeout(None)
+        return s.detach()
+    except (OSError, ValueError):
+        s.close()
+        return None
+
+
+class StreamSink:
+    """Writes frames to a file descriptor: the process's own connection to the parent
+    (or any pipe, in tests). Buffered here, not by a file object: after a fork the child
+    drops the parent's buffer (:meth:`abandon`) without ever flushing it.
+
+    With ``address`` the sink connects lazily, on its first flush (a forked child). With
+    ``preamble`` the stream starts with the 12-byte preamble.
+    """
+
+    def __init__(self, fd: int | None = None, *, address: str | None = None,
+                 preamble: bool = False) -> None:
+        self._fd = fd
+        self.address = address
+        self._buf = bytearray(protocol.preamble() if preamble else b"")
         self.broken = False
 
     def write(self, data: bytes) -> None:
         if self.broken:
             return
-        try:
-            self._f.write(data)
-        except (BrokenPipeError, OSError, ValueError):
-            self.broken = True
+        self._buf += data
+        if len(self._buf) >= 1 << 16:
+            self.flush()
 
     def flush(self) -> None:
-        if self.broken:
+        if self.broken or not self._buf:
             return
+        if self._fd is None:
+            if self.address is None:
+                self.broken = True
+                return
+            self._fd = connect_channel(self.address)
+            if self._fd is None:
+                self.broken = True
+                self._buf = bytearray()
+                return
+        buf = self._buf
         try:
-            self._f.flush()
+            while buf:
+                n = os.write(self._fd, buf)
+                del buf[:n]
+        except InterruptedError:
+            pass
         except (BrokenPipeError, OSError, ValueError):
             self.broken = True
+            buf.clear()
+
+    def peer_closed(self) -> bool:
+        """True when the parent closed the connection (zlprof ended or was killed)."""
+        fd = self._fd
+        if fd is None or self.broken:
+            return self.broken
+        try:
+            poller = select.poll()
+            # the parent sends nothing after its answer: readable means end of stream
+            poller.register(fd, select.POLLIN | getattr(select, "POLLRDHUP", 0))
+            return bool(poller.poll(0))
+        except (OSError, ValueError):
+            return True
+
+    def abandon(self) -> None:
+        """A forked child's copy of its parent's sink: drop the parent's buffered bytes
+        and close the child's copy of the fd, writing nothing."""
+        self._buf = bytearray()
+        self.broken = True
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
 
     def close(self) -> None:
         self.flush()
-        try:
-            self._f.close()
-        except (OSError, ValueError):
-            pass
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+        self.broken = True
 
 
 class MemorySink:
@@ -294,6 +383,8 @@ class Profiler:
         enabled: when False every call returns at once and nothing is recorded.
         memory: ``True`` (every block reads memory at start and end), ``"blocks"`` (only
             blocks opened with ``measure(name, memory=True)`` do), or ``False``.
+        start: how this process began ("exec", "spawn", "forkserver"; a forked child's
+            profiler says "fork"), sent in the hello frame.
         trace_python: start ``tracemalloc`` so readings include the traced-current figure.
         sink: where frames go; default: in memory (``statistics()``/``report()`` work).
         batch: records per flush; flush_interval_ms: the longest a record waits.
@@ -318,6 +409,7 @@ class Profiler:
         exact_limit: int | None = None,
         argv: list[str] | None = None,
         config: dict[str, Any] | None = None,
+        start: str = "exec",
     ) -> None:
         if memory not in (True, False, "blocks"):
             raise ValueError("memory must be True, False or 'blocks'")
@@ -363,19 +455,14 @@ class Profiler:
             if exact_limit is not None:
                 sink.state.exact_limit = exact_limit
         self._sink = sink
-        self._sink.write(
-            protocol.encode_hello(
-                pid=os.getpid(),
-                argv=list(sys.argv if argv is None else argv),
-                start_ns=self.start_ns,
-                wall_time=self.wall_time,
-                python=sys.version.split()[0],
-                numpy_version=np.__version__,
-                platform=sys.platform,
-                config=config,
-            )
-        )
+        self._argv = list(sys.argv if argv is None else argv)
+        self._config = config
+        self._start_kind = start
+        self._pending_threads: list[tuple[int, str]] = []
+        self._restart_sampler = False  # a forked child starts its sampler on first flush
+        self._write_hello()
         self._sink.flush()
+        _profilers.add(self)
         if _CCost is not None:
             # the C version of Profiler.cost (same semantics), shadowing the method
             self.cost = _CCost(self)
@@ -518,7 +605,11 @@ class Profiler:
                 col.append(self._gauges.get(k, -1))
 
     def flush(self) -> None:
-        """Send everything recorded so far (names first, each thread's records in order)."""
+        """Send everything recorded so far (names first, each thread's records in order).
+
+        A process that ends with ``os._exit`` (a raw ``os.fork`` child) calls this first;
+        multiprocessing's workers are flushed by zlprof's hook on their exit path.
+        """
         with self._lock:
             self._write_all_locked()
             self._sink.flush()
@@ -534,10 +625,82 @@ class Profiler:
             self._sampler.join(timeout=1.0)
         if self._mem_reader is not None or self._sample_s > 0:
             self.sample_memory()
-        self.flush()
+        with self._lock:
+            self._write_all_locked()
+            if isinstance(self._sink, StreamSink):
+                # everything this process measured has been sent: the parent can tell a
+                # clean end from a process that died mid-run
+                self._sink.write(protocol.encode_bye(_now(), "closed"))
+            self._sink.flush()
         self._closed = True
         if isinstance(self._sink, StreamSink):
             self._sink.close()
+
+    # fork ----------------------------------------------------------------------------
+
+    def _resume_sampler(self) -> None:
+        """Start the sampler a forked child's profiler had in its parent (first flush)."""
+        with self._lock:
+            if not self._restart_sampler:
+                return
+            self._restart_sampler = False
+        if not self._closed:
+            self._start_sampler()
+
+    def _after_fork_child(self) -> None:
+        """In a forked child (os.register_at_fork): start clean. No inherited open blocks,
+        buffers, queued lists, gauges or sampler; the parent's unsent bytes are dropped,
+        never sent twice; the child gets its own stream (a new connection, opened on the
+        first flush) and re-sends the names it will use."""
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._handoff = collections.deque()
+        had_sampler = self._sampler is not None
+        self._sampler = None
+        self._async = False
+        ts = getattr(self._tls, "ts", None)
+        self._threads = []
+        self._pending_threads = []
+        if ts is not None:
+            # Reset in place: the C hot path caches this very object for this thread
+            # (keyed by the profiler and the thread state, both unchanged by fork).
+            ts.stack.clear()
+            ts.buf = []
+            ts.mbuf = []
+            ts.costs = []
+            ts.tokens = []
+            ts.path = 0
+            ts.deadline = 0  # the first block flushes: opens the channel, starts the sampler
+            ts.tid = threading.get_native_id()
+            self._threads.append(ts)
+            self._pending_threads.append((ts.tid, ts.name))
+        self._gauges = {}
+        self._mem_rows = ([], [], [], {})
+        if self._mem_reader is not None:  # its fd reads the parent's /proc/<pid>/statm
+            self._mem_reader.close()
+            self._mem_reader = MemoryReader()
+        self._pending_names = [
+            (i, parent, name) for i, (parent, name) in enumerate(self._paths) if i > 0
+        ]
+        self.start_ns = _now()
+        self.wall_time = time.time()
+        self._start_kind = "fork"
+        old = self._sink
+        if isinstance(old, StreamSink):
+            old.abandon()
+            self._sink = StreamSink(address=old.address, preamble=True)
+            if old.address is None:
+                self._sink.broken = True  # a pipe shared with the parent: never written
+        elif isinstance(old, MemorySink):
+            old.state = type(old.state)(exact_limit=old.state.exact_limit)
+        self._write_hello()
+        self._restart_sampler = had_sampler and not self._closed and not self._off
+        mp_util = sys.modules.get("multiprocessing.util")
+        if mp_util is not None and self.streaming:
+            # a multiprocessing child clears its finalizers after the fork, then runs
+            # these: register the exit hook there
+            mp_util.register_after_fork(self, _register_mp_exit)
 
     # in-memory views ---------------------------------------------------------------
 
@@ -577,11 +740,12 @@ class Profiler:
 
     def _new_thread_state(self) -> _ThreadState:
         cur = threading.current_thread()
-        ts = _ThreadState(threading.get_ident(), cur.name)
+        ts = _ThreadState(threading.get_native_id(), cur.name)
         ts.deadline = _now() + self._interval_ns
         self._tls.ts = ts
         with self._lock:
             self._threads.append(ts)
+            self._pending_threads.append((ts.tid, ts.name))
         return ts
 
     def _intern(self, parent: int, name: str, children: dict[int, int]) -> int:
@@ -627,13 +791,34 @@ class Profiler:
         with self._lock:
             self._write_thread_locked(ts)
             self._sink.flush()
+        if self._restart_sampler:
+            self._resume_sampler()
 
     # Writers: every method below runs with self._lock held.
+
+    def _write_hello(self) -> None:
+        self._sink.write(
+            protocol.encode_hello(
+                pid=os.getpid(),
+                ppid=os.getppid(),
+                argv=self._argv,
+                start_ns=self.start_ns,
+                wall_time=self.wall_time,
+                python=sys.version.split()[0],
+                numpy_version=np.__version__,
+                platform=sys.platform,
+                config=self._config,
+                start=self._start_kind,
+            )
+        )
 
     def _write_names_locked(self) -> None:
         if self._pending_names:
             self._sink.write(protocol.encode_names(self._pending_names))
             self._pending_names = []
+        if self._pending_threads:
+            self._sink.write(protocol.encode_threads(self._pending_threads))
+            self._pending_threads = []
 
     def _drain_handoff_locked(self) -> None:
         """Write the handed-over lists, oldest first (names before them)."""
@@ -699,10 +884,12 @@ class Profiler:
             self._mem_rows = ([], [], [], {k: [] for k in gauges})
 
     def _start_sampler(self) -> None:
-        # Under zlprof the child runs in its own session, so nothing signals it if zlprof
-        # itself is killed (SIGKILL): the sampler notices the new parent and stops it.
-        watch_parent = isinstance(self._sink, StreamSink)
-        parent = os.getppid()
+        # Under zlprof the tree runs in its own session, so nothing signals it if zlprof
+        # itself is killed (SIGKILL): the sampler notices that zlprof closed the
+        # connection and stops the process (the connection, not the parent pid: a
+        # grandchild whose parent exits is reparented, and that is no reason to stop).
+        sink = self._sink
+        channel = sink if isinstance(sink, StreamSink) and sink.address is not None else None
         every = self._sample_s  # memory samples
         interval = self._interval_ns / 1e9
         # writing ticks: also at least every flush interval (the owners wait for them)
@@ -728,8 +915,8 @@ class Profiler:
                         next_tick = max(next_tick + period, now + period / 2)
                     if sample:
                         next_sample = max(next_sample + every, now + every / 2)
-                        if watch_parent and os.getppid() != parent:
-                            self._sink.broken = True
+                        if channel is not None and channel.peer_closed():
+                            channel.broken = True
                             os.kill(os.getpid(), signal.SIGTERM)
                             return
                     try:
@@ -839,36 +1026,128 @@ def _saturate(v: int) -> int:
 # --------------------------------------------------------------------------- default
 
 
+def _start_kind() -> str:
+    """How this process began: a multiprocessing child says its start method."""
+    mp = sys.modules.get("multiprocessing.process")
+    if mp is not None and mp.parent_process() is not None:
+        ctx = sys.modules.get("multiprocessing.context")
+        method = None
+        if ctx is not None:
+            try:
+                method = ctx._default_context.get_start_method(allow_none=True)
+            except Exception:
+                method = None
+        return method if method in ("fork", "spawn", "forkserver") else "spawn"
+    return "fork" if _FORKED else "exec"
+
+
 def _make_default() -> Profiler:
     """The process-wide profiler: streams to the parent under ``zlprof live/record``."""
-    fd_text = os.environ.get(ENV_FD)
+    os.environ.pop(ENV_FD, None)  # never trusted (see ENV_FD)
+    address = os.environ.get(ENV_SOCKET)
     opts = os.environ.get(ENV_OPTIONS, "")
     flags = set(opts.split(",")) if opts else set()
     enabled = "off" not in flags
-    if fd_text:
-        try:
-            fd = int(fd_text)
-            os.fstat(fd)
-        except (ValueError, OSError):
-            fd = -1
-        # do not leak the pipe into grandchildren that might also import zlprof
-        os.environ.pop(ENV_FD, None)
-        if fd >= 0:
-            try:
-                os.set_inheritable(fd, False)
-            except OSError:
-                pass
+    if address:
+        fd = connect_channel(address)
+        if fd is not None:
+            sink = StreamSink(fd, address=address, preamble=True)
             prof = Profiler(
                 enabled=enabled,
                 memory="blocks",
-                sink=StreamSink(fd),
+                sink=sink,
                 sample_interval_ms=50.0,
                 trace_python="traced" in flags,
+                start=_start_kind(),
             )
             atexit.register(prof.close)
+            _install_exit_hooks(prof)
             return prof
     prof = Profiler(enabled=enabled, memory="blocks")
     return prof
+
+
+def _register_mp_exit(prof: Profiler) -> None:
+    """Close ``prof`` on multiprocessing's own exit path (its children end with
+    ``os._exit``, which skips atexit)."""
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None:
+        mp_util.Finalize(None, prof.close, exitpriority=-100)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM while streaming (zlprof's quit, ``Pool.terminate``): send what was measured,
+    then die of the signal as the default action would (same exit status).
+
+    The handler runs between two bytecodes of the main thread, possibly inside a lock the
+    flush needs (an Event's, the profiler's): so a helper thread closes the profiler and
+    re-raises the signal, while the handler waits for it only briefly and then lets the
+    main thread run on (and release what it holds)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    prof = _default
+
+    def finish() -> None:
+        try:
+            if prof is not None and prof.streaming:
+                prof.close()
+        except Exception:
+            pass
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    t = threading.Thread(target=finish, name="zlprof-sigterm", daemon=True)
+    t.start()
+    t.join(0.5)
+
+
+def _install_exit_hooks(prof: Profiler) -> None:
+    mp = sys.modules.get("multiprocessing.process")
+    if mp is not None and mp.parent_process() is not None:
+        _register_mp_exit(prof)
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # not the main thread: no handler
+        pass
+
+
+# Fork safety: every profiler's lock is held across fork() (so no other thread is inside a
+# write when the child's copy is taken), then the child's profilers start clean.
+_profilers: weakref.WeakSet[Profiler] = weakref.WeakSet()
+_forking: list[Profiler] = []
+
+
+def _before_fork() -> None:
+    _forking[:] = list(_profilers)
+    for p in _forking:
+        p._lock.acquire()
+
+
+def _after_fork_parent() -> None:
+    for p in reversed(_forking):
+        p._lock.release()
+    _forking.clear()
+
+
+#: this interpreter was forked (zlprof was imported before the fork)
+_FORKED = False
+
+
+def _after_fork_child() -> None:
+    global _FORKED
+    _FORKED = True
+    for p in _forking:
+        try:
+            p._after_fork_child()
+        except Exception:  # never break the user's fork
+            p._off = True
+    _forking.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_parent, after_in_child=_after_fork_child
+    )
 
 
 _default: Profiler | None = None
@@ -885,6 +1164,13 @@ def get_profiler() -> Profiler:
 def measure(name: str | Callable[..., Any], memory: bool | None = None) -> Any:
     """``with zlprof.measure(name):`` or ``@zlprof.measure(name)`` on the default profiler."""
     return (_default or get_profiler()).measure(name, memory)
+
+
+def flush() -> None:
+    """Send everything the process-wide profiler holds now. Call it before ``os._exit``
+    (a raw ``os.fork`` child), which skips every exit hook."""
+    if _default is not None:
+        _default.flush()
 
 
 def cost(flops: int, nbytes: int) -> None:

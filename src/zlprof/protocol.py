@@ -56,6 +56,9 @@ Frame kinds:
 ``proc``    (2.0, stream 0 only) a process of the tree: stream, pid, ppid, argv, event
             ("start" | "exit"), status (exit code, negative signal number, or None when
             unknown), reason
+``bye``     (2.1) t, reason: the process's last frame on its own channel, sent when its
+            profiler closes (atexit, multiprocessing's exit path, SIGTERM): everything it
+            measured has been sent. A channel that ends without it ended abruptly.
 ``end``     status (exit code, or negative signal number), reason
 ``summary`` (2.1, recordings only) upto, first, n, ops: see the compact section below
 ``cmeas``   (2.1, inside chunks only) expands into ``meas`` frames: see below
@@ -115,7 +118,7 @@ _UNPACK_LIMITS = dict(
 
 KINDS = (
     "hello", "meta", "names", "threads", "meas", "mem", "tokens", "costs", "log", "proc",
-    "end", "summary",
+    "bye", "end", "summary",
 )
 BULK_KINDS = frozenset({"meas", "mem", "costs"})
 
@@ -311,6 +314,10 @@ def encode_proc(
             "reason": reason,
         },
     )
+
+
+def encode_bye(t: int, reason: str = "closed") -> bytes:
+    return encode_frame("bye", {"t": int(t), "reason": reason})
 
 
 def encode_end(status: int, reason: str = "") -> bytes:

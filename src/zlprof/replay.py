@@ -270,7 +270,7 @@ class _Index:
             st.ingest_many([fr])
             folding += clock() - t
             if folding >= spacing and i + 1 < n:
-                self._log(logged, i + 1)
+                self._log(logged, i + 1, st)
                 logged = i + 1
                 self._publish(self._snap(st, i + 1))
                 folding = 0.0
@@ -317,12 +317,14 @@ class _Index:
             ring[pid] = acc._r_len if acc._r_t1 is not None else -1
         return _Checkpoint(frame, fields, ops, hist, ring)
 
-    def _log(self, lo: int, hi: int) -> None:
-        """Append frames [lo, hi)'s measurements to the per-op logs, in fold order."""
-        bodies = [fr.body for fr in self.frames[lo:hi] if fr.kind == "meas" and fr.body["n"]]
-        if not bodies:
+    def _log(self, lo: int, hi: int, st: SessionState) -> None:
+        """Append frames [lo, hi)'s measurements to the per-op logs, in fold order (path
+        ids mapped to the merged ids ``st`` gave each process's paths)."""
+        meas = [fr for fr in self.frames[lo:hi] if fr.kind == "meas" and fr.body["n"]]
+        if not meas:
             return
-        path = np.concatenate([b["path"] for b in bodies])
+        bodies = [fr.body for fr in meas]
+        path = np.concatenate([st.merged_paths(fr.stream, fr.body["path"]) for fr in meas])
         t0 = np.concatenate([b["t0"] for b in bodies])
         t1 = np.concatenate([b["t1"] for b in bodies])
         order = np.argsort(path, kind="stable")

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import fmt, rates
 from .protocol import Frame
-from .session import OpRow, SessionState
+from .session import OpRow, ProcessRow, SessionState, View
 from .stats import PERCENTILE_NOTE, PerformanceStats
 from .textwidth import Column, render_table, wrap
 
@@ -227,7 +227,8 @@ def summary_table(rows: list[OpRow], width: int | None) -> list[str]:
     table = render_table(SUMMARY_COLUMNS, body, width)
     out = table.lines
     notes = [
-        "share: of wall time; memory: bytes the op allocated (sum of its RSS growth)",
+        "share: of wall time (several threads or processes: of their summed wall time); "
+        "memory: bytes the op allocated (sum of its RSS growth)",
     ]
     if hist:
         notes.append("* percentile from the bounded log-bucket histogram (<= 0.1 % error)")
@@ -271,7 +272,7 @@ def finding_lines(state: SessionState, rows: list[OpRow]) -> str:
     except Exception:  # an unreadable cache file: the report goes on without a roof
         peaks = None
     roof = roof_finding(rows, peaks) if peaks is not None else None
-    text = headline(rows, state.wall_ns, roof).text
+    text = headline(rows, state.thread_wall_ns(), roof).text
     if peaks is not None:
         s = stream_summary(rows, peaks)
         if s is not None:
@@ -302,10 +303,47 @@ def summary_report(
         out += wrap(f"Statistics: {PERCENTILE_NOTE}; {estimator_note(rows)}.", width)
     else:
         out.append("No measurements.")
+    procs = process_lines(state)
+    if procs:
+        out += ["", *procs]
     hints = hint_lines(state, width)
     if hints:
         out += ["", "Hints:", *hints]
     return "\n".join(out) + "\n"
+
+
+def process_lines(state: SessionState) -> list[str]:
+    """The process tree, when more than one process (or thread) measured: a line per
+    process (pid, how it started, how it ended, measurements, share) and, for a process
+    with several threads, a line per thread. Empty for one process with one thread."""
+    rows = state.process_rows()
+    if len(rows) <= 1 and len(state.thread_keys()) <= 1:
+        return []
+    out = [f"Processes ({len(rows)}), share: {PROCESS_SHARE_NOTE}:"]
+    for r in rows:
+        out.append(
+            f"{'  ' * (r.depth + 1)}pid {r.pid} ({r.start or '?'}) {r.label}: "
+            f"{r.measurements:,} measurements, {fmt.pct(r.share)}"
+            + (f", {r.threads} threads" if r.threads > 1 else "")
+            + f"  {_command(r)}"
+        )
+        if r.threads > 1:
+            names = state.processes[r.stream].threads
+            for _s, tid in state.thread_keys(View(r.stream)):
+                n = sum(row.stats.count for row in state.op_rows(view=View(r.stream, tid)))
+                out.append(f"{'  ' * (r.depth + 2)}thread {tid} {names.get(tid, '')}: "
+                           f"{n:,} measurements")
+    return out
+
+
+#: What a process's share is (one definition, shown wherever the share is).
+PROCESS_SHARE_NOTE = "its top-level blocks' time / summed wall time of the measuring threads"
+
+
+def _command(r: ProcessRow) -> str:
+    from .sessions import program_name
+
+    return program_name(r.command.split()) if r.command else "?"
 
 
 def render_report(
@@ -337,27 +375,73 @@ def op_dict(r: OpRow) -> dict[str, Any]:
     return d
 
 
+def process_dicts(state: SessionState, window_s: float | None = None) -> list[dict[str, Any]]:
+    """Every measuring process: pid, parent, command, start method, end, and its ops
+    (and each of its threads' ops)."""
+    out = []
+    for r in state.process_rows():
+        p = state.processes[r.stream]
+        threads = []
+        for _s, tid in state.thread_keys(View(r.stream)):
+            threads.append({
+                "tid": tid,
+                "name": p.threads.get(tid, ""),
+                "ops": {o.full: op_dict(o) for o in state.op_rows(window_s, View(r.stream, tid))},
+            })
+        out.append({
+            "stream": r.stream,
+            "pid": r.pid,
+            "ppid": r.ppid,
+            "argv": list(p.argv),
+            "start": r.start,
+            "state": r.state,
+            "status": r.status,
+            "reason": p.reason,
+            "measurements": r.measurements,
+            "share": _clean(r.share),
+            "ops": {o.full: op_dict(o) for o in state.op_rows(window_s, View(r.stream))},
+            "threads": threads,
+        })
+    return out
+
+
 def json_report(state: SessionState, window_s: float | None = None) -> str:
     rows = state.op_rows(window_s)
     doc = {
         "schema": JSON_SCHEMA,
         "session": session_dict(state),
         "statistics": PERCENTILE_NOTE,
+        "shares": SHARE_NOTE,
         "ops": {r.full: op_dict(r) for r in rows},
+        "processes": process_dicts(state, window_s),
     }
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
 
-CSV_COLUMNS = ("op", "parent", *OP_FIELDS, "self_ms", "estimator")
+#: What ``share`` and the self share divide by (SessionState.thread_wall_ns).
+SHARE_NOTE = "shares of the summed wall time of the threads that measured (of the view)"
+
+#: scope: "tree" (every process and thread merged: pid and tid empty), "process" (pid),
+#: "thread" (pid and tid)
+CSV_COLUMNS = ("op", "parent", *OP_FIELDS, "self_ms", "estimator", "scope", "pid", "tid")
 
 
 def csv_report(state: SessionState, window_s: float | None = None) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
-    for r in state.op_rows(window_s):
-        d = op_dict(r)
-        w.writerow([r.full, r.parent, *[d[f] for f in OP_FIELDS], d["self_ms"], d["estimator"]])
+
+    def rows(view: View, scope: str, pid: Any, tid: Any) -> None:
+        for r in state.op_rows(window_s, view):
+            d = op_dict(r)
+            w.writerow([r.full, r.parent, *[d[f] for f in OP_FIELDS], d["self_ms"],
+                        d["estimator"], scope, pid, tid])
+
+    rows(View(), "tree", "", "")
+    for p in state.process_rows():
+        rows(View(p.stream), "process", p.pid, "")
+        for _s, tid in state.thread_keys(View(p.stream)):
+            rows(View(p.stream, tid), "thread", p.pid, tid)
     return buf.getvalue()
 
 
@@ -395,63 +479,82 @@ REPORTS = {"text": summary_report, "json": json_report, "csv": csv_report, "mark
 # --------------------------------------------------------------------------- exports
 
 
-def _paths_from(frames: Iterable[Frame]) -> dict[int, str]:
-    names: dict[int, tuple[int, str]] = {}
+def _paths_from(frames: Iterable[Frame]) -> dict[tuple[int, int], str]:
+    """(stream, path id) -> full path: every process names its own paths."""
+    names: dict[tuple[int, int], tuple[int, str]] = {}
     for fr in frames:
         if fr.kind == "names":
             for pid, parent, name in fr.body["paths"]:
-                names[pid] = (parent, name)
-    full: dict[int, str] = {}
+                names[(fr.stream, pid)] = (parent, name)
+    full: dict[tuple[int, int], str] = {}
 
-    def resolve(pid: int) -> str:
-        if pid in full:
-            return full[pid]
+    def resolve(key: tuple[int, int]) -> str:
+        if key in full:
+            return full[key]
         parts = []
         seen = set()
-        p = pid
-        while p > 0 and p in names and p not in seen:
+        stream, p = key
+        while p > 0 and (stream, p) in names and p not in seen:
             seen.add(p)
-            parent, name = names[p]
+            parent, name = names[(stream, p)]
             parts.append(name)
             p = parent
-        full[pid] = "/".join(reversed(parts)) or f"#{pid}"
-        return full[pid]
+        full[key] = "/".join(reversed(parts)) or f"#{key[1]}"
+        return full[key]
 
-    for pid in names:
-        resolve(pid)
+    for key in names:
+        resolve(key)
     return full
 
 
+def _pids_from(frames: Iterable[Frame]) -> dict[int, dict[str, Any]]:
+    """stream -> its hello (pid, argv, start_ns, ...)."""
+    out: dict[int, dict[str, Any]] = {}
+    for fr in frames:
+        if fr.kind == "hello" and fr.stream not in out:
+            out[fr.stream] = fr.body
+    return out
+
+
 def chrome_trace(frames: list[Frame]) -> dict[str, Any]:
-    """Chrome Trace Event JSON: an ``X`` event per measurement, counters for memory.
+    """Chrome Trace Event JSON: an ``X`` event per measurement, counters for memory; one
+    process track per pid (named by its command), one named thread track per thread.
 
     Opens in Perfetto (ui.perfetto.dev) and chrome://tracing. Times in microseconds from
-    the session start.
+    the session start (every process's clock is the machine's monotonic clock).
     """
+    from .sessions import program_name
+
     full = _paths_from(frames)
+    hellos = _pids_from(frames)
     origin = None
-    pid = 1
-    for fr in frames:
-        if fr.kind == "hello":
-            origin = int(fr.body["start_ns"])
-            pid = int(fr.body["pid"])
-            break
-    events: list[dict[str, Any]] = [
-        {"name": "process_name", "ph": "M", "pid": pid, "args": {"name": "zlprof child"}}
-    ]
-    tids: set[int] = set()
+    if hellos:
+        origin = min(int(h["start_ns"]) for h in hellos.values())
+    pid_of = {s: int(h["pid"]) for s, h in hellos.items()}
+    events: list[dict[str, Any]] = []
+    for s, h in sorted(hellos.items()):
+        argv = [str(a) for a in h.get("argv") or []]
+        events.append({"name": "process_name", "ph": "M", "pid": pid_of[s],
+                       "args": {"name": f"{program_name(argv) if argv else 'process'} "
+                                        f"(pid {pid_of[s]})"}})
+    thread_names: dict[tuple[int, int], str] = {}
+    tids: set[tuple[int, int]] = set()
     for fr in frames:
         b = fr.body
-        if fr.kind == "meas":
+        pid = pid_of.get(fr.stream, 1)
+        if fr.kind == "threads":
+            for tid, name in b["rows"]:
+                thread_names[(pid, int(tid) & 0x7FFFFFFF)] = str(name)
+        elif fr.kind == "meas":
             if origin is None and b["n"]:
                 origin = int(b["t0"].min())
             o = origin or 0
             tid = int(b["tid"]) & 0x7FFFFFFF
-            tids.add(tid)
+            tids.add((pid, tid))
             ts = (b["t0"] - o) / 1000.0
             dur = (b["t1"] - b["t0"]) / 1000.0
             for p, t, d in zip(b["path"].tolist(), ts.tolist(), dur.tolist(), strict=True):
-                name = full.get(p, f"#{p}")
+                name = full.get((fr.stream, p), f"#{p}")
                 events.append(
                     {
                         "name": name.rsplit("/", 1)[-1],
@@ -491,24 +594,29 @@ def chrome_trace(frames: list[Frame]) -> dict[str, Any]:
                             "args": {"request": req, "phase": phase},
                         }
                     )
-    for tid in sorted(tids):
+    for pid, tid in sorted(tids):
+        name = thread_names.get((pid, tid)) or f"thread {tid}"
         events.append(
-            {"name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": f"thread {tid}"}}
+            {"name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
+             "args": {"name": f"{name} ({tid})"}}
         )
     return {"traceEvents": events, "displayTimeUnit": "ms"}
 
 
 def measurements_csv(frames: list[Frame], out: io.TextIOBase) -> int:
-    """One row per measurement: op, parent, thread, start/end/duration (ns), memory."""
+    """One row per measurement: op, thread, start/end/duration (ns), memory, process."""
     full = _paths_from(frames)
+    pid_of = {s: int(h["pid"]) for s, h in _pids_from(frames).items()}
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["op", "thread", "start_ns", "end_ns", "duration_ns", "mem_start", "mem_end"])
+    w.writerow(["op", "thread", "start_ns", "end_ns", "duration_ns", "mem_start", "mem_end",
+                "pid"])
     n = 0
     for fr in frames:
         if fr.kind != "meas":
             continue
         b = fr.body
         tid = int(b["tid"])
+        pid = pid_of.get(fr.stream, "")
         m0 = b.get("m0")
         m1 = b.get("m1")
         cols = [b["path"].tolist(), b["t0"].tolist(), b["t1"].tolist()]
@@ -517,13 +625,14 @@ def measurements_csv(frames: list[Frame], out: io.TextIOBase) -> int:
         for p, t0, t1, a, c in zip(*cols, mem0, mem1, strict=True):
             w.writerow(
                 [
-                    full.get(p, f"#{p}"),
+                    full.get((fr.stream, p), f"#{p}"),
                     tid,
                     t0,
                     t1,
                     t1 - t0,
                     "" if a is None or a < 0 else a,
                     "" if c is None or c < 0 else c,
+                    pid,
                 ]
             )
             n += 1

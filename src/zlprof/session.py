@@ -33,7 +33,7 @@ MAX_PATHS = 2_000
 OTHER_PID = (1 << 31) - 1  # the largest id a frame can carry (int32): never a real path
 OTHER_NAME = "(other paths)"
 #: Frame kinds that change the op rows (see SessionState.ops_version).
-_OP_KINDS = frozenset({"meas", "names", "costs"})
+_OP_KINDS = frozenset({"meas", "names", "costs", "hello", "proc"})
 
 
 @dataclass(slots=True)
@@ -60,6 +60,84 @@ class OpRow:
     flops: int = 0
     nbytes: int = 0
     cost_calls: int = 0
+
+
+@dataclass
+class ProcessInfo:
+    """One measuring process of the session's tree (a stream of the recording)."""
+
+    stream: int
+    pid: int = 0
+    ppid: int | None = None
+    argv: list[str] = field(default_factory=list)
+    #: how it began: exec, fork, spawn, forkserver
+    start: str = ""
+    start_ns: int | None = None
+    #: running | exited | killed | ended (status unknown)
+    state: str = "running"
+    status: int | None = None
+    reason: str = ""
+    #: its profiler closed cleanly (a ``bye`` frame): everything it measured arrived
+    said_bye: bool = False
+    #: thread id -> name
+    threads: dict[int, str] = field(default_factory=dict)
+    measurements: int = 0
+    last_ns: int = 0
+
+    @property
+    def label(self) -> str:
+        """``exited 0``, ``killed by SIGKILL``, ``running`` ... (what the UI shows)."""
+        if self.state == "running":
+            return "running"
+        return self.reason or self.state
+
+
+@dataclass(slots=True)
+class ProcessRow:
+    """One line of the process tree (SessionState.process_rows)."""
+
+    stream: int
+    pid: int
+    ppid: int | None
+    depth: int
+    command: str
+    start: str
+    state: str
+    label: str
+    status: int | None
+    measurements: int
+    threads: int
+    #: the process's top-level measured time as a share of the tree's summed thread time
+    share: float
+    #: its measuring threads
+    thread_rows: list[ThreadRow] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ThreadRow:
+    """One measuring thread of a process."""
+
+    tid: int
+    name: str
+    measurements: int
+    #: its top-level measured time as a share of its own wall time
+    share: float
+
+
+@dataclass(frozen=True)
+class View:
+    """Which measurements a table shows: the whole tree (stream None, the default, same
+    path merged across processes and threads), one process, or one thread of one."""
+
+    stream: int | None = None
+    tid: int | None = None
+
+    @property
+    def whole(self) -> bool:
+        return self.stream is None
+
+
+WHOLE = View()
 
 
 @dataclass
@@ -155,7 +233,9 @@ class SessionState:
         self.overflow: set[int] = set()
         self._overflow_ids = np.empty(0, np.int64)
         self.memory = _Series(["t", "rss", "traced"])
-        self.requests: dict[int, RequestTiming] = {}
+        #: requests in flight, by request id (another process's: by (stream, request id),
+        #: as each process numbers its own requests)
+        self.requests: dict[Any, RequestTiming] = {}
         self.tokens_total = 0
         self.tokens_decode = 0
         self.token_times: deque[int] = deque(maxlen=4096)
@@ -171,6 +251,18 @@ class SessionState:
         #: a bounded recording's summary covers raw measurements up to here (ns)
         self.full_from_ns: int | None = None
         self._decoder: protocol.FrameDecoder | None = None
+        #: measuring processes by stream id (stream 0: a single-process recording)
+        self.processes: dict[int, ProcessInfo] = {}
+        #: per stream: the sender's path id -> the merged path id (-1: not named yet)
+        self._lut: dict[int, np.ndarray] = {}
+        #: (merged parent, name) -> merged path id
+        self._by_key: dict[tuple[int, str], int] = {}
+        self._assigned: set[int] = set()
+        #: per (stream, thread id): merged path id -> accumulator of that thread's samples
+        self.thread_ops: dict[tuple[int, int], dict[int, OpAccumulator]] = {}
+        #: per stream: merged path id -> [calls, flops, bytes]
+        self.proc_costs: dict[int, dict[int, list[int]]] = {}
+        self._single_key: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------ ingestion
 
@@ -188,12 +280,12 @@ class SessionState:
         if not frames:
             return
         with self.lock:
-            batch: list[dict[str, Any]] = []
+            batch: list[tuple[int, dict[str, Any]]] = []
             for fr in frames:
                 if fr.kind in _OP_KINDS:
                     self.ops_version += 1
                 if fr.kind == "meas":
-                    batch.append(fr.body)
+                    batch.append((fr.stream, fr.body))
                     continue
                 if batch:
                     self._fold_meas(batch)
@@ -204,36 +296,81 @@ class SessionState:
             self.frames += len(frames)
             self.version += 1
 
+    def _process(self, stream: int) -> ProcessInfo:
+        p = self.processes.get(stream)
+        if p is None:
+            p = self.processes[stream] = ProcessInfo(stream)
+        return p
+
     def _apply(self, fr: Frame) -> None:
         b = fr.body
         k = fr.kind
         if k == "names":
             for pid, parent, name in b["paths"]:
-                self._add_path(pid, parent, name)
+                self._name_path(fr.stream, pid, parent, name)
         elif k == "mem":
             cols = {"t": b["t"], "rss": b["rss"], "traced": b["traced"], **b["gauges"]}
-            self.memory.extend(cols)
+            if fr.stream == self._main_stream():
+                self.memory.extend(cols)  # the series is the main process's memory
             if len(b["t"]):
                 self._see_time(int(b["t"][-1]))
+                p = self.processes.get(fr.stream)
+                if p is not None:
+                    p.last_ns = max(p.last_ns, int(b["t"][-1]))
         elif k == "tokens":
-            self._fold_tokens(b["rows"])
+            self._fold_tokens(b["rows"], fr.stream)
         elif k == "costs":
-            for pid, calls, flops, nbytes in b["rows"]:
+            pc = self.proc_costs.setdefault(fr.stream, {})
+            for lpid, calls, flops, nbytes in b["rows"]:
+                pid = self._merged_id(fr.stream, lpid)
                 if pid in self.overflow:
                     pid = OTHER_PID
-                c = self.costs.get(pid)
-                if c is None:
-                    self.costs[pid] = [calls, flops, nbytes]
-                else:
-                    c[0] += calls
-                    c[1] += flops
-                    c[2] += nbytes
+                for table in (self.costs, pc):
+                    c = table.get(pid)
+                    if c is None:
+                        table[pid] = [calls, flops, nbytes]
+                    else:
+                        c[0] += calls
+                        c[1] += flops
+                        c[2] += nbytes
         elif k == "hello":
-            self.info = dict(b)
+            p = self._process(fr.stream)
+            p.pid = int(b["pid"])
+            p.ppid = b.get("ppid")
+            p.argv = [str(a) for a in b.get("argv") or []]
+            p.start = str(b.get("start", "exec"))
+            p.start_ns = int(b["start_ns"])
+            p.last_ns = max(p.last_ns, p.start_ns)
+            if not self.info or fr.stream == self._main_stream():
+                # the session's facts are the first process's (the tree's root)
+                self.info = dict(b)
+                self.start_ns = int(b["start_ns"])
             self.config.update(b.get("config") or {})
-            self.start_ns = int(b["start_ns"])
-            if self.first_ns is None:
-                self.first_ns = self.start_ns
+            if self.first_ns is None or self.start_ns is None:
+                self.first_ns = int(b["start_ns"])
+        elif k == "threads":
+            p = self._process(fr.stream)
+            for tid, name in b["rows"]:
+                p.threads[int(tid)] = str(name)
+        elif k == "proc":
+            p = self._process(int(b["stream"]))
+            p.pid = int(b["pid"]) or p.pid
+            if b.get("ppid") is not None:
+                p.ppid = int(b["ppid"])
+            if b.get("argv"):
+                p.argv = [str(a) for a in b["argv"]]
+            if b["event"] == "exit":
+                status = b.get("status")
+                p.status = None if status is None else int(status)
+                p.reason = str(b.get("reason", ""))
+                if p.status is None:
+                    p.state = "ended"
+                elif p.status < 0:
+                    p.state = "killed"
+                else:
+                    p.state = "exited"
+        elif k == "bye":
+            self._process(fr.stream).said_bye = True
         elif k == "meta":
             self.config.update(b["config"])
         elif k == "log":
@@ -272,6 +409,47 @@ class SessionState:
         if self.first_ns is None:
             self.first_ns = t
 
+    def _main_stream(self) -> int:
+        """The stream whose hello and memory describe the session: the first process."""
+        return min(self.processes) if self.processes else 0
+
+    def _name_path(self, stream: int, local: int, local_parent: int, name: str) -> None:
+        """A sender's path id: map it to the merged id of the same full path."""
+        if local <= 0:
+            return
+        lut = self._lut.get(stream)
+        if lut is None or local >= len(lut):
+            grown = np.full(max(local + 1, 2 * (len(lut) if lut is not None else 64)), -1,
+                            np.int32)
+            if lut is not None:
+                grown[: len(lut)] = lut
+            lut = self._lut[stream] = grown
+        parent = self._merged_id(stream, local_parent) if local_parent > 0 else 0
+        key = (parent, name)
+        merged = self._by_key.get(key)
+        if merged is None:
+            # the sender's own id when it is free (one process: ids as sent)
+            merged = local if local not in self._assigned else max(self._assigned) + 1
+            self._assigned.add(merged)
+            self._by_key[key] = merged
+            self._add_path(merged, parent, name)
+        lut[local] = merged
+
+    def _merged_id(self, stream: int, local: int) -> int:
+        lut = self._lut.get(stream)
+        if lut is None or not 0 <= local < len(lut) or lut[local] < 0:
+            return local
+        return int(lut[local])
+
+    def merged_paths(self, stream: int, path: np.ndarray) -> np.ndarray:
+        """A sender's path id column mapped to merged path ids (unknown ids kept)."""
+        lut = self._lut.get(stream)
+        if lut is None or not len(path):
+            return path
+        ok = (path >= 0) & (path < len(lut))
+        mapped = np.where(ok, lut[np.where(ok, path, 0)], -1)
+        return np.where(mapped >= 0, mapped, path).astype(path.dtype, copy=False)
+
     def _add_path(self, pid: int, parent: int, name: str) -> None:
         if pid <= 0:
             return
@@ -301,13 +479,56 @@ class SessionState:
         self.overflow.add(pid)
         self._overflow_ids = np.fromiter(self.overflow, np.int64, len(self.overflow))
 
-    def _fold_meas(self, bodies: list[dict[str, Any]]) -> None:
-        if len(bodies) == 1:
-            b = bodies[0]
-            path, t0, t1 = b["path"], b["t0"], b["t1"]
+    def _fold_meas(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        groups: dict[tuple[int, int], list[tuple[np.ndarray, dict[str, Any]]]] = {}
+        for stream, b in batch:
+            if not b["n"]:
+                continue
+            path = self.merged_paths(stream, b["path"])
+            groups.setdefault((stream, int(b.get("tid", 0))), []).append((path, b))
+            p = self.processes.get(stream)
+            if p is None:
+                p = self._process(stream)
+            p.measurements += int(b["n"])
+            p.last_ns = max(p.last_ns, int(b["t1"].max()))
+        if not groups:
+            return
+        items = [x for g in groups.values() for x in g]
+        self.measurements += sum(int(b["n"]) for _, b in items)
+        if len(groups) == 1 and not self.thread_ops and self._single_key in (
+            None, next(iter(groups))
+        ):
+            # one thread of one process so far: its view is the merged one (no second
+            # fold); it gets its own accumulators when another thread or process shows up
+            self._single_key = next(iter(groups))
+            self._fold_into(self.ops, items)
+            return
+        self._split_single()
+        self._fold_into(self.ops, items)
+        for key, g in groups.items():
+            self._fold_into(self.thread_ops.setdefault(key, {}), g)
+
+    def _split_single(self) -> None:
+        """A second thread or process appeared: give the first one its own accumulators
+        (a copy of the merged ones, which so far held only its samples)."""
+        key = getattr(self, "_single_key", None)
+        if key is None or self.thread_ops:
+            return
+        from .replay import clone_accumulator
+
+        self.thread_ops[key] = {pid: clone_accumulator(a) for pid, a in self.ops.items()}
+        self._single_key = None
+
+    def _fold_into(
+        self, ops: dict[int, OpAccumulator], items: list[tuple[np.ndarray, dict[str, Any]]]
+    ) -> None:
+        bodies = [b for _, b in items]
+        if len(items) == 1:
+            path, b = items[0]
+            t0, t1 = b["t0"], b["t1"]
             m0, m1 = b.get("m0"), b.get("m1")
         else:
-            path = np.concatenate([b["path"] for b in bodies])
+            path = np.concatenate([p for p, _ in items])
             t0 = np.concatenate([b["t0"] for b in bodies])
             t1 = np.concatenate([b["t1"] for b in bodies])
             if any("m0" in b for b in bodies):
@@ -320,7 +541,6 @@ class SessionState:
             return
         if self.overflow:
             path = np.where(np.isin(path, self._overflow_ids), np.asarray(OTHER_PID, path.dtype), path)
-        self.measurements += n
         # One vectorised pass computes every op's moments; each op then only appends.
         order = np.argsort(path, kind="stable")
         sp = path[order]
@@ -348,7 +568,6 @@ class SessionState:
                 np.add.reduceat(delta, starts).tolist(),
                 np.maximum.reduceat(np.where(b >= 0, b, 0), starts).tolist(),
             )
-        ops = self.ops
         limit = self.exact_limit
         for i, (s, e, pid, c, tot, mean, m2, lo, hi, last) in enumerate(
             zip(
@@ -379,12 +598,14 @@ class SessionState:
         if hi > self.last_ns:
             self.last_ns = hi
 
-    def _fold_tokens(self, rows: list[list[Any]]) -> None:
+    def _fold_tokens(self, rows: list[list[Any]], stream: int = 0) -> None:
+        own = stream == self._main_stream()
         ttft: list[int] = []
         tpot: list[int] = []
         itl: list[int] = []
-        for t, req, _index, phase, piece in rows:
+        for t, req_id, _index, phase, piece in rows:
             self._see_time(t)
+            req = req_id if own else (stream, req_id)
             r = self.requests.get(req)
             if r is None:
                 r = self.requests[req] = RequestTiming()
@@ -450,6 +671,11 @@ class SessionState:
         with self.lock:
             self.ops.clear()
             self.costs.clear()
+            self.thread_ops.clear()
+            self.proc_costs.clear()
+            self._single_key = None
+            for p in self.processes.values():
+                p.measurements = 0
             self.ttft = OpAccumulator(exact_limit=self.exact_limit)
             self.tpot = OpAccumulator(exact_limit=self.exact_limit)
             self.itl = OpAccumulator(exact_limit=self.exact_limit)
@@ -495,15 +721,77 @@ class SessionState:
     def children_of(self, pid: int) -> list[int]:
         return [c for c, p in self.paths.items() if p.parent == pid]
 
-    def stats_for(self, pid: int, window_s: float | None = None) -> PerformanceStats:
-        acc = self.ops.get(pid)
+    # views: whole tree, one process, one thread ------------------------------------
+
+    def thread_keys(self, view: View = WHOLE) -> list[tuple[int, int]]:
+        """(stream, thread id) of every thread that measured, within ``view``."""
+        keys = list(self.thread_ops)
+        if not keys and self._single_key is not None:
+            keys = [self._single_key]
+        return [
+            k for k in sorted(keys)
+            if (view.stream is None or k[0] == view.stream)
+            and (view.tid is None or k[1] == view.tid)
+        ]
+
+    def ops_for(self, view: View = WHOLE) -> dict[int, OpAccumulator]:
+        """Accumulators per merged path id within ``view`` (the whole tree: ``ops``)."""
+        if view.whole:
+            return self.ops
+        keys = self.thread_keys(view)
+        if not self.thread_ops:
+            return self.ops if keys else {}
+        tables = [self.thread_ops[k] for k in keys]
+        if len(tables) == 1:
+            return tables[0]
+        out: dict[int, OpAccumulator] = {}
+        for pid in sorted({pid for t in tables for pid in t}):
+            accs = [t[pid] for t in tables if pid in t]
+            out[pid] = accs[0] if len(accs) == 1 else accs[0].merged(accs[1:])
+        return out
+
+    def costs_for(self, view: View = WHOLE) -> dict[int, list[int]]:
+        """[calls, flops, bytes] per path within ``view`` (cost frames name the process,
+        not the thread: a thread's view shows its process's costs)."""
+        if view.whole:
+            return self.costs
+        return self.proc_costs.get(view.stream or 0, {}) if self.proc_costs else (
+            self.costs if self.thread_keys(view) else {})
+
+    def thread_wall_ns(self, view: View = WHOLE, window_s: float | None = None) -> int:
+        """The time shares are shares of: the summed wall time of the threads that
+        measured within ``view``. A thread's wall time runs from its process's start (or
+        the reset) to the process's last event (the session's latest while it runs). One
+        thread's blocks never overlap, so the shares of a view's self times add up to at
+        most 100 %. With a single measuring thread this is the session's ``wall_ns``."""
+        keys = self.thread_keys(view)
+        cap = int(window_s * 1e9) if window_s is not None else None
+        if len(self.thread_keys()) <= 1:
+            wall = self.wall_ns if keys or view.whole else 0
+            return min(wall, cap) if cap is not None else wall
+        total = 0
+        for stream, _tid in keys:
+            p = self.processes.get(stream)
+            start = p.start_ns if p is not None and p.start_ns is not None else self.origin_ns
+            if self.reset_ns is not None:
+                start = max(start, self.reset_ns)
+            end = self.last_ns if p is None or p.state == "running" else p.last_ns
+            span = max(0, end - start)
+            total += min(span, cap) if cap is not None else span
+        return total
+
+    def stats_for(
+        self, pid: int, window_s: float | None = None, view: View = WHOLE
+    ) -> PerformanceStats:
+        acc = self.ops_for(view).get(pid)
         name = self.name_of(pid)
         if acc is None:
             return PerformanceStats(name=name)
+        wall = self.thread_wall_ns(view, window_s)
         if window_s is None:
-            return acc.stats(name, self.wall_ns)
+            return acc.stats(name, wall)
         since = self.last_ns - int(window_s * 1e9)
-        return acc.window_stats(since, name, min(self.wall_ns, int(window_s * 1e9)))
+        return acc.window_stats(since, name, wall)
 
     def stats_for_name(self, name: str) -> PerformanceStats:
         """Statistics of a call path (``a/b``), or of a block name merged over its paths.
@@ -529,26 +817,33 @@ class SessionState:
             merged = first.merged([self.ops[p] for p in pids[1:]])
             return merged.stats(name, self.wall_ns)
 
-    def op_rows(self, window_s: float | None = None) -> list[OpRow]:
-        """A row per measured path, in tree order (parents before their children)."""
+    def op_rows(self, window_s: float | None = None, view: View = WHOLE) -> list[OpRow]:
+        """A row per measured path, in tree order (parents before their children):
+        the whole tree (same path merged across processes and threads) by default, or
+        one process / one thread (``view``)."""
         with self.lock:
-            wall = self.wall_ns if window_s is None else min(self.wall_ns, int(window_s * 1e9))
-            stats: dict[int, PerformanceStats] = {
-                pid: self.stats_for(pid, window_s) for pid in self.ops
-            }
+            ops = self.ops_for(view)
+            costs = self.costs_for(view)
+            wall = self.thread_wall_ns(view, window_s)
+            stats: dict[int, PerformanceStats] = {}
+            since = self.last_ns - int(window_s * 1e9) if window_s is not None else 0
+            for pid, acc in ops.items():
+                name = self.name_of(pid)
+                stats[pid] = (acc.stats(name, wall) if window_s is None
+                              else acc.window_stats(since, name, wall))
             child_total: dict[int, float] = {}
             for pid, st in stats.items():
                 p = self.paths.get(pid)
                 parent = p.parent if p else 0
                 child_total[parent] = child_total.get(parent, 0.0) + st.total_ms
             rows: list[OpRow] = []
-            for pid in self._tree_order():
+            for pid in self._tree_order(ops):
                 st = stats.get(pid)
                 if st is None:
                     continue
                 p = self.paths.get(pid)
                 self_ms = max(0.0, st.total_ms - child_total.get(pid, 0.0))
-                c = self.costs.get(pid, [0, 0, 0])
+                c = costs.get(pid, [0, 0, 0])
                 rows.append(
                     OpRow(
                         path_id=pid,
@@ -566,11 +861,58 @@ class SessionState:
                 )
             return rows
 
-    def _tree_order(self) -> list[int]:
+    def process_rows(self) -> list[ProcessRow]:
+        """One row per measuring process, in tree order (a child under its parent), with
+        its measured self time's share of the tree's summed thread time."""
+        with self.lock:
+            total_wall = self.thread_wall_ns()
+            by_pid = {p.pid: s for s, p in self.processes.items() if p.pid}
+            kids: dict[int | None, list[int]] = {}
+            for s_, p in sorted(self.processes.items()):
+                parent = by_pid.get(p.ppid) if p.ppid is not None else None
+                kids.setdefault(parent if parent != s_ else None, []).append(s_)
+            out: list[ProcessRow] = []
+
+            def visit(stream: int, depth: int) -> None:
+                p = self.processes[stream]
+                view = View(stream)
+                ops = self.ops_for(view)
+                top = self._top_ns(ops)
+                trows = []
+                for _s, tid in self.thread_keys(view):
+                    tv = View(stream, tid)
+                    tops = self.ops_for(tv)
+                    wall = self.thread_wall_ns(tv)
+                    trows.append(ThreadRow(
+                        tid=tid, name=p.threads.get(tid, ""),
+                        measurements=sum(a.count for a in tops.values()),
+                        share=(self._top_ns(tops) / wall) if wall > 0 else 0.0,
+                    ))
+                out.append(ProcessRow(
+                    stream=stream, pid=p.pid, ppid=p.ppid, depth=depth,
+                    command=" ".join(p.argv), start=p.start, state=p.state, label=p.label,
+                    status=p.status, measurements=p.measurements,
+                    threads=len(self.thread_keys(view)),
+                    share=(top / total_wall) if total_wall > 0 else 0.0,
+                    thread_rows=trows,
+                ))
+                for c in kids.get(stream, []):
+                    visit(c, depth + 1)
+
+            for root in kids.get(None, []):
+                visit(root, 0)
+            return out
+
+    def _top_ns(self, ops: dict[int, OpAccumulator]) -> int:
+        """Time in top-level blocks (nested ones are inside them)."""
+        return sum(a.moments.total for pid, a in ops.items()
+                   if self.paths.get(pid) is None or self.paths[pid].parent == 0)
+
+    def _tree_order(self, ops: dict[int, OpAccumulator] | None = None) -> list[int]:
         kids: dict[int, list[int]] = {}
         for pid, p in self.paths.items():
             kids.setdefault(p.parent, []).append(pid)
-        for pid in self.ops:
+        for pid in self.ops if ops is None else ops:
             if pid not in self.paths:
                 kids.setdefault(0, []).append(pid)
         out: list[int] = []

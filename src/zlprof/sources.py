@@ -8,14 +8,18 @@ read the state on a timer.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -133,13 +137,37 @@ def describe_exit(code: int) -> tuple[str, str]:
     return "crashed", f"exited with status {code}"
 
 
-class LiveSource(Source):
-    """Runs a child process and folds the frames it streams over a dedicated pipe.
+@dataclass
+class _Channel:
+    """One measuring process's connection (one stream of the session)."""
 
-    The child gets the pipe's write end as fd ``ZLPROF_FD`` (never its stdout, so its
-    own prints pass untouched); its stdout and stderr are drained into ``stdout_tail`` and
-    ``stderr_tail`` (and also into the recording as log frames) so it can never block.
-    Every frame is validated before it is appended to the recording.
+    stream: int
+    conn: socket.socket
+    pid: int = 0
+    #: /proc start time of ``pid`` (field 22), to tell the process from a reused pid
+    starttime: int | None = None
+    said_bye: bool = False
+    thread: threading.Thread | None = None
+
+
+class LiveSource(Source):
+    """Runs a child process and folds the frames every process of its tree streams.
+
+    The channel: a Unix domain socket in a fresh private directory (mode 0700), whose path
+    the child gets in ``ZLPROF_SOCKET`` (inherited by every descendant). Each process
+    that uses the zlprof API connects once; zlprof answers with the stream preamble (the
+    handshake: a process writes nothing before it has read it, so it never writes to a
+    file descriptor that is not zlprof's), then the process sends its preamble and a
+    hello naming its pid, parent pid and how it started. Every connection is a stream of
+    its own, numbered from 1 in the order they connect: frames of different processes
+    never interleave, and the recording tags each frame with its stream. zlprof writes a
+    ``proc`` frame (stream 0) when a process connects and when its connection ends, with
+    its exit status when it can be known (see ``_exit_of``).
+
+    The child's stdout and stderr are drained into ``stdout_tail`` and ``stderr_tail``
+    (and into the recording as log frames) so it can never block. Every frame is
+    validated before it is appended to the recording. The child runs in a session of its
+    own: stopping signals the whole process group (SIGTERM, then SIGKILL).
     """
 
     kind = "live"
@@ -183,13 +211,33 @@ class LiveSource(Source):
         self.ended_at: float | None = None
         self._stopping = False
         self._done = threading.Event()
+        self._listener: socket.socket | None = None
+        self._sockdir: str | None = None
+        self._channels: dict[int, _Channel] = {}
+        self._next_stream = 1
+        self._closing = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
 
+    def _listen(self) -> str:
+        self._sockdir = tempfile.mkdtemp(prefix="zlprof-")  # mode 0700: this user only
+        path = os.path.join(self._sockdir, "channel")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(path)
+        sock.listen(128)
+        sock.settimeout(0.1)
+        self._listener = sock
+        return path
+
     def start(self) -> None:
-        r, w = os.pipe()
+        try:
+            address = self._listen()
+        except OSError as exc:
+            self._abort_recording()
+            raise SourceError(f"cannot open zlprof's channel: {exc.strerror or exc}") from None
         env = self._env
-        env[_ENV_FD] = str(w)
+        env.pop(_ENV_FD, None)
+        env[_ENV_SOCKET] = address
         env.setdefault("PYTHONUNBUFFERED", "1")
         if self._opts:
             env["ZLPROF_OPTIONS"] = self._opts
@@ -199,33 +247,39 @@ class LiveSource(Source):
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                pass_fds=(w,),
                 env=env,
                 start_new_session=True,
             )
         except FileNotFoundError:
-            os.close(r)
-            os.close(w)
+            self._close_listener()
             self._abort_recording()
             raise SourceError(f"command not found: {self.argv[0]}") from None
         except PermissionError:
-            os.close(r)
-            os.close(w)
+            self._close_listener()
             self._abort_recording()
             raise SourceError(f"cannot execute {self.argv[0]}: permission denied") from None
         except OSError as exc:
-            os.close(r)
-            os.close(w)
+            self._close_listener()
             self._abort_recording()
             raise SourceError(f"cannot start {self.argv[0]}: {exc.strerror or exc}") from None
-        os.close(w)
         self.started_at = time.monotonic()
         self._set_status("running")
         assert self.proc.stdout is not None and self.proc.stderr is not None
-        self._spawn(self._read_frames, r, name="zlprof-frames")
+        self._spawn(self._accept, name="zlprof-accept")
         self._spawn(self._drain, self.proc.stdout, self.stdout_tail, "stdout", name="zlprof-stdout")
         self._spawn(self._drain, self.proc.stderr, self.stderr_tail, "stderr", name="zlprof-stderr")
         self._spawn(self._watch, name="zlprof-watch")
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except OSError:
+                pass
+            self._listener = None
+        if self._sockdir is not None:
+            shutil.rmtree(self._sockdir, ignore_errors=True)
+            self._sockdir = None
 
     def _abort_recording(self) -> None:
         if self.writer is not None:
@@ -236,13 +290,15 @@ class LiveSource(Source):
             except OSError:
                 pass
 
-    def _spawn(self, fn: Callable[..., None], *args: Any, name: str) -> None:
+    def _spawn(self, fn: Callable[..., None], *args: Any, name: str) -> threading.Thread:
         t = threading.Thread(target=fn, args=args, name=name, daemon=True)
         t.start()
         self._threads.append(t)
+        return t
 
     def stop(self, grace_s: float = GRACE_S) -> None:
-        """SIGTERM the child (its whole process group), SIGKILL after ``grace_s``."""
+        """SIGTERM the child's whole process group, SIGKILL after ``grace_s``; the
+        recording is closed once every channel has been read to its end."""
         self._stopping = True
         proc = self.proc
         if proc is not None and proc.poll() is None:
@@ -255,9 +311,9 @@ class LiveSource(Source):
                     proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     pass
-        elif proc is not None:
-            _signal_group(proc, signal.SIGKILL)  # leftovers of the group, if any
-        self._done.wait(timeout=5)
+        if proc is not None:
+            self._end_group(grace_s)
+        self._done.wait(timeout=5 + grace_s)
         for t in self._threads:
             t.join(timeout=2)
         self._finish()
@@ -266,18 +322,74 @@ class LiveSource(Source):
         """Wait until the child has exited and its frames are folded."""
         return self._done.wait(timeout)
 
+    @property
+    def open_channels(self) -> int:
+        with self._lock:
+            return sum(1 for c in self._channels.values()
+                       if c.thread is not None and c.thread.is_alive())
+
+    def _end_group(self, grace_s: float) -> None:
+        """No orphans: once the child has exited, processes of its group still running
+        (and still connected) get ``grace_s`` to finish, then SIGTERM, then SIGKILL."""
+        proc = self.proc
+        if proc is None:
+            return
+        deadline = time.monotonic() + grace_s
+        while self.open_channels and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if _group_alive(proc.pid):
+            _signal_group(proc, signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            while _group_alive(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            _signal_group(proc, signal.SIGKILL)
+
     # ------------------------------------------------------------------ threads
 
-    def _record(self, raw: bytes, frames: list[protocol.Frame]) -> None:
+    def _record(self, raw: bytes, frames: list[protocol.Frame], stream: int = 0) -> None:
         with self._lock:
             if self.writer is not None and raw:
-                self.writer.write_raw(raw)  # never raises: a failure stops the recording
+                # never raises: a failure stops the recording
+                self.writer.write_raw(raw, stream=stream)
                 self._note_failure()
             if frames:
                 self.state.ingest_many(frames)
 
-    def _read_frames(self, fd: int) -> None:
-        dec = protocol.FrameDecoder()
+    def _accept(self) -> None:
+        sock = self._listener
+        assert sock is not None
+        while not self._closing.is_set():
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            conn.settimeout(None)
+            try:
+                conn.sendall(protocol.preamble())  # the handshake's answer
+            except OSError:
+                conn.close()
+                continue
+            with self._lock:
+                ch = _Channel(self._next_stream, conn)
+                self._next_stream += 1
+                self._channels[ch.stream] = ch
+                ch.thread = self._spawn(self._read_channel, ch, name=f"zlprof-stream-{ch.stream}")
+
+    def _proc_frame(self, ch: _Channel, event: str, status: int | None = None,
+                    reason: str = "", ppid: int | None = None,
+                    argv: list[str] | None = None) -> None:
+        body = {"stream": ch.stream, "pid": ch.pid, "ppid": ppid, "argv": list(argv or []),
+                "event": event, "status": status, "reason": reason}
+        raw = protocol.encode_proc(stream=ch.stream, pid=ch.pid, event=event, ppid=ppid,
+                                   argv=argv, status=status, reason=reason)
+        self._record(raw, [protocol.Frame("proc", body)])
+
+    def _read_channel(self, ch: _Channel) -> None:
+        dec = protocol.FrameDecoder(preamble=True)
+        fd = ch.conn.fileno()
+        error: str | None = None
         try:
             while True:
                 try:
@@ -289,15 +401,25 @@ class LiveSource(Source):
                 if not data:
                     break
                 self.bytes_read += len(data)
-                if self.decode_error is not None:
-                    continue  # keep draining so the child never blocks
+                if error is not None:
+                    continue  # keep draining so the process never blocks
                 try:
                     frames, raw = dec.feed_raw(data)
                 except ProtocolError as exc:
                     frames = getattr(exc, "frames", [])
                     raw = getattr(exc, "raw", b"")
-                    self.decode_error = f"child sent a corrupt frame: {exc}"
-                    self.state.warnings.append(self.decode_error)
+                    error = f"process on stream {ch.stream} sent a corrupt frame: {exc}"
+                    self.decode_error = error
+                    self.state.warnings.append(error)
+                for fr in frames:
+                    fr.stream = ch.stream
+                    if fr.kind == "hello" and not ch.pid:
+                        ch.pid = int(fr.body["pid"])
+                        ch.starttime = _proc_starttime(ch.pid)
+                        self._proc_frame(ch, "start", ppid=fr.body.get("ppid"),
+                                         argv=[str(a) for a in fr.body.get("argv") or []])
+                    elif fr.kind == "bye":
+                        ch.said_bye = True
                 if frames:
                     now = time.monotonic()
                     if self._first_frame_at is None:
@@ -306,14 +428,19 @@ class LiveSource(Source):
                     if self.status == "stalled":
                         self._set_status("running")
                 self.frames_read += len(frames)
-                self._record(raw, frames)
-            if dec.pending() and self.decode_error is None:
+                self._record(raw, frames, ch.stream)
+            if dec.pending() and error is None:
                 self.state.warnings.append(
-                    f"child's stream ended inside a frame at byte {dec.offset} "
-                    f"({dec.pending()} bytes dropped)"
+                    f"stream {ch.stream} (pid {ch.pid}) ended inside a frame at byte "
+                    f"{dec.offset} ({dec.pending()} bytes dropped)"
                 )
         finally:
-            os.close(fd)
+            ch.conn.close()
+        if ch.pid:
+            top = self.proc is not None and ch.pid == self.proc.pid
+            if not top:  # the child's own exit is recorded by _watch (it waits for it)
+                status, reason = _exit_of(ch.pid, ch.starttime, ch.said_bye)
+                self._proc_frame(ch, "exit", status, reason)
 
     def _drain(self, stream: Any, tail: deque[str], level: str) -> None:
         out = sys.stdout if level == "stdout" else sys.stderr
@@ -367,14 +494,25 @@ class LiveSource(Source):
                     continue
                 self._set_status(self.alive_status())
         self.ended_at = time.monotonic()
-        # the pipe closes when the child (and any grandchild holding it) exits
-        for t in self._threads:
-            if t.name in ("zlprof-frames", "zlprof-stdout", "zlprof-stderr"):
-                t.join(timeout=5)
         self.exit_code = code
         status, reason = describe_exit(code)
         if self._stopping and code in (-signal.SIGTERM, -signal.SIGKILL):
             status, reason = "stopped", "stopped by zlprof"
+        # the rest of the tree: what is still running gets a grace period, then the group
+        # is ended (no orphans); every channel is then read to its end
+        self._end_group(0.5 if self._stopping else GRACE_S)
+        self._closing.set()
+        with self._lock:
+            readers = [c.thread for c in self._channels.values() if c.thread is not None]
+        for t in readers:
+            t.join(timeout=5)
+        for t in self._threads:
+            if t.name in ("zlprof-stdout", "zlprof-stderr", "zlprof-accept"):
+                t.join(timeout=5)
+        with self._lock:
+            top = [c for c in self._channels.values() if c.pid == proc.pid]
+        for ch in top:
+            self._proc_frame(ch, "exit", code, describe_exit(code)[1])
         end = protocol.encode_end(code, reason)
         self._record(end, [protocol.Frame("end", {"status": code, "reason": reason})])
         self._finish()
@@ -382,10 +520,12 @@ class LiveSource(Source):
         self._done.set()
 
     def _finish(self) -> None:
+        self._closing.set()
         with self._lock:
             if self.writer is not None:
                 self.writer.close()
                 self._note_failure()
+        self._close_listener()
 
     @property
     def recording_failure(self) -> WriteFailure | None:
@@ -399,6 +539,75 @@ class LiveSource(Source):
 
 
 _ENV_FD = "ZLPROF_FD"
+_ENV_SOCKET = "ZLPROF_SOCKET"
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields 3.. of /proc/<pid>/stat (after the command), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2 :].split()
+
+
+def _proc_starttime(pid: int) -> int | None:
+    f = _proc_stat(pid)
+    try:
+        return int(f[19]) if f else None  # field 22
+    except (IndexError, ValueError):
+        return None
+
+
+def _exit_of(pid: int, starttime: int | None, said_bye: bool,
+             wait_s: float = 0.5) -> tuple[int | None, str]:
+    """(status, reason) of a process of the tree that is not zlprof's own child.
+
+    Only its parent can wait() for it; while it is a zombie, /proc/<pid>/stat field 52
+    holds its wait status. Once its parent has reaped it the status is gone: then all
+    that is known is whether it said goodbye (closed its profiler) before its channel
+    ended. ``status`` is the exit code, a negative signal number, or None (unknown).
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        f = _proc_stat(pid)
+        if f is None or (starttime is not None and _int_at(f, 19) != starttime):
+            break  # reaped (or the pid reused): the status is gone
+        if f[0] == "Z":
+            code = _int_at(f, 49)
+            if code is not None:
+                if code & 0x7F:
+                    status = -(code & 0x7F)
+                else:
+                    status = (code >> 8) & 0xFF
+                return status, describe_exit(status)[1]
+            break
+        if time.monotonic() >= deadline:
+            if said_bye:
+                return None, "closed its channel (still running)"
+            return None, "channel ended without a goodbye (status unknown)"
+        time.sleep(0.005)
+    if said_bye:
+        return None, "ended (status unknown)"
+    return None, "ended without a goodbye (status unknown)"
+
+
+def _int_at(fields: list[str], i: int) -> int | None:
+    try:
+        return int(fields[i])
+    except (IndexError, ValueError):
+        return None
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def process_suspended(pid: int) -> bool:

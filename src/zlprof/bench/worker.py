@@ -1,9 +1,9 @@
 """``python -m zlprof.bench.worker``: the child side of ``zlprof bench``.
 
-The parent (:mod:`zlprof.bench.runner`) starts this module under the profiler pipe
-(``ZLPROF_FD``). It builds a generator once, runs the warm-up runs, then the measured runs,
-and announces every run on the pipe so the parent can time it out, watch its memory and
-stop it::
+The parent (:mod:`zlprof.bench.runner`) starts this module under the profiler's channel
+(its connection to zlprof's socket, ``ZLPROF_SOCKET``). It builds a generator once, runs
+the warm-up runs, then the measured runs, and announces every run on the channel so the
+parent can time it out, watch its memory and stop it::
 
     python -m zlprof.bench.worker --warmup N --runs N --first-index K
                                  [--generator MODULE:FUNCTION] -- GENERATOR-ARGS...

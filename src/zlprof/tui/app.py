@@ -42,6 +42,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
+from ..session import WHOLE, View
 from ..sources import EXIT_PROGRAM_FAILED, Source, SourceError, program_failed
 from ..themes import DEFAULT_THEME, THEME_NAMES, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
 from . import baseline_view, model, opening
@@ -227,6 +228,8 @@ class ZlprofApp(App[int]):
         self.theme = theme if theme in THEMES else DEFAULT_THEME
         self.paused = False
         self.window = False
+        #: which processes the main table shows (``p``): the whole tree by default
+        self.proc_view: View = WHOLE
         self.refresher = Refresher(self)
         #: bumped by open_source: snapshots of an older source are not shown
         self.source_generation = 0
@@ -606,6 +609,29 @@ class ZlprofApp(App[int]):
         self.notify("statistics reset", timeout=2)
         self.request_refresh(force=True)
 
+    def action_processes(self) -> None:
+        """``p``: the process tree; picking a row shows that process (or thread) only."""
+        from .screens.processes import ProcessesScreen
+
+        if isinstance(self.screen, ProcessesScreen):
+            return
+
+        def picked(view: View | None) -> None:
+            if view is not None and view != self.proc_view:
+                self.proc_view = view
+                self.notify(f"showing {self.proc_view_label}", timeout=2)
+                self.request_refresh(force=True)
+
+        self.push_screen(ProcessesScreen(), callback=picked)
+
+    @property
+    def proc_view_label(self) -> str:
+        from .procview import view_label
+
+        state = self.source.state
+        with state.lock:
+            return view_label(self.proc_view, state.process_rows())
+
     def action_output(self) -> None:
         if not isinstance(self.screen, OutputScreen):
             self.push_screen(OutputScreen())
@@ -698,6 +724,7 @@ class ZlprofApp(App[int]):
         self.source = source
         self.source_generation += 1
         self.paused = False
+        self.proc_view = WHOLE
         self.last_snapshot = None
         self.rate_meter = model.RateMeter()
         self._warned = 0

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import fmt, rates
-from ..session import OpRow, SessionState
+from ..session import WHOLE, OpRow, SessionState, View
 from ..stats import PerformanceStats
 
 #: The recent window of the ``w`` key, in seconds.
@@ -420,6 +420,15 @@ class ShareBar:
     paths: int = 1
 
 
+def share_title(by: str, threads: int) -> tuple[str, str]:
+    """The share panel's title and subtitle: what the shares are of (one thread: wall
+    time; several threads or processes: their summed wall time, see
+    SessionState.thread_wall_ns)."""
+    if threads > 1:
+        return f"share of {threads} threads · by {by}", "of their summed wall time"
+    return f"time share · by {by}", ""
+
+
 def share_bars(rows: list[OpRow], limit: int = 50, by: str = "path") -> list[ShareBar]:
     """Self time as a share of wall time, largest first, plus the unmeasured rest.
 
@@ -692,6 +701,8 @@ class MainRequest:
 
     window: bool = False
     memory: bool = True
+    #: the whole tree (default), one process or one thread (the processes screen, ``p``)
+    view: View = WHOLE
 
 
 @dataclass(frozen=True)
@@ -786,14 +797,24 @@ def collect(state: SessionState, request: Any, prev: Snapshot | None = None) -> 
             info=dict(state.info),
             ops_version=state.ops_version,
         )
+        procs = state.processes
+        if len(procs) > 1 or len(state.thread_keys()) > 1:
+            snap.extra["processes"] = (
+                sum(1 for p in procs.values() if p.state == "running"), len(procs))
         if isinstance(request, MainRequest):
             rows = reusable_rows(state, request, prev)
             if rows is None:
-                snap.rows, snap.rows_ns = state.op_rows(WINDOW_S if request.window else None), state.last_ns
+                snap.rows, snap.rows_ns = (
+                    state.op_rows(WINDOW_S if request.window else None, request.view),
+                    state.last_ns,
+                )
             else:
                 snap.rows, snap.rows_ns = rows, prev.rows_ns  # type: ignore[union-attr]
-            wall = state.wall_ns
-            snap.rows_wall_ns = min(wall, int(WINDOW_S * 1e9)) if request.window else wall
+            # the headline's shares are of what the table's are (session.thread_wall_ns)
+            snap.rows_wall_ns = state.thread_wall_ns(
+                request.view, WINDOW_S if request.window else None
+            )
+            snap.extra["share_threads"] = len(state.thread_keys(request.view))
             if request.memory:
                 snap.memory = memory_view(state.memory_series(), state.origin_ns)
         elif isinstance(request, DrillRequest):
@@ -891,6 +912,8 @@ class StatusView:
     window: bool = False
     #: what the path on the second line is: "rec" (live, recorded) or "replay" (a file)
     recording_key: str = "rec"
+    #: ``10 procs (2 running)`` when more than one process measured, else ""
+    processes: str = ""
 
 
 def _opt_ms(v: float | None) -> str:
@@ -979,7 +1002,18 @@ def status_view(
         detail=end_reason if status == "crashed" else "",
         window=window,
         recording_key="replay" if replay is not None else "rec",
+        processes=processes_text(s.extra.get("processes")) if s else "",
     )
+
+
+def processes_text(counts: tuple[int, int] | None) -> str:
+    """The header's process count: ``10 procs (2 running)``; "" for a single process."""
+    if not counts:
+        return ""
+    running, total = counts
+    if total <= 1:
+        return ""
+    return f"{total} procs ({running} running)"
 
 
 # --------------------------------------------------------------------------- replay timeline

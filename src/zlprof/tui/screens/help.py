@@ -16,7 +16,8 @@ from .modal import ZlprofModal
 INTRO = (
     "zlprof shows where an inference loop spends its time and memory while it runs. "
     "Statistics are per call path; percentiles are nearest-rank, std dev over the "
-    "population. Shares are of wall time since the start (or the last reset)."
+    "population. Shares are of wall time since the start (or the last reset); with "
+    "several threads or processes, of their summed wall time. p: the process tree."
 )
 
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (

@@ -32,6 +32,7 @@ from ..model import (
     default_descending,
     next_sort,
     share_bars,
+    share_title,
 )
 from ..opening import DEFAULT_DESCENDING, DEFAULT_SORT, Opening, cursor_after_sort, panel_pages
 from ..widgets import baseline as baseline_widgets
@@ -80,6 +81,8 @@ class MainScreen(Screen):
         Binding("t", "app.next_theme", "Theme", tooltip="Next theme (dark, light, high-contrast)"),
         Binding("enter", "drill", "Open", key_display="⏎", tooltip="Open the op's drill-down"),
         Binding("v", "flat", "Tree", tooltip="Tree or flat view", show=False),
+        Binding("p", "app.processes", "Procs",
+                tooltip="Process tree: show one process or thread, or all", show=False),
         Binding("b", "share_mode", "Bars", tooltip="Time-share bars: by block (summed over layers) or by call path", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -141,7 +144,7 @@ class MainScreen(Screen):
     # ------------------------------------------------------------------ refresh
 
     def view_request(self) -> MainRequest:
-        return MainRequest(window=self.zapp.window)
+        return MainRequest(window=self.zapp.window, view=self.zapp.proc_view)
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         """Show a snapshot (the header always; the panels unless the view is paused)."""
@@ -187,13 +190,15 @@ class MainScreen(Screen):
 
     def _render_shares(self) -> None:
         if self.last is not None:
+            panel = self.query_one("#share-panel", Panel)
+            panel.border_title, panel.border_subtitle = share_title(
+                self.share_mode, self.last.extra.get("share_threads", 1))
             self.query_one(ShareBars).update_bars(share_bars(self.last.rows, by=self.share_mode))
 
     def action_share_mode(self) -> None:
         """Time-share bars by block (summed over layers) or one per call path."""
         i = SHARE_MODES.index(self.share_mode)
         self.share_mode = SHARE_MODES[(i + 1) % len(SHARE_MODES)]
-        self.query_one("#share-panel", Panel).border_title = f"time share · by {self.share_mode}"
         self._render_shares()
 
     def _render_rows(self) -> None:
@@ -213,6 +218,8 @@ class MainScreen(Screen):
             bits.append(f"last {WINDOW_S:.0f} s")
         arrow = "▼" if o.descending else "▲"
         bits.append(f"sort {SORT_LABELS.get(o.sort, o.sort)} {arrow}")
+        if not self.zapp.proc_view.whole:
+            bits.append(self.zapp.proc_view_label)
         if o.flat:
             bits.append("flat")
         if o.filter:

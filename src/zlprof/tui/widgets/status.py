@@ -111,6 +111,8 @@ class StatusBar(Widget):
             out.append("  [last 10 s]", st("status--paused"))
         out.append("  pid ", key)
         out.append(v.pid, val)
+        if v.processes:
+            out.append("  " + v.processes, val)
         out.append("  ")
         out.append(v.program, val)
         out.append("\n")

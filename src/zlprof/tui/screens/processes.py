@@ -1,0 +1,109 @@
+"""``p``: the process tree. Pick one process or thread for the main table, or all."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer
+
+from ...session import View
+from ..procview import COLUMNS, SHARE_NOTE, proc_lines
+
+if TYPE_CHECKING:
+    from ..app import ZlprofApp
+
+_STYLE = {"running": "bold", "exited": "", "killed": "bold red", "ended": "yellow",
+          "thread": "dim", "all": "bold"}
+
+
+class ProcessesScreen(ModalScreen[View | None]):
+    """Each measuring process with its command, state (running, exited with code, killed
+    by signal, ended with status unknown) and share; Enter shows it in the main table."""
+
+    DEFAULT_CSS = """
+    ProcessesScreen { align: center middle; }
+    ProcessesScreen > DataTable {
+        width: 95%;
+        height: 80%;
+        border: round $primary;
+        border-title-style: bold;
+        border-subtitle-color: $text-muted;
+        background: $surface;
+    }
+    """
+
+    BINDINGS = [
+        Binding("enter", "pick", "Show", key_display="⏎", tooltip="Show this process or thread"),
+        Binding("a", "all", "All", tooltip="Show all processes (merged)"),
+        Binding("escape,p", "close", "Close", key_display="esc"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._views: list[View] = []
+        self._version = -1
+        self._ready = False
+
+    @property
+    def zapp(self) -> ZlprofApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="procs")
+        table.border_title = "processes"
+        table.border_subtitle = SHARE_NOTE
+        yield table
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(*COLUMNS)
+        self._ready = True
+        self.on_tick()
+        current = self.zapp.proc_view
+        if current in self._views:
+            table.move_cursor(row=self._views.index(current))
+        table.focus()
+
+    def on_tick(self) -> None:
+        """Rebuild the table when the state moved (the app's timer calls this; it may
+        come before the table has its columns)."""
+        if not self._ready:
+            return
+        state = self.zapp.source.state
+        if state.version == self._version:
+            return
+        self._version = state.version
+        lines = proc_lines(state.process_rows())
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
+        self._views = []
+        for line in lines:
+            style = _STYLE.get(line.kind, "")
+            table.add_row(*(Text(c, style=style if i in (0, 3) else "")
+                            for i, c in enumerate(line.cells)))
+            self._views.append(line.view)
+        if 0 <= row < len(lines):
+            table.move_cursor(row=row)
+        n = len(lines) - 1 - sum(1 for ln in lines if ln.kind == "thread")
+        table.border_title = f"processes ({n})"
+
+    def action_pick(self) -> None:
+        row = self.query_one(DataTable).cursor_row
+        if 0 <= row < len(self._views):
+            self.dismiss(self._views[row])
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_pick()
+
+    def action_all(self) -> None:
+        self.dismiss(View())
+
+    def action_close(self) -> None:
+        self.dismiss(None)
