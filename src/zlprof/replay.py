@@ -188,6 +188,10 @@ def frame_time(fr: Frame) -> int | None:
     return None
 
 
+#: Frame kinds later frames of the same process refer to.
+_DEFINING = frozenset({"hello", "names", "threads", "meta"})
+
+
 def in_time_order(frames: list[Frame], ends: list[int]) -> tuple[list[Frame], list[int]]:
     """Frames in the order they were sent, as far as their timestamps tell.
 
@@ -204,6 +208,17 @@ def in_time_order(frames: list[Frame], ends: list[int]) -> tuple[list[Frame], li
         if ft is not None and fr.kind in ("meas", "mem", "tokens"):
             t = ft
         keys.append(t)
+    # A frame that defines what later frames of its process refer to (path ids, threads,
+    # the process itself) never moves after any of them: with several processes in one
+    # file, the time of "the frame before it" may be another process's.
+    later: dict[int, int] = {}
+    for i in range(len(frames) - 1, -1, -1):
+        fr = frames[i]
+        low = later.get(fr.stream)
+        if fr.kind in _DEFINING and low is not None and low < keys[i]:
+            keys[i] = low
+        if low is None or keys[i] < low:
+            later[fr.stream] = keys[i]
     order = sorted(range(len(frames)), key=keys.__getitem__)
     if all(i == j for i, j in enumerate(order)):
         return frames, ends

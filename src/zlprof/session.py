@@ -380,12 +380,17 @@ class SessionState:
             self.end_status = int(b["status"])
             self.end_reason = str(b.get("reason", ""))
         elif k == "summary":
-            self._fold_summary(b)
+            self._fold_summary(b, fr.stream)
 
-    def _fold_summary(self, b: dict[str, Any]) -> None:
-        """A bounded recording's summary of the raw measurements it dropped (2.1)."""
+    def _fold_summary(self, b: dict[str, Any], stream: int = 0) -> None:
+        """A bounded recording's summary of the raw measurements it dropped (2.1). Its
+        path ids are the sending process's own (mapped like a measurement's); it keeps no
+        thread, so per-thread views start at the summary's end."""
         ops = self.ops
-        for pid, n, tot, mean, m2, lo, hi, alloc, delta, peak, last, buckets, counts in b["ops"]:
+        for lpid, n, tot, mean, m2, lo, hi, alloc, delta, peak, last, buckets, counts in b["ops"]:
+            pid = self._merged_id(stream, lpid)
+            if pid in self.overflow:
+                pid = OTHER_PID
             acc = ops.get(pid)
             if acc is None:
                 acc = ops[pid] = OpAccumulator(exact_limit=self.exact_limit)
