@@ -23,8 +23,10 @@ from ..naming import layer_key
 from .numbers import fmt_num
 from .peaks import DRAM, MachinePeaks
 
-#: A point counts as above the roof when it exceeds the attainable value by this factor.
-ABOVE_ROOF_TOLERANCE = 0.05
+#: A point counts as above the roof when it exceeds the attainable value by this factor:
+#: calibrated roofs vary by about 10 % between runs on a shared machine (the spread the
+#: peaks report shows), while a counting error is off by a factor (192-546 % was seen).
+ABOVE_ROOF_TOLERANCE = 0.15
 
 
 @dataclass
