@@ -49,11 +49,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import protocol
-from .protocol import Damage, Frame, ProtocolError, SchemaTooNew
+from .. import protocol
+from ..protocol import Damage, Frame, ProtocolError, SchemaTooNew
 
 if TYPE_CHECKING:
-    from .session import SessionState
+    from ..session import SessionState
 
 MAGIC = protocol.MAGIC
 FILE_HEADER_SIZE = protocol.PREAMBLE_SIZE
@@ -547,7 +547,7 @@ def _summarise(data: bytes, chunks: list[_Chunk]) -> tuple[dict[int, bytes], int
     """The content of one summary chunk per stream for the bulk and summary chunks given
     (the previous summary folded with the raw measurements after it), and how many
     measurements it summarises in all."""
-    from .session import SessionState
+    from ..session import SessionState
 
     states: dict[int, SessionState] = {}
     mv = memoryview(data)
@@ -696,7 +696,7 @@ def read_recording(path: str | os.PathLike[str]) -> ReadResult:
 
 def load_session(path: str | os.PathLike[str], exact_limit: int | None = None):  # noqa: ANN201
     """Read a recording and fold it into a SessionState (warnings kept on the state)."""
-    from .session import SessionState
+    from ..session import SessionState
 
     res = read_recording(path)
     state = SessionState() if exact_limit is None else SessionState(exact_limit=exact_limit)
