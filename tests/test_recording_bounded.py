@@ -300,7 +300,7 @@ def test_live_session_goes_on_when_the_recording_fails(tmp_path: Path,
         self._f = FullDisk(self._f, 2000)
 
     monkeypatch.setattr(RecordingWriter, "__init__", small_disk)
-    monkeypatch.setattr(recording, "FLUSH_S", 0.0)
+    monkeypatch.setattr(recording.writer, "FLUSH_S", 0.0)
     code = ("import zlprof\nfor i in range(3000):\n    with zlprof.measure('step'):\n"
             "        sum(range(50))\n")
     src = LiveSource([sys.executable, "-c", code], tmp_path / "a.zlp")
@@ -335,7 +335,7 @@ async def test_app_shows_a_persistent_banner_when_the_recording_fails(
         self._f = FullDisk(self._f, 1000)
 
     monkeypatch.setattr(RecordingWriter, "__init__", small_disk)
-    monkeypatch.setattr(recording, "FLUSH_S", 0.0)
+    monkeypatch.setattr(recording.writer, "FLUSH_S", 0.0)
     code = ("import zlprof, time\nfor i in range(200):\n    with zlprof.measure('step'):\n"
             "        time.sleep(0.01)\n")
     src = LiveSource([sys.executable, "-c", code], tmp_path / "a.zlp")
@@ -370,7 +370,7 @@ def test_record_exits_non_zero_with_one_line_when_the_disk_fills(
         self._f = FullDisk(self._f, 1500)
 
     monkeypatch.setattr(RecordingWriter, "__init__", small_disk)
-    monkeypatch.setattr(recording, "FLUSH_S", 0.0)
+    monkeypatch.setattr(recording.writer, "FLUSH_S", 0.0)
     code = "import zlprof\nfor i in range(2000):\n    with zlprof.measure('step'):\n        pass\n"
     out = tmp_path / "r.zlp"
     rc = cli.main(["record", "--out", str(out), "--format", "json", "--",
