@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import protocol
-from .protocol import ProtocolError
-from .recording import DEFAULT_MAX_SIZE, RecordingWriter, WriteFailure
-from .session import SessionState
+from .. import protocol
+from ..protocol import ProtocolError
+from ..recording import DEFAULT_MAX_SIZE, RecordingWriter, WriteFailure
+from ..session import SessionState
 
 #: Seconds a child gets between SIGTERM and SIGKILL.
 GRACE_S = 2.0
