@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from . import fmt, rates
-from .protocol import Frame
-from .session import OpRow, ProcessRow, SessionState, View
-from .stats import PERCENTILE_NOTE, PerformanceStats
-from .textwidth import Column, render_table, wrap
+from .. import fmt, rates
+from ..protocol import Frame
+from ..session import OpRow, ProcessRow, SessionState, View
+from ..stats import PERCENTILE_NOTE, PerformanceStats
+from ..textwidth import Column, render_table, wrap
 
 JSON_SCHEMA = "zlprof.report/1"
 
@@ -81,7 +81,7 @@ def rates_text(state: SessionState) -> str:
 def header_lines(state: SessionState, rows: list[OpRow]) -> list[str]:
     s = state.summary()
     lines = []
-    from .sessions import program_name
+    from ..sessions import program_name
 
     argv = program_name(s["argv"]) if s["argv"] else "(unknown program)"
     lines.append(f"Program: {argv}")
@@ -153,7 +153,7 @@ def text_report(state: SessionState, window_s: float | None = None) -> str:
 def run_paragraph(state: SessionState, rows: list[OpRow]) -> str:
     """The run in one paragraph: program, when, how long, how it ended, tokens and every
     rate (labelled with what it divides), latencies, measurements, peak memory."""
-    from .sessions import program_name
+    from ..sessions import program_name
 
     s = state.summary()
     prog = program_name(s["argv"]) if s["argv"] else "(unknown program)"
@@ -243,7 +243,7 @@ def summary_table(rows: list[OpRow], width: int | None) -> list[str]:
 def hint_lines(state: SessionState, width: int | None) -> list[str]:
     """The bottleneck hints (diagnose.py), most severe first; the rules without enough
     data in one line."""
-    from .diagnose import diagnose
+    from ..diagnose import diagnose
 
     hints = diagnose(state)
     out: list[str] = []
@@ -263,8 +263,8 @@ def hint_lines(state: SessionState, width: int | None) -> list[str]:
 def finding_lines(state: SessionState, rows: list[OpRow]) -> str:
     """The headline (headline.py) with the roofline's verdict on the repeating block when
     this machine's peaks are cached (a report never measures them)."""
-    from .headline import headline
-    from .roofline import load_cached_peaks, roof_finding, stream_summary
+    from ..headline import headline
+    from ..roofline import load_cached_peaks, roof_finding, stream_summary
 
     peaks = None
     try:
@@ -341,7 +341,7 @@ PROCESS_SHARE_NOTE = "its top-level blocks' time / summed wall time of the measu
 
 
 def _command(r: ProcessRow) -> str:
-    from .sessions import program_name
+    from ..sessions import program_name
 
     return program_name(r.command.split()) if r.command else "?"
 
@@ -523,7 +523,7 @@ def chrome_trace(frames: list[Frame]) -> dict[str, Any]:
     Opens in Perfetto (ui.perfetto.dev) and chrome://tracing. Times in microseconds from
     the session start (every process's clock is the machine's monotonic clock).
     """
-    from .sessions import program_name
+    from ..sessions import program_name
 
     full = _paths_from(frames)
     hellos = _pids_from(frames)
