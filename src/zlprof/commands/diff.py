@@ -1,0 +1,38 @@
+"""``zlprof diff``: compare two recordings op by op (the statistics are in zlprof.diff)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+NAME = "diff"
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "diff", help="compare two recordings op by op",
+        description="Compare recording B with A op by op: a two-sided Mann-Whitney U test per "
+        "op, p-values adjusted for the number of ops tested (Benjamini-Hochberg false "
+        "discovery rate) so that testing many ops does not by itself make false "
+        "positives; a change counts only when significant and the median moved by at "
+        "least 5%. A whole run slowed by machine load is a real difference to the test: "
+        "compare runs made under the same conditions.",
+        epilog="Exit status: 0; 3 when a --fail-on rule is violated; 1 or 2 for an error.",
+    )
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--fail-on", action="append", metavar="RULE",
+        help='exit 3 when any op (or OP) got significantly slower by more than a threshold: '
+             '"p95>+5%%", "forward_pass:p99>+10%%" (STAT: p50, p95, p99, mean; repeatable)')
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from ..diff import diff_main
+
+    return diff_main(args)
+
+
+def run(args: argparse.Namespace, command: list[str]) -> int:
+    return cmd_diff(args)
