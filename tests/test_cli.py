@@ -135,7 +135,7 @@ def test_truncated_recording_reported_with_warning(recording: Path, tmp_path: Pa
     data = recording.read_bytes()
     cut = tmp_path / "cut.zlp"
     # a short session is one flush window: a chunk of hello, tokens and end, then one of
-    # its measurements; the cut falls in the second (recording.py: FLUSH_SPAN_NS)
+    # its measurements; the cut falls in the second (recording/writer.py: FLUSH_SPAN_NS)
     cut.write_bytes(data[:-5])
     res = run("report", str(cut))
     assert res.returncode == 0
