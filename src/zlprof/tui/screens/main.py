@@ -191,8 +191,9 @@ class MainScreen(Screen):
     def _render_shares(self) -> None:
         if self.last is not None:
             panel = self.query_one("#share-panel", Panel)
-            panel.border_title, panel.border_subtitle = share_title(
+            panel.border_title, subtitle = share_title(
                 self.share_mode, self.last.extra.get("share_threads", 1))
+            self.panel_note("share-panel", subtitle)  # the page hint shares the border
             self.query_one(ShareBars).update_bars(share_bars(self.last.rows, by=self.share_mode))
 
     def action_share_mode(self) -> None:
