@@ -4,7 +4,7 @@ Threads and timers (who does what):
 
 * the **Source** (LiveSource / ReplaySource) reads frames and folds them into its
   SessionState on its own threads; the app never touches ingestion;
-* a **Refresher** thread, woken by the app's refresh timer (``REFRESH_HZ``, 4-10 Hz), takes
+* a **Refresher** thread (refresher.py), woken by the app's refresh timer (``REFRESH_HZ``, 4-10 Hz), takes
   one snapshot of the state for the active screen (model.collect: op statistics, memory
   series or the drill-down model) and posts it to the app. Only one snapshot is in flight:
   when the UI is slower than the timer, display frames are skipped, never data; when the
@@ -20,7 +20,9 @@ session browser (``o``) opens a recording in place of the current source with
 start afresh; snapshots of the old source still in flight are dropped (each carries the
 source generation it was taken of).
 
-The roofline and hints panels (issue 5) are mounted when their modules exist.
+The roofline and hints panels (peaks loading, hints, placement) are the app's base
+class, :class:`~zlprof.tui.extra_panels.ExtraPanels`; the view models are
+``tui.viewmodels`` (``tui.model`` re-exports them).
 """
 
 from __future__ import annotations
@@ -28,26 +30,29 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
 from ..session import WHOLE, View
+from ..source_caps import HasCommand, HasProcess, Seekable
 from ..sources import EXIT_PROGRAM_FAILED, Source, SourceError, program_failed
 from ..themes import DEFAULT_THEME, THEME_NAMES, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
-from . import baseline_view, model, opening
+from . import baseline_view, model
+from .extra_panels import EXTRA_EVERY_S as EXTRA_EVERY_S  # (re-exported: tests, docs)
+from .extra_panels import NO_PEAKS_LIVE as NO_PEAKS_LIVE
+from .extra_panels import ExtraPanels, HintsPanel, RooflinePanel
 from .keys import REPLAY_ACTIONS, SEEK_STEP_S
 from .model import Snapshot
+from .refresher import Refresher, SnapshotReady
 from .screens.compare import CompareScreen
 from .screens.confirm import ConfirmScreen
 from .screens.drilldown import DrillDownScreen
@@ -55,139 +60,15 @@ from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.output import OutputScreen
 from .screens.sessions import SessionsScreen
-from .widgets.status import CrashPanel, Panel, StatusBar
+from .widgets.status import CrashPanel, StatusBar
 from .widgets.timeline import TimelineBar
 
 #: Screen refreshes per second (the issue asks for 4-10 Hz).
 REFRESH_HZ = 5.0
-#: The roofline and hints panels update at most this often (seconds): they read the
-#: whole session and change slowly, so they must not cost what the table costs.
-EXTRA_EVERY_S = 1.0
 #: Default of ZlprofApp(peaks=...): load the cached machine peaks or measure them.
 AUTO_PEAKS: Any = object()
 #: The headline's note while a stalled program has sent no measurement.
 NO_MEASUREMENTS = "the program has sent no measurements yet; is it using zlprof.measure?"
-#: The roofline panel's note in a live session without cached peaks.
-NO_PEAKS_LIVE = (
-    "no machine peaks cached: run `zlprof roofline --calibrate` once "
-    "(measuring now would disturb the program being profiled)"
-)
-
-# The roofline and hints panels (issue 5) are mounted when their modules are present.
-try:
-    from .widgets.roofline_panel import RooflinePanel
-except ImportError:  # pragma: no cover
-    RooflinePanel = None  # type: ignore[assignment,misc]
-try:
-    from .widgets.hints_panel import HintsPanel
-except ImportError:  # pragma: no cover
-    HintsPanel = None  # type: ignore[assignment,misc]
-
-
-class SnapshotReady(Message):
-    """A snapshot taken by the Refresher thread."""
-
-    def __init__(self, snapshot: Snapshot, generation: int = 0) -> None:
-        super().__init__()
-        self.snapshot = snapshot
-        #: the app's source generation the snapshot was taken of (see open_source)
-        self.generation = generation
-
-
-class Refresher:
-    """Takes snapshots of a SessionState off the UI thread, one at a time.
-
-    ``request`` returns at once; if a snapshot is still being taken or shown, the request
-    is dropped (the next timer tick asks again), so a slow display skips frames while the
-    source keeps ingesting every frame.
-    """
-
-    def __init__(self, app: ZlprofApp) -> None:
-        self.app = app
-        self._wake = threading.Event()
-        self._stop = False
-        self._pending: Any = None
-        self.busy = False
-        self.last_request: Any = None
-        self.last_version = -1
-        #: the last snapshot taken (its op rows are reused while they hold: model.collect)
-        self.prev: Snapshot | None = None
-        self.prev_generation = -1
-        self.taken = 0
-        self.skipped = 0
-        self.seconds = 0.0
-        #: the peaks the last opening (headline) was computed with
-        self._opening_peaks: Any = None
-        self._thread = threading.Thread(target=self._run, name="zlprof-refresher", daemon=True)
-
-    @property
-    def state(self):  # noqa: ANN201 - the source's state, read afresh (a source may swap it)
-        return self.app.source.state
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop = True
-        self._wake.set()
-        self._thread.join(timeout=2)
-
-    def request(self, req: Any, force: bool = False) -> bool:
-        if self.busy:
-            self.skipped += 1
-            return False
-        if not force and req == self.last_request and self.state.version == self.last_version:
-            return False
-        self.busy = True
-        self._pending = req
-        self._wake.set()
-        return True
-
-    def done(self) -> None:
-        """Called by the UI once it has shown the snapshot."""
-        self.busy = False
-
-    def _collect_opening(self, snap: Snapshot, prev: Snapshot | None) -> None:
-        """The headline and table defaults (tui.opening), for the main screen: computed
-        afresh when the rows or the peaks changed, else carried over."""
-        if not isinstance(snap.request, model.MainRequest):
-            return
-        peaks = self.app.peaks
-        if prev is None:
-            snap.opening = opening.opening(snap.rows, snap.rows_wall_ns, peaks)
-        elif prev.opening is not None and snap.rows is prev.rows and self._opening_peaks is peaks:
-            snap.opening = prev.opening
-            return
-        else:
-            snap.opening = opening.opening(snap.rows, snap.rows_wall_ns, peaks, prev.opening)
-        self._opening_peaks = peaks
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            if self._stop:
-                return
-            req = self._pending
-            generation = self.app.source_generation
-            t0 = time.perf_counter()
-            try:
-                version = self.state.version
-                prev = self.prev if self.prev is not None and self.prev_generation == generation else None
-                snap = model.collect(self.state, req, prev)
-                self._collect_opening(snap, prev)
-                self.app.collect_extra(snap)
-                baseline_view.collect(self.app.baseline, self.state, snap)
-            except Exception as exc:  # never let a bad frame kill the display thread
-                self.busy = False
-                self.app.call_from_thread(self.app.notify, f"refresh failed: {exc}", severity="error")
-                continue
-            self.seconds += time.perf_counter() - t0
-            self.taken += 1
-            self.last_request, self.last_version = req, version
-            self.prev, self.prev_generation = snap, generation
-            if not self.app.post_message(SnapshotReady(snap, generation)):
-                self.busy = False
 
 
 APP_BINDINGS = [
@@ -198,7 +79,7 @@ APP_BINDINGS = [
 ]
 
 
-class ZlprofApp(App[int]):
+class ZlprofApp(ExtraPanels):
     """The live profiler. Construct with a started Source; see :func:`run_app`."""
 
     TITLE = "zlprof"
@@ -268,56 +149,8 @@ class ZlprofApp(App[int]):
         self._start_peaks_loader()
         self.tick()
 
-    def _start_peaks_loader(self) -> None:
-        if RooflinePanel is None or not self._auto_peaks or self.peaks is not None or self._peaks_loading:
-            return
-        self._peaks_loading = True
-        self.run_worker(self._load_peaks, thread=True, name="peaks", exit_on_error=False)
-
     def on_unmount(self) -> None:
         self.refresher.stop()
-
-    def _load_peaks(self) -> None:
-        """Worker thread: the cached machine peaks; measure them only when that is harmless.
-
-        Measuring (STREAM and GEMM kernels on every core, seconds long) while a live child
-        runs would disturb the very timings on screen, so a live session uses cached peaks
-        only and says how to get them; a replay measures them in the background.
-        """
-        try:
-            self._load_peaks_now()
-        finally:
-            self._peaks_loading = False
-
-    def _load_peaks_now(self) -> None:
-        from .. import roofline
-
-        def note(text: str | None) -> None:
-            self.peaks_note = text
-            self._roofline_key = None  # redraw the panel's note
-
-        # (what the peaks' state is goes in the roofline panel, never in a toast over the
-        # data: the panel shows the note while it has no peaks)
-        try:
-            peaks = roofline.get_peaks(measure_if_missing=False)
-        except roofline.PeaksUnavailable:
-            if getattr(self.source, "kind", "") == "live":
-                note(NO_PEAKS_LIVE)
-                return
-            note("roofline: measuring this machine's peaks (once; cached)…")
-            try:
-                peaks = roofline.get_peaks()
-            except Exception as exc:
-                note(f"roofline unavailable: {exc}")
-                return
-        except Exception as exc:
-            note(f"roofline unavailable: {exc}")
-            return
-        self.peaks = peaks
-        # an older peaks file (DRAM roof only): said under the roofline panel
-        self.peaks_stale = peaks.stale_note or None
-        note(None)
-        self.call_from_thread(self.request_refresh, True)
 
     # ------------------------------------------------------------------ refresh
 
@@ -335,7 +168,7 @@ class ZlprofApp(App[int]):
             self.update_status(screen)
             self.update_timeline(screen)
             version = self.source.state.version
-            self._hints_wanted = HintsPanel is not None and self._visible(screen, HintsPanel)
+            self._hints_wanted = self._visible(screen, HintsPanel)
             # the hints are due: take a snapshot even if the table has nothing new
             force = self._hints_wanted and self._hints_version != version and self._extra_due(self._hints_at)
             force = force or baseline_view.due(self.baseline, self.source.state)
@@ -356,12 +189,11 @@ class ZlprofApp(App[int]):
         r = self.refresher
         if r.busy or r.last_version != version or r.last_request != screen.view_request():
             return False
-        hints_shown = HintsPanel is not None and self._visible(screen, HintsPanel)
+        hints_shown = self._visible(screen, HintsPanel)
         if hints_shown and self._hints_version != version:
             return False
         if (
-            RooflinePanel is not None
-            and not self.paused
+            not self.paused
             and self._visible(screen, RooflinePanel)
             and self._roofline_version != self.source.state.ops_version
         ):
@@ -377,9 +209,10 @@ class ZlprofApp(App[int]):
 
     def update_timeline(self, screen: Screen | None = None) -> None:
         """Show the replay's position, speed and state on the screen's timeline bar."""
-        if not self.seekable:
+        replay = self.replay
+        if replay is None:
             return
-        timeline = self.source.timeline()  # type: ignore[attr-defined]
+        timeline = replay.timeline()
         for bar in (screen or self.screen).query(TimelineBar):
             bar.update_timeline(timeline)
 
@@ -411,10 +244,11 @@ class ZlprofApp(App[int]):
         snap = self.last_snapshot
         info = snap.info if snap else {}
         # the command as launched (python -m pkg ...) reads better than the child's sys.argv
-        argv = getattr(src, "argv", None) or info.get("argv") or []
+        argv = (src.argv if isinstance(src, HasCommand) else None) or info.get("argv") or []
+        live = src if isinstance(src, HasProcess) else None
         pid = info.get("pid")
-        if pid is None and getattr(src, "proc", None) is not None:
-            pid = src.proc.pid  # type: ignore[attr-defined]
+        if pid is None and live is not None and live.proc is not None:
+            pid = live.proc.pid
         view = model.status_view(
             status=src.status,
             exit_code=src.exit_code,
@@ -426,10 +260,10 @@ class ZlprofApp(App[int]):
             snap=snap,
             paused=self.paused,
             window=self.window,
-            waited_s=getattr(src, "stall_after_s", 0.0) or 0.0,
+            waited_s=(live.stall_after_s if live is not None else 0.0) or 0.0,
             replay=self.replay_name,
             wall_s=src.wall_elapsed_s(),
-            quiet_s=src.quiet_s() if hasattr(src, "quiet_s") else None,
+            quiet_s=live.quiet_s() if live is not None else None,
             ran_s=src.run_s(),
         )
         try:
@@ -440,15 +274,18 @@ class ZlprofApp(App[int]):
     @property
     def seekable(self) -> bool:
         """Is the source a replay (pause, seek, speed)?"""
-        return bool(getattr(self.source, "seekable", False))
+        return isinstance(self.source, Seekable)
+
+    @property
+    def replay(self) -> Seekable | None:
+        """The source as a replay (pause, seek, speed, timeline); None in a live session."""
+        return self.source if isinstance(self.source, Seekable) else None
 
     @property
     def replay_name(self) -> str | None:
         """The file name of the recording being replayed (None for a live session)."""
-        if getattr(self.source, "kind", "") != "replay":
-            return None
-        path = getattr(self.source, "path", None)
-        return Path(path).name if path is not None else "recording"
+        replay = self.replay
+        return None if replay is None else Path(replay.path).name
 
     def _show_state_notes(self) -> None:
         """State messages go in the panel they concern, never in a toast over the data
@@ -501,75 +338,8 @@ class ZlprofApp(App[int]):
         A seekable source (a replay) gets its timeline bar (position, duration, speed,
         state); a live source has none.
         """
-        if not self.seekable or not hasattr(self.source, "timeline"):
-            return None
-        return TimelineBar(self.source, id="timeline")
-
-    def extra_main_panels(self) -> Iterator[Widget]:
-        """Roofline and hints panels on the main screen, when issue 5's modules exist."""
-        if RooflinePanel is not None:
-            yield Panel(RooflinePanel(id="roofline"), id="roofline-panel", title="roofline")
-        if HintsPanel is not None:
-            yield Panel(HintsPanel(id="hints"), id="hints-panel", title="hints")
-
-    def extra_drill_panels(self) -> Iterator[Widget]:
-        if RooflinePanel is not None:
-            yield Panel(RooflinePanel(id="roofline"), id="roofline-panel", title="roofline")
-
-    def _visible(self, screen: Screen, widget_type: type) -> bool:
-        """Is a widget of this type shown (not display:none, not zero-sized) on ``screen``?"""
-        return any(w.region.area > 0 for w in screen.query(widget_type))
-
-    @staticmethod
-    def _extra_due(last: float) -> bool:
-        return time.monotonic() - last >= EXTRA_EVERY_S
-
-    def collect_extra(self, snap: Snapshot) -> None:
-        """Refresher thread: the hints (diagnose takes the state's lock itself).
-
-        The rules look at the whole session, so they run at most every EXTRA_EVERY_S and
-        only while the hints panel is on screen: they must not slow the table down.
-        """
-        if HintsPanel is None or not isinstance(snap.request, model.MainRequest):
-            return
-        version = self.source.state.version
-        if not self._hints_wanted or version == self._hints_version or not self._extra_due(self._hints_at):
-            return
-        self._hints_at, self._hints_version = time.monotonic(), version
-        try:
-            from .. import diagnose
-
-            snap.extra["hints"] = diagnose.diagnose(self.source.state, self.peaks)
-        except Exception as exc:  # a rule failing must not stop the display
-            snap.extra["hints_error"] = str(exc)
-
-    def update_extra_panels(self, screen: Screen, snap: Snapshot) -> None:
-        """UI thread, with a snapshot: show the hints it carries."""
-        if HintsPanel is not None and "hints" in snap.extra:
-            for panel in screen.query(HintsPanel):
-                panel.update_view(snap.extra["hints"])
-
-    def _update_roofline(self, screen: Screen, version: int) -> None:
-        """UI thread, on the timer: place the ops on the roofline when it is on screen.
-
-        At most every EXTRA_EVERY_S while data flows (placement reads every op), at once
-        when the highlighted op, the screen or the peaks change.
-        """
-        if RooflinePanel is None or self.paused or not self._visible(screen, RooflinePanel):
-            return
-        highlight = None
-        if isinstance(screen, DrillDownScreen):
-            highlight = self.source.state.name_of(screen.path_id)
-        if isinstance(screen, MainScreen):
-            screen.panel_note("roofline-panel", self.peaks_stale or "")
-        key = (id(screen), highlight, id(self.peaks), self.peaks_note, id(self.source.state))
-        if key == self._roofline_key and (version == self._roofline_version or not self._extra_due(self._roofline_at)):
-            return
-        self._roofline_key, self._roofline_version = key, version
-        self._roofline_at = time.monotonic()
-        with self.source.state.lock:
-            for panel in screen.query(RooflinePanel):
-                panel.update_view(self.source.state, self.peaks, highlight=highlight, note=self.peaks_note)
+        replay = self.replay
+        return None if replay is None else TimelineBar(replay, id="timeline")
 
     # ------------------------------------------------------------------ actions
 
@@ -582,8 +352,8 @@ class ZlprofApp(App[int]):
 
     def action_pause(self) -> None:
         """Space: pause / play a replay; in a live session, freeze the view."""
-        if self.seekable:
-            self.source.toggle_pause()  # type: ignore[attr-defined]
+        if (replay := self.replay) is not None:
+            replay.toggle_pause()
             self.update_timeline()
             return
         self.paused = not self.paused
@@ -638,28 +408,28 @@ class ZlprofApp(App[int]):
 
     def action_seek(self, delta_s: float = SEEK_STEP_S) -> None:
         """Replay: seek ``delta_s`` seconds (negative: back)."""
-        if self.seekable:
-            self.source.seek_relative(float(delta_s))  # type: ignore[attr-defined]
+        if (replay := self.replay) is not None:
+            replay.seek_relative(float(delta_s))
             self.update_timeline()
 
     def action_seek_start(self) -> None:
-        if self.seekable:
-            self.source.seek_start()  # type: ignore[attr-defined]
+        if (replay := self.replay) is not None:
+            replay.seek_start()
             self.update_timeline()
 
     def action_seek_end(self) -> None:
-        if self.seekable:
-            self.source.seek_end()  # type: ignore[attr-defined]
+        if (replay := self.replay) is not None:
+            replay.seek_end()
             self.update_timeline()
 
     def action_slower(self) -> None:
-        if self.seekable:
-            self.source.slower()  # type: ignore[attr-defined]
+        if (replay := self.replay) is not None:
+            replay.slower()
             self.update_timeline()
 
     def action_faster(self) -> None:
-        if self.seekable:
-            self.source.faster()  # type: ignore[attr-defined]
+        if (replay := self.replay) is not None:
+            replay.faster()
             self.update_timeline()
 
     # ------------------------------------------------------------------ sessions
@@ -678,7 +448,8 @@ class ZlprofApp(App[int]):
     @property
     def current_path(self) -> Path | None:
         """The file of the session on screen: the replayed one, or the live recording."""
-        path = getattr(self.source, "path", None) if self.seekable else self.source.recording_path
+        replay = self.replay
+        path = replay.path if replay is not None else self.source.recording_path
         return Path(path) if path is not None else None
 
     def open_recording(self, path: Path) -> None:
@@ -691,11 +462,12 @@ class ZlprofApp(App[int]):
         except (RecordingError, OSError) as exc:
             self.notify(str(exc), title="cannot open", severity="error", timeout=8)
             return
-        live = getattr(self.source, "kind", "") == "live" and not self.source.finished
+        live = self.source.kind == "live" and not self.source.finished
         if not live:
             self.open_source(src)
             return
-        pid = getattr(getattr(self.source, "proc", None), "pid", None)
+        proc = self.source.proc if isinstance(self.source, HasProcess) else None
+        pid = proc.pid if proc is not None else None
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -744,7 +516,7 @@ class ZlprofApp(App[int]):
         self._start_peaks_loader()
         what = self.replay_name or source.describe()
         self.notify(f"opened {what}", timeout=3)
-        if getattr(old, "recording_path", None) is not None and getattr(old, "kind", "") == "live":
+        if old.recording_path is not None and old.kind == "live":
             self.notify(f"the program was stopped; recorded {old.recording_path}", timeout=6)
         self.refresh_bindings()
 
@@ -768,16 +540,16 @@ class ZlprofApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        from .keys import REPLAY_BINDINGS
+        from .keys import REPLAY_BINDINGS, bindings_of
 
         # the replay keys in a group of their own; the app's keys (repeated on the main
         # screen to place them in the Footer) under "everywhere"
         skip = {b.action for b in REPLAY_BINDINGS} | {f"app.{b.action}" for b in APP_BINDINGS}
         groups = [
-            ("main screen", [b for b in MainScreen.BINDINGS if b.action not in skip]),  # type: ignore[union-attr]
-            ("drill-down", [b for b in DrillDownScreen.BINDINGS if b.action not in skip]),  # type: ignore[union-attr]
+            ("main screen", [b for b in bindings_of(MainScreen) if b.action not in skip]),
+            ("drill-down", [b for b in bindings_of(DrillDownScreen) if b.action not in skip]),
             ("replay (zlprof replay, or a session opened with o)", list(REPLAY_BINDINGS)),
-            ("session browser", list(SessionsScreen.BINDINGS)),  # type: ignore[arg-type]
+            ("session browser", bindings_of(SessionsScreen)),
             ("everywhere", list(APP_BINDINGS)),
         ]
         if self.seekable:  # a replay: its keys first

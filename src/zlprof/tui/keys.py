@@ -10,6 +10,7 @@ in a live session, where they are disabled, the table gets those keys as usual.
 from __future__ import annotations
 
 from textual.binding import Binding
+from textual.dom import DOMNode
 
 SEEK_STEP_S = 5.0
 
@@ -38,3 +39,9 @@ SPACE_BINDING = Binding(
     "space", "app.pause", "Pause", key_display="␣",
     tooltip="Replay: pause or play the replay. Live: freeze the view (data keeps flowing)",
 )
+
+
+def bindings_of(owner: type[DOMNode]) -> list[Binding]:
+    """The Binding objects of a screen's (or app's) ``BINDINGS``, for the help screen
+    (Textual also allows bare tuples there; zlprof writes Binding objects only)."""
+    return [b for b in owner.BINDINGS if isinstance(b, Binding)]

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from ...source_caps import Seekable
 from ..model import COLUMN_PADDING, COMPARE_COLUMNS, COMPARE_DROP, CompareRow, compare_rows
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class CompareScreen(Screen):
         b_state = None
         if self.b is None:
             src = self.zapp.source
-            path = getattr(src, "path", None) if self.zapp.seekable else None
+            path = src.path if isinstance(src, Seekable) else None
             if path is not None:
                 self.b = Path(path)
             else:

@@ -124,7 +124,7 @@ class SessionsScreen(Screen):
     def _mark_of(self, path: str) -> str:
         if path == self.marked:
             return "A"
-        base = getattr(self.zapp, "baseline_path", None)
+        base = self.zapp.baseline_path
         if base is not None and Path(path) == Path(base):
             return "◆"
         current = self.zapp.current_path
@@ -237,7 +237,7 @@ class SessionsScreen(Screen):
         if info.status == "unreadable":
             self.notify(info.warning or "not a recording", title="cannot use as baseline", severity="error")
             return
-        base = getattr(self.zapp, "baseline_path", None)
+        base = self.zapp.baseline_path
         if base is not None and Path(base) == Path(info.path):
             self.zapp.set_baseline(None)
             self._fill()

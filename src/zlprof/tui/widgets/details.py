@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from ... import fmt
+from ...source_caps import Seekable
 from ..model import STAT_FIELDS, WINDOW_S, ChildRow, DrillView, stat_text
 
 
@@ -93,7 +94,7 @@ class ChildrenTable(DataTable):
 
     # in a replay, left / right / Home / End seek (the screen's replay bindings)
     def _pass_to_replay(self) -> None:
-        if getattr(getattr(self.app, "source", None), "seekable", False):
+        if isinstance(getattr(self.app, "source", None), Seekable):
             raise SkipAction()
 
     def action_cursor_left(self) -> None:

@@ -20,6 +20,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from ...session import OpRow
+from ...source_caps import Seekable
 from ..baseline_view import MIN_TABLE_WIDTH, marker_style
 from ..model import (
     COLUMN_BY_KEY,
@@ -403,7 +404,7 @@ class OpsTable(DataTable):
     # the screen's replay bindings (the table never scrolls sideways: columns fit)
 
     def _replay(self) -> bool:
-        return bool(getattr(getattr(self.app, "source", None), "seekable", False))
+        return isinstance(getattr(self.app, "source", None), Seekable)
 
     def action_cursor_up(self) -> None:
         self.user_moved = True

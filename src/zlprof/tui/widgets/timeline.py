@@ -13,6 +13,7 @@ from rich.text import Text
 from textual import events
 from textual.widget import Widget
 
+from ...source_caps import Seekable
 from ..model import TimelineView, timeline_view
 
 #: Cells of the progress bar: played, the playhead, still to play.
@@ -50,7 +51,7 @@ class TimelineBar(Widget):
     TimelineBar > .timeline--dim { color: $text-muted; }
     """
 
-    def __init__(self, source: Any, **kwargs: Any) -> None:
+    def __init__(self, source: Seekable, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source = source
         self.view: TimelineView | None = None
@@ -123,6 +124,5 @@ class TimelineBar(Widget):
         x = event.x - self.styles.padding.left - start
         if width <= 0 or not 0 <= x < width:
             return
-        duration = getattr(self.source, "duration_s", 0.0)
-        self.source.seek(duration * (x + 0.5) / width)
+        self.source.seek(self.source.duration_s * (x + 0.5) / width)
         event.stop()

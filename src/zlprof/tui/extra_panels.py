@@ -1,0 +1,173 @@
+"""The roofline and hints panels' part of the app: loading the machine peaks (in a
+worker thread; never measured while a live program runs), computing the hints on the
+Refresher thread, placing the ops on the roofline on the UI thread, each at most every
+``EXTRA_EVERY_S``.
+
+:class:`ExtraPanels` is the base class of ``ZlprofApp`` (app.py): the attributes below
+are set by ``ZlprofApp.__init__``. The panels themselves are widgets
+(widgets/roofline_panel.py, widgets/hints_panel.py); the statistics they show come from
+zlprof.roofline and zlprof.diagnose, never from here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from textual.app import App
+from textual.screen import Screen
+from textual.widget import Widget
+
+from ..sources import Source
+from .model import MainRequest, Snapshot
+from .screens.drilldown import DrillDownScreen
+from .screens.main import MainScreen
+from .widgets.hints_panel import HintsPanel
+from .widgets.roofline_panel import RooflinePanel
+from .widgets.status import Panel
+
+#: The roofline and hints panels update at most this often (seconds): they read the
+#: whole session and change slowly, so they must not cost what the table costs.
+EXTRA_EVERY_S = 1.0
+#: The roofline panel's note in a live session without cached peaks.
+NO_PEAKS_LIVE = (
+    "no machine peaks cached: run `zlprof roofline --calibrate` once "
+    "(measuring now would disturb the program being profiled)"
+)
+
+
+
+
+class ExtraPanels(App[int]):
+    """The app's roofline and hints panels (the base of ZlprofApp)."""
+
+    source: Source
+    #: the machine peaks (a roofline.MachinePeaks; None: not known yet or none)
+    peaks: Any
+    peaks_note: str | None
+    peaks_stale: str | None
+    paused: bool
+    _auto_peaks: bool
+    _peaks_loading: bool
+    _hints_wanted: bool
+    _hints_at: float
+    _hints_version: int
+    _roofline_at: float
+    _roofline_version: int
+    _roofline_key: Any
+
+    def request_refresh(self, force: bool = False) -> None:
+        """Ask for a snapshot of the screen on top (ZlprofApp's)."""
+        raise NotImplementedError
+
+    def _start_peaks_loader(self) -> None:
+        if not self._auto_peaks or self.peaks is not None or self._peaks_loading:
+            return
+        self._peaks_loading = True
+        self.run_worker(self._load_peaks, thread=True, name="peaks", exit_on_error=False)
+
+    def _load_peaks(self) -> None:
+        """Worker thread: the cached machine peaks; measure them only when that is harmless.
+
+        Measuring (STREAM and GEMM kernels on every core, seconds long) while a live child
+        runs would disturb the very timings on screen, so a live session uses cached peaks
+        only and says how to get them; a replay measures them in the background.
+        """
+        try:
+            self._load_peaks_now()
+        finally:
+            self._peaks_loading = False
+
+    def _load_peaks_now(self) -> None:
+        from .. import roofline
+
+        def note(text: str | None) -> None:
+            self.peaks_note = text
+            self._roofline_key = None  # redraw the panel's note
+
+        # (what the peaks' state is goes in the roofline panel, never in a toast over the
+        # data: the panel shows the note while it has no peaks)
+        try:
+            peaks = roofline.get_peaks(measure_if_missing=False)
+        except roofline.PeaksUnavailable:
+            if self.source.kind == "live":
+                note(NO_PEAKS_LIVE)
+                return
+            note("roofline: measuring this machine's peaks (once; cached)…")
+            try:
+                peaks = roofline.get_peaks()
+            except Exception as exc:
+                note(f"roofline unavailable: {exc}")
+                return
+        except Exception as exc:
+            note(f"roofline unavailable: {exc}")
+            return
+        self.peaks = peaks
+        # an older peaks file (DRAM roof only): said under the roofline panel
+        self.peaks_stale = peaks.stale_note or None
+        note(None)
+        self.call_from_thread(self.request_refresh, True)
+
+    def extra_main_panels(self) -> Iterator[Widget]:
+        """The roofline and hints panels of the main screen."""
+        yield Panel(RooflinePanel(id="roofline"), id="roofline-panel", title="roofline")
+        yield Panel(HintsPanel(id="hints"), id="hints-panel", title="hints")
+
+    def extra_drill_panels(self) -> Iterator[Widget]:
+        yield Panel(RooflinePanel(id="roofline"), id="roofline-panel", title="roofline")
+
+    def _visible(self, screen: Screen, widget_type: type[Widget]) -> bool:
+        """Is a widget of this type shown (not display:none, not zero-sized) on ``screen``?"""
+        return any(w.region.area > 0 for w in screen.query(widget_type))
+
+    @staticmethod
+    def _extra_due(last: float) -> bool:
+        return time.monotonic() - last >= EXTRA_EVERY_S
+
+    def collect_extra(self, snap: Snapshot) -> None:
+        """Refresher thread: the hints (diagnose takes the state's lock itself).
+
+        The rules look at the whole session, so they run at most every EXTRA_EVERY_S and
+        only while the hints panel is on screen: they must not slow the table down.
+        """
+        if not isinstance(snap.request, MainRequest):
+            return
+        version = self.source.state.version
+        if not self._hints_wanted or version == self._hints_version or not self._extra_due(self._hints_at):
+            return
+        self._hints_at, self._hints_version = time.monotonic(), version
+        try:
+            from .. import diagnose
+
+            snap.extra["hints"] = diagnose.diagnose(self.source.state, self.peaks)
+        except Exception as exc:  # a rule failing must not stop the display
+            snap.extra["hints_error"] = str(exc)
+
+    def update_extra_panels(self, screen: Screen, snap: Snapshot) -> None:
+        """UI thread, with a snapshot: show the hints it carries."""
+        if "hints" in snap.extra:
+            for panel in screen.query(HintsPanel):
+                panel.update_view(snap.extra["hints"])
+
+    def _update_roofline(self, screen: Screen, version: int) -> None:
+        """UI thread, on the timer: place the ops on the roofline when it is on screen.
+
+        At most every EXTRA_EVERY_S while data flows (placement reads every op), at once
+        when the highlighted op, the screen or the peaks change.
+        """
+        if self.paused or not self._visible(screen, RooflinePanel):
+            return
+        highlight = None
+        if isinstance(screen, DrillDownScreen):
+            highlight = self.source.state.name_of(screen.path_id)
+        if isinstance(screen, MainScreen):
+            screen.panel_note("roofline-panel", self.peaks_stale or "")
+        key = (id(screen), highlight, id(self.peaks), self.peaks_note, id(self.source.state))
+        if key == self._roofline_key and (version == self._roofline_version or not self._extra_due(self._roofline_at)):
+            return
+        self._roofline_key, self._roofline_version = key, version
+        self._roofline_at = time.monotonic()
+        with self.source.state.lock:
+            for panel in screen.query(RooflinePanel):
+                panel.update_view(self.source.state, self.peaks, highlight=highlight, note=self.peaks_note)
