@@ -1,4 +1,4 @@
-"""The zlprof Textual app and ``run_app``, its entry point from the command line.
+"""The zlprof Textual app (its entry point from the command line, ``run_app``, is run.py).
 
 Threads and timers (who does what):
 
@@ -27,16 +27,14 @@ class, :class:`~zlprof.tui.extra_panels.ExtraPanels`; the view models are
 
 from __future__ import annotations
 
-import signal
-import sys
 import threading
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import SystemCommand
-from textual.binding import Binding
+from textual.binding import BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widget import Widget
@@ -44,15 +42,26 @@ from textual.widgets import Input
 
 from ..session import WHOLE, View
 from ..source_caps import HasCommand, HasProcess, Seekable
-from ..sources import EXIT_PROGRAM_FAILED, Source, SourceError, program_failed
-from ..themes import DEFAULT_THEME, THEME_NAMES, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
+from ..sources import Source, SourceError
+from ..themes import DEFAULT_THEME, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
 from . import baseline_view, model
+from .actions import (
+    APP_BINDINGS,
+    APP_IDS,
+    DRILL_IDS,
+    MAIN_IDS,
+    REPLAY_IDS,
+    bindings,
+    palette_entries,
+    palette_title,
+)
 from .extra_panels import EXTRA_EVERY_S as EXTRA_EVERY_S  # (re-exported: tests, docs)
 from .extra_panels import NO_PEAKS_LIVE as NO_PEAKS_LIVE
 from .extra_panels import ExtraPanels, HintsPanel, RooflinePanel
-from .keys import REPLAY_ACTIONS, SEEK_STEP_S
+from .keys import REPLAY_ACTIONS, SEEK_STEP_S, bindings_of
 from .model import Snapshot
 from .refresher import Refresher, SnapshotReady
+from .run import run_app as run_app  # (re-exported: cli.py and tests import it from here)
 from .screens.compare import CompareScreen
 from .screens.confirm import ConfirmScreen
 from .screens.drilldown import DrillDownScreen
@@ -71,12 +80,6 @@ AUTO_PEAKS: Any = object()
 NO_MEASUREMENTS = "the program has sent no measurements yet; is it using zlprof.measure?"
 
 
-APP_BINDINGS = [
-    Binding("q", "quit", "Quit", tooltip="Quit (stops the child: SIGTERM, then SIGKILL)"),
-    Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-    Binding("t", "next_theme", "Theme", tooltip="Next theme (dark, light, high-contrast)"),
-    Binding("question_mark", "help", "Help", key_display="?", tooltip="All keys"),
-]
 
 
 class ZlprofApp(ExtraPanels):
@@ -84,7 +87,7 @@ class ZlprofApp(ExtraPanels):
 
     TITLE = "zlprof"
     CSS_PATH = [Path(__file__).with_name("app.tcss"), *css_paths()]
-    BINDINGS = APP_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*APP_BINDINGS]
 
     def __init__(
         self,
@@ -106,7 +109,7 @@ class ZlprofApp(ExtraPanels):
         self.refresh_hz = min(max(refresh_hz, 1.0), 30.0)
         for t in THEMES.values():
             self.register_theme(t)
-        self.theme = theme if theme in THEMES else DEFAULT_THEME
+        self.theme = theme if theme is not None and theme in THEMES else str(DEFAULT_THEME)
         self.paused = False
         self.window = False
         #: which processes the main table shows (``p``): the whole tree by default
@@ -540,15 +543,12 @@ class ZlprofApp(ExtraPanels):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        from .keys import REPLAY_BINDINGS, bindings_of
-
         # the replay keys in a group of their own; the app's keys (repeated on the main
         # screen to place them in the Footer) under "everywhere"
-        skip = {b.action for b in REPLAY_BINDINGS} | {f"app.{b.action}" for b in APP_BINDINGS}
         groups = [
-            ("main screen", [b for b in bindings_of(MainScreen) if b.action not in skip]),
-            ("drill-down", [b for b in bindings_of(DrillDownScreen) if b.action not in skip]),
-            ("replay (zlprof replay, or a session opened with o)", list(REPLAY_BINDINGS)),
+            ("main screen", bindings(tuple(i for i in MAIN_IDS if i not in REPLAY_IDS + APP_IDS), "main")),
+            ("drill-down", bindings(tuple(i for i in DRILL_IDS if i not in REPLAY_IDS), "drill")),
+            ("replay (zlprof replay, or a session opened with o)", bindings(REPLAY_IDS, "main")),
             ("session browser", bindings_of(SessionsScreen)),
             ("everywhere", list(APP_BINDINGS)),
         ]
@@ -562,94 +562,15 @@ class ZlprofApp(ExtraPanels):
     # ------------------------------------------------------------------ command palette
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette: the app's, then every action of the registry (tui/actions.py)
+        that applies here (the replay's keys in a replay, the drill-down's on it)."""
         yield from super().get_system_commands(screen)
-        run = self.run_action
-
-        def cmd(title: str, help_text: str, action: str, target: Any = None) -> SystemCommand:
-            return SystemCommand(title, help_text, partial(run, action, target))
-
-        if self.seekable:
-            yield cmd("Pause / play the replay  (space)", "Stop or continue the replay's clock", "pause", self)
-            yield cmd("Seek back 5 s  (←)", "Replay: move back five seconds", "seek(-5)", self)
-            yield cmd("Seek forward 5 s  (→)", "Replay: move on five seconds", "seek(5)", self)
-            yield cmd("Replay slower  ([)", "Half the speed (down to 0.1x)", "slower", self)
-            yield cmd("Replay faster  (])", "Double the speed (up to 128x, then max)", "faster", self)
-            yield cmd("Seek to the start  (home)", "Replay from the beginning", "seek_start", self)
-            yield cmd("Seek to the end  (end)", "Fold the whole recording", "seek_end", self)
-        else:
-            yield cmd("Pause / resume view  (space)", "Freeze the panels; data keeps flowing and recording", "pause", self)
-        yield cmd("Recorded sessions  (o)", "Browse recordings: open one as a replay, compare two", "sessions", self)
-        yield cmd("Window: cumulative / last 10 s  (w)", "Statistics of the whole run or the last 10 seconds", "window", self)
-        yield cmd("Reset statistics  (r)", "Forget statistics gathered so far", "reset", self)
-        yield cmd("Child output  (l)", "Show the program's stdout and stderr", "output", self)
-        yield cmd("Next theme  (t)", f"Cycle {', '.join(THEME_NAMES)}", "next_theme", self)
-        yield cmd("Help: keys  (?)", "Every key of the app", "help", self)
-        yield cmd("Quit  (q)", "Stop the child and quit", "quit", self)
-        main = self.main_screen
-        yield cmd("Sort by next column  (s)", "Cycle the sort column", "sort", main)
-        yield cmd("Reverse sort order  (S)", "Flip the sort direction", "reverse", main)
-        yield cmd("Filter ops by name  (f)", "Show only ops whose path contains a text", "filter", main)
-        yield cmd("Tree / flat view  (v)", "Nested tree or a flat list of full paths", "flat", main)
-        if len(main.pages) > 1:
-            yield cmd("Next lower panels  (n)", "Time share and memory, roofline, hints: one page at a time", "next_panels", main)
-        yield cmd("Time share: by block / by path  (b)", "Sum each block over its layers, or one bar per call path", "share_mode", main)
-        yield cmd("Open drill-down  (enter)", "Histogram, recent durations, children of the op", "drill", main)
-        if isinstance(screen, DrillDownScreen):
-            yield cmd("Back to the main screen  (esc)", "Close the drill-down", "back", screen)
-            yield cmd("Go to parent op  (u)", "Drill into the parent", "parent", screen)
-
-
-# --------------------------------------------------------------------------- entry point
-
-
-def run_app(source: Source, theme: str | None = None, baseline: Any = None) -> int:
-    """Start ``source``, run the app until the user quits, stop the source.
-
-    Returns 1 if the source cannot start (one line on stderr); EXIT_PROGRAM_FAILED (3)
-    if the live program failed by itself (a non-zero exit status or a signal; one line
-    on stderr says which), else 0 (it succeeded, or the user quit while it ran). On the
-    way out the child gets SIGTERM then SIGKILL after a grace period
-    (Source.stop), the recording is closed, and its path is printed on stderr.
-    """
-    try:
-        source.start()
-    except SourceError as exc:
-        print(f"zlprof: error: {exc}", file=sys.stderr)
-        return 1
-    app = ZlprofApp(source, theme=theme, baseline=baseline)
-
-    def _exit_on_signal(signum: int, _frame: Any) -> None:
-        # SIGTERM / SIGHUP to zlprof: leave the app normally so the child is stopped
-        try:
-            app.call_from_thread(app.exit)
-        except RuntimeError:
-            app.exit()
-
-    previous: dict[int, Any] = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            previous[sig] = signal.signal(sig, _exit_on_signal)
-        except (ValueError, OSError):  # not the main thread
-            pass
-    try:
-        app.run()
-    finally:
-        for sig, handler in previous.items():
-            try:
-                signal.signal(sig, handler)
-            except (ValueError, OSError):
-                pass
-        # the source on screen, and any the session browser replaced (already stopping)
-        app.source.stop()
-        for _old, stopper in app.replaced:
-            stopper.join(timeout=10)
-        if app.source is not source:
-            source.stop()
-    if source.recording_failure is not None:
-        print(f"zlprof: error: {source.recording_failure.describe()}", file=sys.stderr)
-    elif source.recording_path is not None:
-        print(f"zlprof: recorded {source.recording_path}", file=sys.stderr)
-    if program_failed(source):
-        print(f"zlprof: error: the program {source.state.end_reason or 'crashed'}", file=sys.stderr)
-        return EXIT_PROGRAM_FAILED
-    return 0
+        targets = {"app": self, "main": self.main_screen, "drill": screen}
+        entries = palette_entries(
+            replay=self.seekable,
+            pages=len(self.main_screen.pages) > 1,
+            drill=isinstance(screen, DrillDownScreen),
+        )
+        for a in entries:
+            run = partial(self.run_action, a.action, targets[a.target])
+            yield SystemCommand(palette_title(a), a.palette_help, run)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..keys import REPLAY_BINDINGS, SPACE_BINDING
+from ..actions import DRILL_IDS, bindings
 from ..model import DrillRequest, DrillView, Snapshot
 from ..widgets import baseline as baseline_widgets
 from ..widgets.charts import DurationHistogram, RecentPlot
@@ -29,15 +29,7 @@ class DrillDownScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (60, "-narrow"), (100, "-normal"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (18, "-medium"), (36, "-tall")]
 
-    BINDINGS = [
-        Binding("escape", "back", "Back", key_display="esc"),
-        Binding("u,backspace", "parent", "Parent", key_display="u"),
-        Binding("enter", "child", "Child", key_display="⏎"),
-        SPACE_BINDING,
-        *REPLAY_BINDINGS,
-        Binding("r", "app.reset", "Reset"),
-        Binding("l", "app.output", "Log"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings(DRILL_IDS, "drill")]  # (tui/actions.py)
 
     def __init__(self, path_id: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)

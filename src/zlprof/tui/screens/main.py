@@ -10,18 +10,18 @@ panels come in pages that ``n`` cycles.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 from textual.widgets.data_table import RowDoesNotExist
 
-from ..keys import REPLAY_BINDINGS, SPACE_BINDING
+from ..actions import MAIN_IDS, bindings
 from ..model import (
     SHARE_MODES,
     SORT_LABELS,
@@ -62,30 +62,10 @@ class MainScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (60, "-narrow"), (100, "-normal"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT_BELOW, "-medium"), (36, "-tall")]
 
-    # In the Footer's order (it cuts what does not fit; at 80 columns a replay shows up to
-    # "? Help"). The app's q / ? / t are repeated here to place them; every key is also
-    # in the help screen and the command palette.
-    BINDINGS = [
-        SPACE_BINDING,
-        *REPLAY_BINDINGS,
-        Binding("s", "sort", "Sort", tooltip="Sort by the next column"),
-        Binding("n", "next_panels", "Panels", tooltip="Next lower panels (time share and memory, roofline, hints)"),
-        Binding("f", "filter", "Find", tooltip="Filter operations by name"),
-        Binding("o", "app.sessions", "Sessions", tooltip="Recorded sessions: replay one, compare two"),
-        Binding("l", "app.output", "Log", tooltip="Show the child's output"),
-        Binding("question_mark", "app.help", "Help", key_display="?", tooltip="All keys"),
-        Binding("w", "app.window", "Window", tooltip="Cumulative statistics or the last 10 s"),
-        Binding("q", "app.quit", "Quit", tooltip="Quit (stops the child: SIGTERM, then SIGKILL)"),
-        Binding("S", "reverse", "Rev", key_display="S", tooltip="Reverse the sort direction"),
-        Binding("r", "app.reset", "Reset", tooltip="Reset the statistics"),
-        Binding("t", "app.next_theme", "Theme", tooltip="Next theme (dark, light, high-contrast)"),
-        Binding("enter", "drill", "Open", key_display="⏎", tooltip="Open the op's drill-down"),
-        Binding("v", "flat", "Tree", tooltip="Tree or flat view", show=False),
-        Binding("p", "app.processes", "Procs",
-                tooltip="Process tree: show one process or thread, or all", show=False),
-        Binding("b", "share_mode", "Bars", tooltip="Time-share bars: by block (summed over layers) or by call path", show=False),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-    ]
+    # From the action registry (tui/actions.py), in the Footer's order (it cuts what does
+    # not fit; at 80 columns a replay shows up to "? Help"). The app's q / ? / t are
+    # repeated here to place them; every key is also in the help screen and the palette.
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings(MAIN_IDS, "main")]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
