@@ -87,6 +87,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("pause", "space", "pause", "app", "Pause", key_display="␣", tooltip=_SPACE_HELP,
            palette="Pause / resume view", palette_help="Freeze the panels; data keeps flowing and recording",
            when="live"),
+    # space in a replay: the palette words it so (the key is bound once, by "pause")
     Action("play", "space", "pause", "app", "Pause", key_display="␣", tooltip=_SPACE_HELP,
            palette="Pause / play the replay", palette_help="Stop or continue the replay's clock",
            when="replay"),
