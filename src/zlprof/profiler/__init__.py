@@ -52,7 +52,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import protocol
+from .. import protocol
 
 _now = time.perf_counter_ns
 
@@ -234,7 +234,7 @@ class MemorySink:
     """Folds frames straight into an in-process :class:`~zlprof.session.SessionState`."""
 
     def __init__(self) -> None:
-        from .session import SessionState
+        from ..session import SessionState
 
         self.state = SessionState()
         self.broken = False
@@ -718,7 +718,7 @@ class Profiler:
 
     def report(self) -> str:
         """The seed's text report of everything measured so far."""
-        from .reports import text_report
+        from ..reports import text_report
 
         return text_report(self.state)
 
@@ -1200,7 +1200,7 @@ _c_sum_costs: Any = None
 SPEEDUPS = False
 if os.environ.get("ZLPROF_PURE_PYTHON", "") in ("", "0"):
     try:
-        from . import _speedups
+        from .. import _speedups
     except ImportError:
         pass
     else:
