@@ -24,12 +24,13 @@ checksum matches; the sync word and the checksum let a reader find the next good
 after damage (:func:`scan`), so one flipped byte costs one frame, not the rest of a file.
 
 Schema 2.1 (what the recorder writes; a live channel is the same as 2.0) adds two kinds
-that only a recording holds, both described with their encoders at the end of this module:
-``cmeas`` (inside a chunk: consecutive ``meas`` frames of one thread as narrowed,
-byte-shuffled columns of path ids, gaps and durations; the reader expands it back into
-the same ``meas`` frames, bit for bit) and ``summary`` (a bounded recording's per-op
-statistics of the raw measurements it dropped). A 2.0 reader refuses nothing but skips
-both kinds; a 2.1 reader reads 2.0 and 1.x files unchanged.
+that only a recording holds, both described with their encoders (``summary`` in
+kinds.py, ``cmeas`` in compact.py): ``cmeas`` (inside a chunk: consecutive ``meas``
+frames of one thread as narrowed, byte-shuffled columns of path ids, gaps and durations;
+the reader expands it back into the same ``meas`` frames, bit for bit) and ``summary``
+(a bounded recording's per-op statistics of the raw measurements it dropped). A 2.0
+reader refuses nothing but skips both kinds; a 2.1 reader reads 2.0 and 1.x files
+unchanged.
 
 Schema 1.x (recordings made before the sync word) used ``length:u32 crc32:u32`` headers
 over uncompressed single frames; :func:`scan` still reads them (stopping at damage, as
@@ -60,8 +61,8 @@ Frame kinds:
             profiler closes (atexit, multiprocessing's exit path, SIGTERM): everything it
             measured has been sent. A channel that ends without it ended abruptly.
 ``end``     status (exit code, or negative signal number), reason
-``summary`` (2.1, recordings only) upto, first, n, ops: see the compact section below
-``cmeas``   (2.1, inside chunks only) expands into ``meas`` frames: see below
+``summary`` (2.1, recordings only) upto, first, n, ops: see kinds.py
+``cmeas``   (2.1, inside chunks only) expands into ``meas`` frames: see compact.py
 
 Frames of an unknown kind are skipped (a newer minor version may add kinds); a newer major
 version is refused (:class:`SchemaTooNew`). Decoding untrusted bytes raises only
