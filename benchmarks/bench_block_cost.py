@@ -18,6 +18,7 @@ from typing import Any
 
 import zlprof
 from zlprof import profiler as P
+from zlprof.profiler import accel
 
 
 class Empty:
@@ -37,13 +38,13 @@ def best(stmt: str, ns: dict, number: int, repeat: int = 7) -> float:
 def with_impl(impl: str, fn: Callable[[], Any]) -> Any:
     """Run fn with the profilers it creates using implementation ``impl`` ("py" or "c"):
     the blocks Profiler.measure makes and the cost Profiler installs."""
-    saved = P.Block, P._CCost
+    saved = accel.Block, accel._CCost
     if impl == "py":
-        P.Block, P._CCost = P._PyBlock, None
+        accel.Block, accel._CCost = P._PyBlock, None
     try:
         return fn()
     finally:
-        P.Block, P._CCost = saved
+        accel.Block, accel._CCost = saved
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from zlprof import profiler as P
+from zlprof.profiler import accel
 
 _now = time.perf_counter_ns
 
@@ -48,9 +49,9 @@ def main() -> None:
     blocks = {}
     profs = []
     for impl in impls:
-        saved = P.Block, P._CCost
+        saved = accel.Block, accel._CCost
         if impl == "py":
-            P.Block, P._CCost = P._PyBlock, None
+            accel.Block, accel._CCost = P._PyBlock, None
         try:
             prof = P.Profiler(memory="blocks", sample_interval_ms=50.0,
                               sink=P.StreamSink(os.open(os.devnull, os.O_WRONLY)))
@@ -58,7 +59,7 @@ def main() -> None:
             with blocks[impl]:
                 pass
         finally:
-            P.Block, P._CCost = saved
+            accel.Block, accel._CCost = saved
         profs.append(prof)
     cases = {"empty with": Empty(), **{f"block ({i})": b for i, b in blocks.items()}}
     times: dict[str, list[int]] = {k: [] for k in cases}

@@ -26,9 +26,9 @@ def _isolated_dirs(
     monkeypatch.delenv("ZLPROF_SOCKET", raising=False)
     # each test starts with a fresh process-wide profiler (in-process workload runs
     # disable or fill the default one)
-    import zlprof.profiler
+    import zlprof.profiler.default
 
-    monkeypatch.setattr(zlprof.profiler, "_default", None)
+    monkeypatch.setattr(zlprof.profiler.default, "_default", None)
 
 
 @pytest.fixture
@@ -52,36 +52,37 @@ def child_env() -> dict[str, str]:
 # The profiler's hot path exists twice: the C accelerator (zlprof._speedups) and the
 # pure-Python reference in profiler.py. A test that takes the ``impl`` fixture runs with
 # each: "c" (what import selected when the extension is built; skipped otherwise) and
-# "py" (profiler.Block pointed at the Python class and the C hooks at None, which is what
-# ZLPROF_PURE_PYTHON=1 does at import).
+# "py" (the hooks in zlprof.profiler.accel, where the profiler reads them: Block pointed at
+# the Python class and the C hooks at None, which is what ZLPROF_PURE_PYTHON=1 does at
+# import).
 
 IMPLS = ("c", "py")
 
 
 def pure_python_hooks() -> dict[str, Any]:
-    """The module attributes of zlprof.profiler that ZLPROF_PURE_PYTHON=1 leaves at import."""
-    from zlprof import profiler as P
+    """The attributes of zlprof.profiler.accel that ZLPROF_PURE_PYTHON=1 leaves at import."""
+    from zlprof.profiler import accel
 
-    return {"Block": P._PyBlock, "_CCost": None, "_pack_records": None, "_c_sum_costs": None}
+    return {"Block": accel._PyBlock, "_CCost": None, "_pack_records": None, "_c_sum_costs": None}
 
 
 @contextmanager
 def implementation(kind: str) -> Iterator[None]:
     """Run a block with implementation ``kind`` ("c" or "py"), restoring the previous one."""
-    from zlprof import profiler as P
+    from zlprof.profiler import accel
 
     hooks = pure_python_hooks()
-    saved = {k: getattr(P, k) for k in hooks}
+    saved = {k: getattr(accel, k) for k in hooks}
     if kind == "py":
         for k, v in hooks.items():
-            setattr(P, k, v)
+            setattr(accel, k, v)
     elif kind != "c":
         raise ValueError(f"unknown implementation {kind!r}")
     try:
         yield
     finally:
         for k, v in saved.items():
-            setattr(P, k, v)
+            setattr(accel, k, v)
 
 
 @pytest.fixture(params=IMPLS)

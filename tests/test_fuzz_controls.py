@@ -15,7 +15,7 @@ import pytest
 
 import test_protocol as tp
 from zlprof import protocol
-from zlprof.protocol import Frame, ProtocolError
+from zlprof.protocol import Frame, ProtocolError, decoding
 
 
 class PlantedLeak(Exception):
@@ -47,7 +47,7 @@ def test_random_bytes_fuzz_reaches_the_framing_checks(monkeypatch: pytest.Monkey
         except ProtocolError as exc:  # e.g. a length past the limit, a checksum mismatch
             raise PlantedLeak(str(exc)) from None
 
-    monkeypatch.setattr(protocol, "parse_frame", leaky)
+    monkeypatch.setattr(decoding, "parse_frame", leaky)  # where it is looked up
     assert leaks_found(tp.test_random_bytes_raise_only_protocol_error)
 
 
@@ -62,7 +62,7 @@ def test_framed_payload_fuzz_reaches_the_payload_decoder(
         except ProtocolError as exc:  # undecodable msgpack, not a [kind, body] pair, ...
             raise PlantedLeak(str(exc)) from None
 
-    monkeypatch.setattr(protocol, "decode_payload", leaky)
+    monkeypatch.setattr(decoding, "decode_payload", leaky)  # where it is looked up
     assert leaks_found(tp.test_random_payloads_with_valid_framing)
 
 
@@ -77,5 +77,5 @@ def test_wrong_shape_fuzz_reaches_the_body_checks(monkeypatch: pytest.MonkeyPatc
             # a BaseException: the guard around _validate (``except Exception``) lets it through
             raise PlantedBodyLeak(f"{kind}: {exc}") from None
 
-    monkeypatch.setattr(protocol, "_validate", leaky)
+    monkeypatch.setattr(decoding, "_validate", leaky)  # where it is looked up
     assert leaks_found(tp.test_wellformed_msgpack_of_wrong_shape)

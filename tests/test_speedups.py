@@ -25,7 +25,7 @@ import pytest
 from conftest import implementation
 from zlprof import profiler as P
 from zlprof import protocol
-from zlprof.profiler import Profiler, ProfilerError, StreamSink
+from zlprof.profiler import Profiler, ProfilerError, StreamSink, accel, core
 
 try:
     from zlprof import _speedups
@@ -102,7 +102,7 @@ def test_measure_instantiates_the_selected_implementation(impl: str) -> None:
     else:
         assert type(blk) is P._PyBlock and type(pblk) is P._PyBlock
     # plain blocks are the same class whatever the profiler's memory setting
-    assert type(blk) is type(pblk) is P.Block
+    assert type(blk) is type(pblk) is accel.Block
     assert type(mblk) is P.MemBlock  # memory blocks stay pure Python
     assert (blk._prof, blk.name, blk._children) == (prof, "a", {})
     if impl == "c":  # the C cost shadows the method, bound to its profiler
@@ -645,7 +645,7 @@ def test_other_thread_state_classes(impl: str, monkeypatch: pytest.MonkeyPatch) 
             self.costs = []
             self.name = name
 
-    monkeypatch.setattr(P, "_ThreadState", DictTS)
+    monkeypatch.setattr(core, "_ThreadState", DictTS)  # where Profiler reads it
     prof = Profiler(batch=4)
     for _ in range(5):
         with prof.measure("a"):

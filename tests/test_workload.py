@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import zlprof.profiler
+import zlprof.profiler.default
 from zlprof import protocol
 from zlprof.profiler import Profiler
 from zlprof.workload.__main__ import main as workload_main
@@ -282,12 +282,12 @@ def test_matvec_intensity_is_half_a_flop_per_byte() -> None:
 @pytest.fixture
 def fresh_default(monkeypatch: pytest.MonkeyPatch) -> None:
     # main() configures the process-wide profiler; give each call its own
-    monkeypatch.setattr(zlprof.profiler, "_default", None)
+    monkeypatch.setattr(zlprof.profiler.default, "_default", None)
     monkeypatch.delenv("ZLPROF_FD", raising=False)
 
 
 def _main_out(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    zlprof.profiler._default = None
+    zlprof.profiler.default._default = None
     code = workload_main(argv)
     out, err = capsys.readouterr()
     return code, out, err

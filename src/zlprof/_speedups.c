@@ -1,6 +1,6 @@
 /* zlprof._speedups: the Block hot path (``__enter__``/``__exit__``) and ``cost`` in C.
  *
- * Optional accelerator for zlprof.profiler.Block; the pure-Python class in profiler.py is
+ * Optional accelerator for zlprof.profiler.Block; the pure-Python class in profiler/blocks.py is
  * the reference and the fallback, and this file must keep its semantics exactly:
  *
  *   enter: if prof._off: return self
@@ -39,7 +39,7 @@
 #include <time.h>
 
 #ifdef Py_GIL_DISABLED
-/* The atomicity arguments above rely on the GIL: let the import fail, profiler.py then
+/* The atomicity arguments above rely on the GIL: let the import fail, profiler/accel.py then
  * falls back to the pure-Python classes. */
 #define ZLPROF_NO_GIL 1
 #endif
@@ -884,7 +884,7 @@ hookdescr_get(HookDescrObject *d, PyObject *obj, PyObject *type)
         Py_INCREF(d);
         return (PyObject *)d;
     }
-    /* (profiler.py's _CBlock derives directly from Block: skip the MRO walk) */
+    /* (profiler/accel.py's _CBlock derives directly from Block: skip the MRO walk) */
     PyTypeObject *tp = Py_TYPE(obj);
     if (tp != &Block_Type && tp->tp_base != &Block_Type && !PyType_IsSubtype(tp, &Block_Type)) {
         PyErr_Format(PyExc_TypeError,
@@ -1202,7 +1202,7 @@ static PyTypeObject Cost_Type = {
  *
  * The writer (the sampler thread, or an owner flushing synchronously) turns the flat
  * lists into frame columns. These do it in one pass over the list with no Python objects
- * created per item; profiler.py keeps NumPy versions with the same results (used when the
+ * created per item; profiler/writer.py keeps NumPy versions with the same results (used when the
  * extension is not built) and falls back to them whenever these raise (an item that is
  * not an exact int, a value or a sum out of int64 range). */
 
@@ -1238,7 +1238,7 @@ read_int64s(PyObject *lst, Py_ssize_t n, long long *out)
 
 /* pack_records(lst, n, width) -> [bytes] * width: the first n items of the flat list of
  * ``width``-wide records as columns, native byte order (little-endian hosts only, see
- * profiler.py): column 0 (path ids) int32 (wrapping like NumPy's astype), the others
+ * profiler/accel.py): column 0 (path ids) int32 (wrapping like NumPy's astype), the others
  * int64. */
 static PyObject *
 speedups_pack_records(PyObject *Py_UNUSED(m), PyObject *args)
@@ -1294,7 +1294,7 @@ done:
 
 /* sum_costs(lst, n) -> [(path, calls, flops, bytes)], ascending path, path 0 dropped: the
  * first n items of the flat list of (path, flops, nbytes) triples summed per path. Raises
- * (and profiler.py falls back) on a path outside 0..65535, a non-int, or an overflow. */
+ * (and profiler/writer.py falls back) on a path outside 0..65535, a non-int, or an overflow. */
 static PyObject *
 speedups_sum_costs(PyObject *Py_UNUSED(m), PyObject *args)
 {
@@ -1388,7 +1388,7 @@ static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "zlprof._speedups",
     .m_doc = "C hot path of zlprof's Block context manager and Profiler.cost (optional; see "
-             "profiler.py).",
+             "zlprof/profiler/accel.py).",
     .m_size = -1,
     .m_methods = module_methods,
 };

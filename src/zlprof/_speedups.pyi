@@ -1,7 +1,7 @@
 """Type stub of zlprof._speedups, the optional C hot path (src/zlprof/_speedups.c).
 
 The C types keep the semantics of the pure-Python reference in zlprof.profiler (Block,
-Profiler.cost); profiler.py imports this module only when it is built and
+Profiler.cost); zlprof/profiler/accel.py imports this module only when it is built and
 ZLPROF_PURE_PYTHON is unset.
 """
 

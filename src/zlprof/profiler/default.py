@@ -1,0 +1,170 @@
+"""The process-wide profiler (``zlprof.measure`` and friends) and its process hooks.
+
+Holds :func:`get_profiler` and the module-level API that uses the default profiler, how
+that profiler is made (streaming to zlprof under ``zlprof live/record``, else in memory),
+its exit hooks (atexit, multiprocessing's exit path, SIGTERM) and the fork hooks that keep
+every profiler consistent across ``os.fork``. The Profiler itself is in :mod:`.core`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .channel import ENV_FD, ENV_OPTIONS, ENV_SOCKET, StreamSink, connect_channel
+from .core import Profiler, _profilers, _register_mp_exit
+
+
+def _start_kind() -> str:
+    """How this process began: a multiprocessing child says its start method."""
+    mp = sys.modules.get("multiprocessing.process")
+    if mp is not None and mp.parent_process() is not None:
+        ctx = sys.modules.get("multiprocessing.context")
+        method = None
+        if ctx is not None:
+            try:
+                method = ctx._default_context.get_start_method(allow_none=True)
+            except Exception:
+                method = None
+        return method if method in ("fork", "spawn", "forkserver") else "spawn"
+    return "fork" if _FORKED else "exec"
+
+
+def _make_default() -> Profiler:
+    """The process-wide profiler: streams to the parent under ``zlprof live/record``."""
+    os.environ.pop(ENV_FD, None)  # never trusted (see ENV_FD)
+    address = os.environ.get(ENV_SOCKET)
+    opts = os.environ.get(ENV_OPTIONS, "")
+    flags = set(opts.split(",")) if opts else set()
+    enabled = "off" not in flags
+    if address:
+        fd = connect_channel(address)
+        if fd is not None:
+            sink = StreamSink(fd, address=address, preamble=True)
+            prof = Profiler(
+                enabled=enabled,
+                memory="blocks",
+                sink=sink,
+                sample_interval_ms=50.0,
+                trace_python="traced" in flags,
+                start=_start_kind(),
+            )
+            atexit.register(prof.close)
+            _install_exit_hooks(prof)
+            return prof
+    prof = Profiler(enabled=enabled, memory="blocks")
+    return prof
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM while streaming (zlprof's quit, ``Pool.terminate``): send what was measured,
+    then die of the signal as the default action would (same exit status).
+
+    The handler runs between two bytecodes of the main thread, possibly inside a lock the
+    flush needs (an Event's, the profiler's): so a helper thread closes the profiler and
+    re-raises the signal, while the handler waits for it only briefly and then lets the
+    main thread run on (and release what it holds)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    prof = _default
+
+    def finish() -> None:
+        try:
+            if prof is not None and prof.streaming:
+                prof.close()
+        except Exception:
+            pass
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    t = threading.Thread(target=finish, name="zlprof-sigterm", daemon=True)
+    t.start()
+    t.join(0.5)
+
+
+def _install_exit_hooks(prof: Profiler) -> None:
+    mp = sys.modules.get("multiprocessing.process")
+    if mp is not None and mp.parent_process() is not None:
+        _register_mp_exit(prof)
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # not the main thread: no handler
+        pass
+
+
+# Fork safety: every profiler's lock is held across fork() (so no other thread is inside a
+# write when the child's copy is taken), then the child's profilers start clean.
+_forking: list[Profiler] = []
+
+
+def _before_fork() -> None:
+    _forking[:] = list(_profilers)
+    for p in _forking:
+        p._lock.acquire()
+
+
+def _after_fork_parent() -> None:
+    for p in reversed(_forking):
+        p._lock.release()
+    _forking.clear()
+
+
+#: this interpreter was forked (zlprof was imported before the fork)
+_FORKED = False
+
+
+def _after_fork_child() -> None:
+    global _FORKED
+    _FORKED = True
+    for p in _forking:
+        try:
+            p._after_fork_child()
+        except Exception:  # never break the user's fork
+            p._off = True
+    _forking.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=_after_fork_parent, after_in_child=_after_fork_child
+    )
+
+
+_default: Profiler | None = None
+
+
+def get_profiler() -> Profiler:
+    """The process-wide default profiler (created on first use)."""
+    global _default
+    if _default is None:
+        _default = _make_default()
+    return _default
+
+
+def measure(name: str | Callable[..., Any], memory: bool | None = None) -> Any:
+    """``with zlprof.measure(name):`` or ``@zlprof.measure(name)`` on the default profiler."""
+    return (_default or get_profiler()).measure(name, memory)
+
+
+def flush() -> None:
+    """Send everything the process-wide profiler holds now. Call it before ``os._exit``
+    (a raw ``os.fork`` child), which skips every exit hook."""
+    if _default is not None:
+        _default.flush()
+
+
+def cost(flops: int, nbytes: int) -> None:
+    (_default or get_profiler()).cost(flops, nbytes)
+
+
+def token(request: int, index: int, phase: str, piece: str = "") -> None:
+    (_default or get_profiler()).token(request, index, phase, piece)
+
+
+def gauge(name: str, value: int) -> None:
+    (_default or get_profiler()).gauge(name, value)
