@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -163,12 +164,21 @@ def test_end_without_start_is_a_clear_error() -> None:
         prof.end("b")
 
 
-def test_bad_names_rejected() -> None:
+def test_odd_names_are_mended_not_refused() -> None:
+    """'/' would join a block to its parents and a newline would break a line: the
+    profiler mends such names by the block-name rule (zlprof.names) instead of raising."""
     prof = Profiler()
-    with pytest.raises(ValueError):
-        prof.measure("a/b")
-    with pytest.raises(ValueError):
-        prof.measure("")
+    with prof.measure("a/b"):
+        with prof.measure("two\nlines"):
+            pass
+    with prof.measure(""):
+        pass
+    prof.start("c/d")
+    prof.end("c/d")  # end() matches the name as given
+    fulls = [r.full for r in prof.state.op_rows()]
+    assert fulls == ["a\u2215b", "a\u2215b/two\\nlines", "(unnamed)", "c\u2215d"]
+    with pytest.raises(TypeError):
+        prof.measure(3)  # type: ignore[arg-type]
 
 
 def test_costs_attach_to_innermost_block() -> None:
@@ -568,3 +578,34 @@ def test_plain_and_memory_blocks_stream_together(impl: str) -> None:
     # "step" with and without memory readings are two blocks, two path ids, one name
     assert counts == {"step": 3 * 400, "step/plain": 3 * 400}
     assert st.stats_for_name("step").count == 3 * 400
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_sampler_thread_leaves_sigterm_to_the_main_thread() -> None:
+    """A process-directed SIGTERM must reach a thread that runs Python handlers: were the
+    sampler to take it, a pool worker blocked on its queue would never see it and
+    Pool.terminate() would hang (seen ~1 run in 8 before this)."""
+    import signal
+    import threading
+    import time
+
+    prof = Profiler(sample_interval_ms=5.0)
+    try:
+        deadline = time.monotonic() + 10
+        sampler = None
+        while sampler is None and time.monotonic() < deadline:
+            sampler = next((t for t in threading.enumerate() if t.name == "zlprof-sampler"
+                            and t.native_id is not None), None)
+            time.sleep(0.01)
+        assert sampler is not None
+        time.sleep(0.05)  # the thread masks the signals first thing
+        status = Path(f"/proc/self/task/{sampler.native_id}/status").read_text()
+        blocked = int(next(ln for ln in status.splitlines() if ln.startswith("SigBlk:"))
+                      .split()[1], 16)
+        assert blocked & (1 << (signal.SIGTERM - 1))
+        main_status = Path(f"/proc/self/task/{threading.main_thread().native_id}/status")
+        main_blocked = int(next(ln for ln in main_status.read_text().splitlines()
+                                if ln.startswith("SigBlk:")).split()[1], 16)
+        assert not main_blocked & (1 << (signal.SIGTERM - 1))  # control: main takes it
+    finally:
+        prof.close()

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import protocol
+from ..names import sanitize_block_name
 from . import accel
 from .blocks import _NOOP, Block, MemBlock, _now, _ThreadState
 from .channel import MemorySink, StreamSink
@@ -172,12 +173,15 @@ class Profiler(_Writer):
         table = self._mem_blocks if (memory and self._memory) else self._blocks
         blk = table.get(name)
         if blk is None:
-            if not isinstance(name, str) or not name or "/" in name:
-                raise ValueError(f"block name must be a non-empty string without '/': {name!r}")
+            if not isinstance(name, str):
+                raise TypeError(f"a block name is a string, not {type(name).__name__}")
+            # '/' joins a block to its parents; control characters would break a line:
+            # mended, never refused (zlprof.names); the table keeps the name as given
+            shown = sanitize_block_name(name)
             if memory and self._memory:
-                blk = MemBlock(self, name)
+                blk = MemBlock(self, shown)
             else:
-                blk = accel.Block(self, name)
+                blk = accel.Block(self, shown)
             table[name] = blk
         return blk
 
@@ -193,7 +197,7 @@ class Profiler(_Writer):
         if ts is None or not ts.stack:
             raise ProfilerError(f"end({name!r}) without a matching start({name!r})")
         open_name = self._paths[ts.path][1]
-        if open_name != name:
+        if open_name != sanitize_block_name(name):
             raise ProfilerError(
                 f"end({name!r}) but the innermost open block is {open_name!r}"
             )
@@ -389,14 +393,6 @@ class Profiler(_Writer):
                 self._pending_names.append((pid, parent, name))
                 children[parent] = pid
             return pid
-
-    def path_name(self, pid: int) -> str:
-        parts = []
-        while pid > 0:
-            parent, name = self._paths[pid]
-            parts.append(name)
-            pid = parent
-        return "/".join(reversed(parts))
 
     def _write_hello(self) -> None:
         self._sink.write(

@@ -18,6 +18,7 @@ from typing import Any
 
 from .channel import ENV_FD, ENV_OPTIONS, ENV_SOCKET, StreamSink, connect_channel
 from .core import Profiler, _profilers, _register_mp_exit
+from .writer import block_termination_signals
 
 
 def _start_kind() -> str:
@@ -73,6 +74,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     prof = _default
 
     def finish() -> None:
+        block_termination_signals()  # the kill below must reach the main thread
         try:
             if prof is not None and prof.streaming:
                 prof.close()

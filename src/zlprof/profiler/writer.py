@@ -25,6 +25,18 @@ from .blocks import _now, _ThreadState
 from .channel import MemorySink, StreamSink
 from .memory import MemoryReader
 
+
+def block_termination_signals() -> None:
+    """In a zlprof thread: leave SIGTERM and SIGINT to the program's other threads. A
+    Python handler runs only in the main thread; a signal the kernel hands to a zlprof
+    thread instead would leave a main thread blocked in a C call (a pool worker waiting on
+    its queue's semaphore) unaware of it, and ``Pool.terminate()`` waiting for that worker
+    forever (seen: about one run in eight of a spawn pool under load)."""
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    except (AttributeError, ValueError, OSError):
+        pass
+
 #: Lists queued for the sampler beyond which an owner thread flushes synchronously.
 HANDOFF_MAX = 8
 
@@ -197,6 +209,7 @@ class _Writer:
         stop, wake, q = self._stop, self._wake, self._handoff
 
         def run() -> None:
+            block_termination_signals()
             now = time.monotonic()
             next_tick = now + period
             next_sample = now + every
