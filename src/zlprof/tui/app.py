@@ -139,6 +139,7 @@ class ZlprofApp(ExtraPanels):
         self._roofline_at = -1e9
         self._roofline_version = -1
         self._roofline_key: Any = None
+        self._roofline_want: tuple[str | None, Any] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -172,12 +173,12 @@ class ZlprofApp(ExtraPanels):
             self.update_timeline(screen)
             version = self.source.state.version
             self._hints_wanted = self._visible(screen, HintsPanel)
-            # the hints are due: take a snapshot even if the table has nothing new
+            # the hints or the roofline are due: take a snapshot even if the table has
+            # nothing new (the roofline follows ops_version, not memory readings)
             force = self._hints_wanted and self._hints_version != version and self._extra_due(self._hints_at)
+            force = self._update_roofline(screen, self.source.state.ops_version) or force
             force = force or baseline_view.due(self.baseline, self.source.state)
             self.refresher.request(screen.view_request(), force=force)
-            # (the roofline places ops: it follows ops_version, not memory readings)
-            self._update_roofline(screen, self.source.state.ops_version)
 
     def up_to_date(self) -> bool:
         """Does the active screen show the state's current version (panels included)?

@@ -1,7 +1,8 @@
 """The roofline and hints panels' part of the app: loading the machine peaks (in a
 worker thread; never measured while a live program runs), computing the hints on the
-Refresher thread, placing the ops on the roofline on the UI thread, each at most every
-``EXTRA_EVERY_S``.
+Refresher thread and placing the ops on the roofline there too, into the snapshot, each
+at most every ``EXTRA_EVERY_S``; the UI thread only says which panels are on screen and
+shows what a snapshot carries.
 
 :class:`ExtraPanels` is the base class of ``ZlprofApp`` (app.py): the attributes below
 are set by ``ZlprofApp.__init__``. The panels themselves are widgets
@@ -24,7 +25,7 @@ from .model import MainRequest, Snapshot
 from .screens.drilldown import DrillDownScreen
 from .screens.main import MainScreen
 from .widgets.hints_panel import HintsPanel
-from .widgets.roofline_panel import RooflinePanel
+from .widgets.roofline_panel import RooflinePanel, placed_view
 from .widgets.status import Panel
 
 #: The roofline and hints panels update at most this often (seconds): they read the
@@ -56,6 +57,8 @@ class ExtraPanels(App[int]):
     _roofline_at: float
     _roofline_version: int
     _roofline_key: Any
+    #: (highlighted op, placement key) while the roofline panel is on screen, else None
+    _roofline_want: tuple[str | None, Any] | None
 
     def request_refresh(self, force: bool = False) -> None:
         """Ask for a snapshot of the screen on top (ZlprofApp's)."""
@@ -126,48 +129,65 @@ class ExtraPanels(App[int]):
         return time.monotonic() - last >= EXTRA_EVERY_S
 
     def collect_extra(self, snap: Snapshot) -> None:
-        """Refresher thread: the hints (diagnose takes the state's lock itself).
+        """Refresher thread: the hints and the roofline placement, into the snapshot.
 
-        The rules look at the whole session, so they run at most every EXTRA_EVERY_S and
-        only while the hints panel is on screen: they must not slow the table down.
+        Both look at the whole session, so they run at most every EXTRA_EVERY_S and only
+        while their panel is on screen (the UI thread says so in ``_hints_wanted`` and
+        ``_roofline_want``): they must not slow the table down. The roofline follows
+        ``ops_version`` (new measurements, names or costs), not memory readings.
         """
+        state = self.source.state
+        want = self._roofline_want
+        if want is not None:
+            highlight, key = want
+            ops_version = state.ops_version
+            if key != self._roofline_key or (
+                ops_version != self._roofline_version and self._extra_due(self._roofline_at)
+            ):
+                self._roofline_key, self._roofline_version = key, ops_version
+                self._roofline_at = time.monotonic()
+                try:
+                    placed = placed_view(state, self.peaks, self.peaks_note)
+                except Exception as exc:  # a bad cost row must not stop the display
+                    placed = ([], None, f"roofline unavailable: {exc}")
+                snap.extra["roofline"] = (placed, self.peaks, highlight)
         if not isinstance(snap.request, MainRequest):
             return
-        version = self.source.state.version
+        version = state.version
         if not self._hints_wanted or version == self._hints_version or not self._extra_due(self._hints_at):
             return
         self._hints_at, self._hints_version = time.monotonic(), version
         try:
             from .. import diagnose
 
-            snap.extra["hints"] = diagnose.diagnose(self.source.state, self.peaks)
+            snap.extra["hints"] = diagnose.diagnose(state, self.peaks)
         except Exception as exc:  # a rule failing must not stop the display
             snap.extra["hints_error"] = str(exc)
 
     def update_extra_panels(self, screen: Screen, snap: Snapshot) -> None:
-        """UI thread, with a snapshot: show the hints it carries."""
+        """UI thread, with a snapshot: show the hints and the roofline it carries."""
         if "hints" in snap.extra:
             for panel in screen.query(HintsPanel):
                 panel.update_view(snap.extra["hints"])
+        if "roofline" in snap.extra:
+            (points, summary, message), peaks, highlight = snap.extra["roofline"]
+            for rpanel in screen.query(RooflinePanel):
+                rpanel.show(points, summary, peaks, highlight, message)
 
-    def _update_roofline(self, screen: Screen, version: int) -> None:
-        """UI thread, on the timer: place the ops on the roofline when it is on screen.
-
-        At most every EXTRA_EVERY_S while data flows (placement reads every op), at once
-        when the highlighted op, the screen or the peaks change.
-        """
+    def _update_roofline(self, screen: Screen, version: int) -> bool:
+        """UI thread, on the timer: say whether the roofline is wanted (on screen, not
+        paused) and for which highlighted op; True when a placement is due (the Refresher
+        thread then places the ops into the next snapshot)."""
         if self.paused or not self._visible(screen, RooflinePanel):
-            return
+            self._roofline_want = None
+            return False
         highlight = None
         if isinstance(screen, DrillDownScreen):
             highlight = self.source.state.name_of(screen.path_id)
         if isinstance(screen, MainScreen):
             screen.panel_note("roofline-panel", self.peaks_stale or "")
         key = (id(screen), highlight, id(self.peaks), self.peaks_note, id(self.source.state))
-        if key == self._roofline_key and (version == self._roofline_version or not self._extra_due(self._roofline_at)):
-            return
-        self._roofline_key, self._roofline_version = key, version
-        self._roofline_at = time.monotonic()
-        with self.source.state.lock:
-            for panel in screen.query(RooflinePanel):
-                panel.update_view(self.source.state, self.peaks, highlight=highlight, note=self.peaks_note)
+        self._roofline_want = (highlight, key)
+        return key != self._roofline_key or (
+            version != self._roofline_version and self._extra_due(self._roofline_at)
+        )

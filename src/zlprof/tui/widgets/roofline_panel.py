@@ -33,6 +33,22 @@ from ...textwidth import cut, pad, wrap
 NO_PEAKS = "no machine peaks cached: run `zlprof roofline --calibrate`"
 
 
+def placed_view(
+    state: Any, peaks: MachinePeaks | None, note: str | None = None
+) -> tuple[list[RooflinePoint], StreamSummary | None, str]:
+    """(points, headline summary, message) for the panel: the ops of ``state`` placed
+    against ``peaks`` (zlprof.roofline does the placing). The app calls it on the
+    Refresher thread and puts the result in the snapshot; the panel only shows it."""
+    if peaks is None:
+        return [], None, note or NO_PEAKS
+    if state is None:
+        return [], None, "roofline: waiting for data"
+    rows = state.op_rows()
+    points = place(rows, peaks)
+    message = "" if points else "roofline: no op costs yet (ops report them with zlprof.cost)"
+    return points, stream_summary(rows, peaks), message
+
+
 class RooflinePanel(Widget):
     """A log-log roofline of the session's ops (ids and labels match the roofline table)."""
 
@@ -103,28 +119,26 @@ class RooflinePanel(Widget):
             return False
         self._pending = None
         self._placed_at = now
-        self._data_key = key
-        self.peaks = peaks
-        self.highlight = highlight
-        self.summary = None
-        if peaks is None:
-            self.points = []
-            self.message = note or NO_PEAKS
-        elif state is None:
-            self.points = []
-            self.message = "roofline: waiting for data"
-        else:
-            rows = state.op_rows()
-            self.points = place(rows, peaks)
-            self.summary = stream_summary(rows, peaks)
+        points, summary, message = placed_view(state, peaks, note)
+        if peaks is not None and state is not None:
             self.placements += 1
-            self.message = (
-                ""
-                if self.points
-                else "roofline: no op costs yet (ops report them with zlprof.cost)"
-            )
-        self.refresh()
+        self.show(points, summary, peaks, highlight, message, key)
         return True
+
+    def show(
+        self,
+        points: list[RooflinePoint],
+        summary: StreamSummary | None,
+        peaks: MachinePeaks | None,
+        highlight: str | None,
+        message: str,
+        key: tuple[Any, ...] | None = None,
+    ) -> None:
+        """Show ops already placed (:func:`placed_view`): nothing is computed here."""
+        self._data_key = key if key is not None else (id(points), highlight, id(peaks), message)
+        self.points, self.summary, self.peaks = points, summary, peaks
+        self.highlight, self.message = highlight, message
+        self.refresh()
 
     def _apply_pending(self) -> None:
         self._timer = None
