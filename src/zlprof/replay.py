@@ -47,17 +47,14 @@ end: ``stopped``.
 from __future__ import annotations
 
 import bisect
-import copy
 import dataclasses
 import itertools
 import math
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -65,7 +62,7 @@ from .protocol import Frame
 from .recording import read_recording
 from .session import SessionState
 from .sources import Source, describe_exit
-from .stats import LogHistogram, OpAccumulator
+from .stats import OpAccumulator
 
 #: Folding time between checkpoints, as measured while indexing: a seek refolds at most
 #: about this much on top of restoring a checkpoint.
@@ -83,87 +80,21 @@ FOLD_SLICE_S = 0.02
 #: The longest the playback thread sleeps between checks while a frame is not yet due.
 MAX_SLEEP_S = 0.1
 
-# OpAccumulator fields that hold samples; checkpoints rebuild these from the op logs.
-_SAMPLE_FIELDS = frozenset({"_sorted", "_chunks", "hist", "_r_t1", "_r_d"})
-# SessionState attributes never copied (the lock is the object's own; the decoder is a
-# live-ingestion detail).
-_SKIP_STATE = frozenset({"lock", "_decoder"})
-_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), frozenset)
 
 
 # --------------------------------------------------------------------------- copying
-
-
-def _copy(v: Any) -> Any:
-    """An independent copy of one SessionState attribute value."""
-    if isinstance(v, _IMMUTABLE):
-        return v
-    if isinstance(v, tuple):
-        return v if all(isinstance(x, _IMMUTABLE) for x in v) else tuple(_copy(x) for x in v)
-    if isinstance(v, np.ndarray):
-        return v.copy()
-    if isinstance(v, OpAccumulator):
-        return clone_accumulator(v)
-    if isinstance(v, LogHistogram):
-        h = LogHistogram.__new__(LogHistogram)
-        h.__dict__.update({k: _copy(x) for k, x in vars(v).items()})
-        return h
-    if type(v) is dict:
-        return {k: _copy(x) for k, x in v.items()}
-    if type(v) is list:
-        return [_copy(x) for x in v]
-    if type(v) is deque:
-        return deque((_copy(x) for x in v), maxlen=v.maxlen)
-    if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        out = copy.copy(v)
-        for f in dataclasses.fields(v):
-            setattr(out, f.name, _copy(getattr(v, f.name)))
-        return out
-    if hasattr(v, "__dict__") and not callable(v):
-        # plain helper objects such as the session's column series: copy attribute-wise,
-        # trimming growable columns to their used length when they say how much is used
-        out = copy.copy(v)
-        used = getattr(v, "n", None)
-        for k, x in vars(v).items():
-            if k == "cols" and isinstance(x, dict) and isinstance(used, int):
-                setattr(out, k, {c: a[:used].copy() for c, a in x.items()})
-            else:
-                setattr(out, k, _copy(x))
-        return out
-    return copy.deepcopy(v)
+# (the copies themselves are owned by OpAccumulator.clone and SessionState.clone, next to
+# the fields they copy)
 
 
 def clone_accumulator(acc: OpAccumulator) -> OpAccumulator:
     """An independent copy of an OpAccumulator (samples, histogram, recent ring)."""
-    out = copy.copy(acc)
-    for f in dataclasses.fields(acc):
-        setattr(out, f.name, _copy(getattr(acc, f.name)))
-    return out
+    return acc.clone()
 
 
 def clone_state(state: SessionState) -> SessionState:
     """An independent copy of a SessionState (its own lock; taken under the source's)."""
-    with state.lock:
-        out = SessionState(exact_limit=state.exact_limit)
-        for name, value in vars(state).items():
-            if name in _SKIP_STATE:
-                continue
-            setattr(out, name, _copy(value))
-        return out
-
-
-def _transplant(dst: SessionState, src: SessionState) -> None:
-    """Move everything ``src`` knows into ``dst`` (same object for the app), under its lock.
-
-    ``src`` must not be used afterwards. ``dst.version`` only ever grows.
-    """
-    with dst.lock:
-        version = dst.version
-        for name, value in vars(src).items():
-            if name in _SKIP_STATE or name == "version":
-                continue
-            setattr(dst, name, value)
-        dst.version = max(version, src.version) + 1
+    return state.clone()
 
 
 # --------------------------------------------------------------------------- index
@@ -244,10 +175,9 @@ def _origin_ns(frames: list[Frame]) -> int:
 @dataclasses.dataclass
 class _Checkpoint:
     frame: int  # frames [0, frame) are folded
-    fields: dict[str, Any]  # copies of the state's attributes, except ops
-    ops: dict[int, dict[str, Any]]  # per op: its non-sample fields
-    hist: set[int]  # ops past the exact limit
-    ring: dict[int, int]  # per op: samples in its recent ring (-1: no ring)
+    #: a copy of the state then, its ops without their samples (rebuilt on restore
+    #: from the index's per-op logs)
+    state: SessionState
 
 
 class _Index:
@@ -317,20 +247,7 @@ class _Index:
             self.frames_at = [cp.frame for cp in self.checkpoints]
 
     def _snap(self, st: SessionState, frame: int) -> _Checkpoint:
-        fields = {k: _copy(v) for k, v in vars(st).items() if k not in _SKIP_STATE and k != "ops"}
-        ops: dict[int, dict[str, Any]] = {}
-        hist: set[int] = set()
-        ring: dict[int, int] = {}
-        for pid, acc in st.ops.items():
-            ops[pid] = {
-                f.name: _copy(getattr(acc, f.name))
-                for f in dataclasses.fields(acc)
-                if f.name not in _SAMPLE_FIELDS
-            }
-            if acc.hist is not None:
-                hist.add(pid)
-            ring[pid] = acc._r_len if acc._r_t1 is not None else -1
-        return _Checkpoint(frame, fields, ops, hist, ring)
+        return _Checkpoint(frame, st.clone(op_samples=False))
 
     def _log(self, lo: int, hi: int, st: SessionState) -> None:
         """Append frames [lo, hi)'s measurements to the per-op logs, in fold order (path
@@ -382,34 +299,10 @@ class _Index:
 
     def restore(self, cp: _Checkpoint) -> SessionState:
         """A fresh SessionState equal to the indexed one after ``cp.frame`` frames."""
-        st = SessionState(exact_limit=self.exact_limit)
-        for k, v in cp.fields.items():
-            setattr(st, k, _copy(v))
-        ops: dict[int, OpAccumulator] = {}
-        for pid, fields in cp.ops.items():
-            acc = OpAccumulator()
-            for k, v in fields.items():
-                setattr(acc, k, _copy(v))
-            n = acc.moments.n - acc.base_n  # a summary's samples have no raw values
-            t1log, d = self._samples(pid, n)
-            if pid in cp.hist:
-                acc.hist = LogHistogram()
-                if acc.base_hist is not None:
-                    acc.hist.merge(acc.base_hist)
-                acc.hist.add(d)
-            else:
-                acc._chunks = [d.copy()] if n else []
-            k = cp.ring[pid]
-            if k >= 0:
-                cap = acc.recent_capacity
-                acc._r_t1 = np.zeros(cap, np.int64)
-                acc._r_d = np.zeros(cap, np.int64)
-                acc._r_t1[:k] = t1log[n - k : n]
-                acc._r_d[:k] = d[n - k : n]
-                acc._r_pos = k % cap
-                acc._r_len = k
-            ops[pid] = acc
-        st.ops = ops
+        st = cp.state.clone(op_samples=False)
+        for pid, acc in st.ops.items():
+            # a summary's samples have no raw values
+            acc.refill(*self._samples(pid, acc.count - acc.base_n))
         return st
 
 
@@ -872,7 +765,7 @@ class ReplaySource(Source):
                 scratch = index.restore(cp)
                 self._fold(scratch, cp.frame, k, live=False)
                 scratch.warnings[:0] = [w for w in self._base_warnings if w not in scratch.warnings]
-                _transplant(self.state, scratch)
+                self.state.take_over(scratch)
                 self._rebuild_output_tails(k)
             self._count_read(k)
             self.last_seek_s = time.perf_counter() - t0

@@ -6,6 +6,8 @@ Live and replay feed the same frames into the same SessionState; views read it (
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -19,8 +21,10 @@ from .protocol import Frame
 from .stats import (
     DEFAULT_EXACT_LIMIT,
     NS_PER_MS,
+    LogHistogram,
     OpAccumulator,
     PerformanceStats,
+    self_times,
 )
 
 #: The memory series keeps at most this many points; older halves are thinned 2:1.
@@ -197,6 +201,46 @@ class _Series:
         return col[: self.n]
 
 
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), frozenset)
+
+
+def copy_value(v: Any) -> Any:
+    """An independent copy of one SessionState attribute value (SessionState.clone)."""
+    if isinstance(v, _IMMUTABLE):
+        return v
+    if isinstance(v, tuple):
+        return v if all(isinstance(x, _IMMUTABLE) for x in v) else tuple(copy_value(x) for x in v)
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if isinstance(v, OpAccumulator):
+        return v.clone()
+    if isinstance(v, LogHistogram):
+        return v.copy()
+    if type(v) is dict:
+        return {k: copy_value(x) for k, x in v.items()}
+    if type(v) is list:
+        return [copy_value(x) for x in v]
+    if type(v) is deque:
+        return deque((copy_value(x) for x in v), maxlen=v.maxlen)
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        out = copy.copy(v)
+        for f in dataclasses.fields(v):
+            setattr(out, f.name, copy_value(getattr(v, f.name)))
+        return out
+    if hasattr(v, "__dict__") and not callable(v):
+        # plain helper objects such as the column series: copy attribute-wise, trimming
+        # growable columns to their used length when they say how much is used
+        out = copy.copy(v)
+        used = getattr(v, "n", None)
+        for k, x in vars(v).items():
+            if k == "cols" and isinstance(x, dict) and isinstance(used, int):
+                setattr(out, k, {c: a[:used].copy() for c, a in x.items()})
+            else:
+                setattr(out, k, copy_value(x))
+        return out
+    return copy.deepcopy(v)
+
+
 @dataclass
 class SessionState:
     """Everything known about one profiled session."""
@@ -263,6 +307,39 @@ class SessionState:
         #: per stream: merged path id -> [calls, flops, bytes]
         self.proc_costs: dict[int, dict[int, list[int]]] = {}
         self._single_key: tuple[int, int] | None = None
+
+    # ------------------------------------------------------------------ copies
+
+    #: attributes a copy never carries: the lock is the object's own; the decoder is a
+    #: live-ingestion detail
+    _NOT_COPIED = frozenset({"lock", "_decoder"})
+
+    def clone(self, op_samples: bool = True) -> SessionState:
+        """An independent copy (its own lock; taken under this state's), every attribute
+        carried. ``op_samples=False`` (replay checkpoints): the accumulators of ``ops``
+        are copied without their samples (see OpAccumulator.clone and refill)."""
+        with self.lock:
+            out = SessionState(exact_limit=self.exact_limit)
+            for name, value in vars(self).items():
+                if name in self._NOT_COPIED:
+                    continue
+                if name == "ops" and not op_samples:
+                    out.ops = {pid: a.clone(samples=False) for pid, a in self.ops.items()}
+                else:
+                    setattr(out, name, copy_value(value))
+            return out
+
+    def take_over(self, other: SessionState) -> None:
+        """Make this state (the same object, for the app) hold everything ``other`` knows,
+        under this state's lock. ``other`` must not be used afterwards; ``version`` only
+        ever grows."""
+        with self.lock:
+            version = self.version
+            for name, value in vars(other).items():
+                if name in self._NOT_COPIED or name == "version":
+                    continue
+                setattr(self, name, value)
+            self.version = max(version, other.version) + 1
 
     # ------------------------------------------------------------------ ingestion
 
@@ -519,9 +596,7 @@ class SessionState:
         key = getattr(self, "_single_key", None)
         if key is None or self.thread_ops:
             return
-        from .replay import clone_accumulator
-
-        self.thread_ops[key] = {pid: clone_accumulator(a) for pid, a in self.ops.items()}
+        self.thread_ops[key] = {pid: a.clone() for pid, a in self.ops.items()}
         self._single_key = None
 
     def _fold_into(
@@ -836,18 +911,18 @@ class SessionState:
                 name = self.name_of(pid)
                 stats[pid] = (acc.stats(name, wall) if window_s is None
                               else acc.window_stats(since, name, wall))
-            child_total: dict[int, float] = {}
-            for pid, st in stats.items():
-                p = self.paths.get(pid)
-                parent = p.parent if p else 0
-                child_total[parent] = child_total.get(parent, 0.0) + st.total_ms
+            # self time: the one definition (stats.self_times), by full path
+            measured = list(stats)
+            own = dict(zip(measured, self_times([self.name_of(pid) for pid in measured],
+                                                [stats[pid].total_ms for pid in measured]),
+                           strict=True))
             rows: list[OpRow] = []
             for pid in self._tree_order(ops):
                 st = stats.get(pid)
                 if st is None:
                     continue
                 p = self.paths.get(pid)
-                self_ms = max(0.0, st.total_ms - child_total.get(pid, 0.0))
+                self_ms = own[pid]
                 c = costs.get(pid, [0, 0, 0])
                 rows.append(
                     OpRow(
