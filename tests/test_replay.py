@@ -128,7 +128,7 @@ def rec(tmp_path: Path) -> Path:
 @pytest.fixture
 def many_checkpoints(monkeypatch: pytest.MonkeyPatch) -> None:
     # a checkpoint every few frames, so seeks restore one and fold on from it
-    monkeypatch.setattr(replay, "CHECKPOINT_FOLD_S", 0.0005)
+    monkeypatch.setattr(replay.index, "CHECKPOINT_FOLD_S", 0.0005)
 
 
 def _started(path: Path, **kw: object) -> tuple[ReplaySource, FakeClock]:
@@ -272,7 +272,7 @@ def test_index_checkpoints_restore_while_it_is_built(
     rec: Path, many_checkpoints: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # every checkpoint published so far restores exactly, also after thinning
-    monkeypatch.setattr(replay, "MAX_CHECKPOINTS", 6)
+    monkeypatch.setattr(replay.index, "MAX_CHECKPOINTS", 6)
     frames = read_recording(rec).frames
     index = replay._Index(frames, 200)
     published = []

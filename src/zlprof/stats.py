@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -134,6 +134,12 @@ class LogHistogram:
 
     def merge(self, other: LogHistogram) -> None:
         self.counts += other.counts
+
+    def copy(self) -> LogHistogram:
+        """An independent copy."""
+        out = LogHistogram.__new__(LogHistogram)
+        out.counts = self.counts.copy()
+        return out
 
     @property
     def total(self) -> int:
@@ -454,6 +460,64 @@ class OpAccumulator:
         st = stats_from_durations(sel, name=name, wall_ns=wall_ns)
         st.estimator = "window"
         return st
+
+    def clone(self, samples: bool = True) -> OpAccumulator:
+        """An independent copy, field by field (every field of this class is named here).
+
+        ``samples=False`` (replay checkpoints): the moments, memory counters, summary base
+        and the shape of the samples are copied, the samples themselves are not: the
+        exact durations and the recent ring are left empty and the histogram, if any, is
+        empty. :meth:`refill` puts them back from a log of the raw samples.
+        """
+        out = OpAccumulator.__new__(OpAccumulator)
+        out.exact_limit = self.exact_limit
+        out.recent_capacity = self.recent_capacity
+        out.moments = replace(self.moments)
+        out.mem_allocated = self.mem_allocated
+        out.mem_peak = self.mem_peak
+        out.mem_delta = self.mem_delta
+        out.last_t1 = self.last_t1
+        out.base_n = self.base_n
+        out.base_hist = None if self.base_hist is None else self.base_hist.copy()
+        if samples:
+            out._sorted = self._sorted.copy()
+            out._chunks = [c.copy() for c in self._chunks]
+            out.hist = None if self.hist is None else self.hist.copy()
+            out._r_t1 = None if self._r_t1 is None else self._r_t1.copy()
+            out._r_d = None if self._r_d is None else self._r_d.copy()
+            out._r_pos = self._r_pos
+            out._r_len = self._r_len
+        else:
+            out._sorted = np.zeros(0, np.int64)
+            out._chunks = []
+            # the shape: past the exact limit (an empty histogram), a recent ring (empty
+            # arrays) holding _r_len samples
+            out.hist = None if self.hist is None else LogHistogram()
+            ring = self._r_t1 is not None
+            out._r_t1 = np.zeros(0, np.int64) if ring else None
+            out._r_d = np.zeros(0, np.int64) if ring else None
+            out._r_pos = 0
+            out._r_len = self._r_len
+        return out
+
+    def refill(self, t1: np.ndarray, d: np.ndarray) -> None:
+        """Put back the samples of a ``clone(samples=False)``: ``t1`` and ``d`` are the
+        end times and durations of every raw sample folded (``count - base_n`` of them,
+        in fold order), as the original had them."""
+        if self.hist is not None:
+            self.hist = LogHistogram()
+            if self.base_hist is not None:
+                self.hist.merge(self.base_hist)
+            self.hist.add(d)
+        else:
+            self._chunks = [d.copy()] if len(d) else []
+        if self._r_t1 is not None:
+            n, k, cap = len(d), self._r_len, self.recent_capacity
+            self._r_t1 = np.zeros(cap, np.int64)
+            self._r_d = np.zeros(cap, np.int64)
+            self._r_t1[:k] = t1[n - k : n]
+            self._r_d[:k] = d[n - k : n]
+            self._r_pos = k % cap
 
     def merged(self, others: list[OpAccumulator]) -> OpAccumulator:
         """A new accumulator holding this one's samples and the others' (for name merges)."""

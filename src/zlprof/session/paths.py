@@ -1,0 +1,202 @@
+"""Call paths of a session: each process's path ids mapped to merged ones (the same
+full path across processes), the cap on distinct paths, and measurement folding (per op,
+per thread). Frames other than measurements are in fold.py; views in views.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..names import sanitize_block_name
+from ..stats import OpAccumulator
+from .base import _StateBase
+from .rows import OTHER_NAME, OTHER_PID, PathInfo
+
+
+class _Paths(_StateBase):
+    """Path mapping and measurement folding (a part of SessionState)."""
+
+    def _name_path(self, stream: int, local: int, local_parent: int, name: str) -> None:
+        """A sender's path id: map it to the merged id of the same full path."""
+        if local <= 0:
+            return
+        lut = self._lut.get(stream)
+        if lut is None or local >= len(lut):
+            grown = np.full(max(local + 1, 2 * (len(lut) if lut is not None else 64)), -1,
+                            np.int32)
+            if lut is not None:
+                grown[: len(lut)] = lut
+            lut = self._lut[stream] = grown
+        parent = self._merged_id(stream, local_parent) if local_parent > 0 else 0
+        key = (parent, name)
+        merged = self._by_key.get(key)
+        if merged is None:
+            # the sender's own id when it is free (one process: ids as sent)
+            merged = local if local not in self._assigned else max(self._assigned) + 1
+            self._assigned.add(merged)
+            self._by_key[key] = merged
+            self._add_path(merged, parent, name)
+        lut[local] = merged
+
+    def _merged_id(self, stream: int, local: int) -> int:
+        lut = self._lut.get(stream)
+        if lut is None or not 0 <= local < len(lut) or lut[local] < 0:
+            return local
+        return int(lut[local])
+
+    def merged_paths(self, stream: int, path: np.ndarray) -> np.ndarray:
+        """A sender's path id column mapped to merged path ids (unknown ids kept)."""
+        lut = self._lut.get(stream)
+        if lut is None or not len(path):
+            return path
+        ok = (path >= 0) & (path < len(lut))
+        mapped = np.where(ok, lut[np.where(ok, path, 0)], -1)
+        return np.where(mapped >= 0, mapped, path).astype(path.dtype, copy=False)
+
+    def _add_path(self, pid: int, parent: int, name: str) -> None:
+        if pid <= 0:
+            return
+        if pid not in self.paths and (
+            parent in self.overflow or len(self.paths) - (OTHER_PID in self.paths) >= self.max_paths
+        ):
+            self._overflow_path(pid)
+            return
+        # a name from any writer (an older profiler, another tool) is shown on one line
+        # and stays one path segment: the block-name rule of zlprof.names
+        name = sanitize_block_name(name)
+        p = self.paths.get(parent)
+        if p is None:
+            full, depth = name, 0
+        else:
+            full, depth = f"{p.full}/{name}", p.depth + 1
+        self.paths[pid] = PathInfo(pid, parent, name, full, depth)
+
+    def _overflow_path(self, pid: int) -> None:
+        """Count ``pid`` (a path past the cap) as the OTHER_NAME row from now on."""
+        if OTHER_PID not in self.paths:
+            self.paths[OTHER_PID] = PathInfo(OTHER_PID, 0, OTHER_NAME, OTHER_NAME, 0)
+            self.warnings.append(
+                f"more than {self.max_paths:,} distinct call paths: the rest are counted "
+                f"together as {OTHER_NAME!r}"
+            )
+        self.overflow.add(pid)
+        self._overflow_ids = np.fromiter(self.overflow, np.int64, len(self.overflow))
+
+    def _fold_meas(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        groups: dict[tuple[int, int], list[tuple[np.ndarray, dict[str, Any]]]] = {}
+        for stream, b in batch:
+            if not b["n"]:
+                continue
+            path = self.merged_paths(stream, b["path"])
+            groups.setdefault((stream, int(b.get("tid", 0))), []).append((path, b))
+            p = self.processes.get(stream)
+            if p is None:
+                p = self._process(stream)
+            p.measurements += int(b["n"])
+            p.last_ns = max(p.last_ns, int(b["t1"].max()))
+        if not groups:
+            return
+        items = [x for g in groups.values() for x in g]
+        self.measurements += sum(int(b["n"]) for _, b in items)
+        if len(groups) == 1 and not self.thread_ops and self._single_key in (
+            None, next(iter(groups))
+        ):
+            # one thread of one process so far: its view is the merged one (no second
+            # fold); it gets its own accumulators when another thread or process shows up
+            self._single_key = next(iter(groups))
+            self._fold_into(self.ops, items)
+            return
+        self._split_single()
+        self._fold_into(self.ops, items)
+        for key, g in groups.items():
+            self._fold_into(self.thread_ops.setdefault(key, {}), g)
+
+    def _split_single(self) -> None:
+        """A second thread or process appeared: give the first one its own accumulators
+        (a copy of the merged ones, which so far held only its samples)."""
+        key = getattr(self, "_single_key", None)
+        if key is None or self.thread_ops:
+            return
+        self.thread_ops[key] = {pid: a.clone() for pid, a in self.ops.items()}
+        self._single_key = None
+
+    def _fold_into(
+        self, ops: dict[int, OpAccumulator], items: list[tuple[np.ndarray, dict[str, Any]]]
+    ) -> None:
+        bodies = [b for _, b in items]
+        if len(items) == 1:
+            path, b = items[0]
+            t0, t1 = b["t0"], b["t1"]
+            m0, m1 = b.get("m0"), b.get("m1")
+        else:
+            path = np.concatenate([p for p, _ in items])
+            t0 = np.concatenate([b["t0"] for b in bodies])
+            t1 = np.concatenate([b["t1"] for b in bodies])
+            if any("m0" in b for b in bodies):
+                m0 = np.concatenate([b.get("m0", np.full(b["n"], -1, np.int64)) for b in bodies])
+                m1 = np.concatenate([b.get("m1", np.full(b["n"], -1, np.int64)) for b in bodies])
+            else:
+                m0 = m1 = None
+        n = len(path)
+        if n == 0:
+            return
+        if self.overflow:
+            path = np.where(np.isin(path, self._overflow_ids), np.asarray(OTHER_PID, path.dtype), path)
+        # One vectorised pass computes every op's moments; each op then only appends.
+        order = np.argsort(path, kind="stable")
+        sp = path[order]
+        d = (t1 - t0)[order]
+        te = t1[order]
+        cuts = np.flatnonzero(sp[1:] != sp[:-1]) + 1
+        starts = np.r_[0, cuts]
+        ends = np.r_[cuts, n]
+        counts = ends - starts
+        totals = np.add.reduceat(d, starts)
+        means = totals / counts
+        dev = d - np.repeat(means, counts)
+        m2s = np.add.reduceat(dev * dev, starts)
+        mins = np.minimum.reduceat(d, starts)
+        maxs = np.maximum.reduceat(d, starts)
+        lasts = np.maximum.reduceat(te, starts)
+        mem_cols = None
+        if m0 is not None and m1 is not None:
+            a = m0[order]
+            b = m1[order]
+            ok = (a >= 0) & (b >= 0)
+            delta = np.where(ok, b - a, 0)
+            mem_cols = (
+                np.add.reduceat(np.where(delta > 0, delta, 0), starts).tolist(),
+                np.add.reduceat(delta, starts).tolist(),
+                np.maximum.reduceat(np.where(b >= 0, b, 0), starts).tolist(),
+            )
+        limit = self.exact_limit
+        for i, (s, e, pid, c, tot, mean, m2, lo, hi, last) in enumerate(
+            zip(
+                starts.tolist(),
+                ends.tolist(),
+                sp[starts].tolist(),
+                counts.tolist(),
+                totals.tolist(),
+                means.tolist(),
+                m2s.tolist(),
+                mins.tolist(),
+                maxs.tolist(),
+                lasts.tolist(),
+                strict=True,
+            )
+        ):
+            acc = ops.get(pid)
+            if acc is None:
+                acc = ops[pid] = OpAccumulator(exact_limit=limit)
+            mem = (
+                (mem_cols[0][i], mem_cols[1][i], mem_cols[2][i]) if mem_cols is not None else None
+            )
+            acc.add_group(d[s:e], te[s:e], (c, tot, mean, m2, lo, hi), mem, last)
+        lo = int(t0.min())
+        hi = int(t1.max())
+        if self.first_ns is None or lo < self.first_ns:
+            self.first_ns = lo
+        if hi > self.last_ns:
+            self.last_ns = hi
