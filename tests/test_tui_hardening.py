@@ -21,6 +21,7 @@ from zlprof.tui.screens.drilldown import DrillDownScreen
 from zlprof.tui.screens.help import HelpScreen
 from zlprof.tui.screens.main import MainScreen
 from zlprof.tui.screens.output import OutputScreen
+from zlprof.tui.screens.processes import ProcessesScreen
 from zlprof.tui.screens.sessions import SessionsScreen
 from zlprof.tui.widgets.ops_table import OpsTable
 from zlprof.tui.widgets.status import CrashPanel, StatusBar
@@ -230,6 +231,7 @@ async def test_q_quits_from_every_screen(monkeypatch: pytest.MonkeyPatch) -> Non
             ("l", OutputScreen),
             ("enter", DrillDownScreen),
             ("o", SessionsScreen),
+            ("p", ProcessesScreen),
         ]
         await pilot.press("q")
         for key, kind in screens:
@@ -246,8 +248,8 @@ async def test_q_quits_from_every_screen(monkeypatch: pytest.MonkeyPatch) -> Non
         await pilot.pause()
         await pilot.press("q")
         await pilot.pause()
-        assert quits == ["MainScreen", "HelpScreen", "OutputScreen", "DrillDownScreen", "SessionsScreen",
-                         "ConfirmScreen"]
+        assert quits == ["MainScreen", "HelpScreen", "OutputScreen", "DrillDownScreen",
+                         "SessionsScreen", "ProcessesScreen", "ConfirmScreen"]
 
 
 async def test_escape_closes_every_modal() -> None:

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer
 
 from ...session import View
 from ..procview import COLUMNS, SHARE_NOTE, proc_lines
+from .modal import ZlprofModal
 
 if TYPE_CHECKING:
     from ..app import ZlprofApp
@@ -20,7 +20,7 @@ _STYLE = {"running": "bold", "exited": "", "killed": "bold red", "ended": "yello
           "thread": "dim", "all": "bold"}
 
 
-class ProcessesScreen(ModalScreen[View | None]):
+class ProcessesScreen(ZlprofModal[View | None]):
     """Each measuring process with its command, state (running, exited with code, killed
     by signal, ended with status unknown) and share; Enter shows it in the main table."""
 
@@ -40,6 +40,7 @@ class ProcessesScreen(ModalScreen[View | None]):
         Binding("enter", "pick", "Show", key_display="⏎", tooltip="Show this process or thread"),
         Binding("a", "all", "All", tooltip="Show all processes (merged)"),
         Binding("escape,p", "close", "Close", key_display="esc"),
+        Binding("q", "app.quit", "Quit", tooltip="Quit (stops the child: SIGTERM, then SIGKILL)"),
     ]
 
     def __init__(self) -> None:
