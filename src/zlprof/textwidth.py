@@ -43,7 +43,7 @@ def pad(text: str, width: int, align: Align = "left") -> str:
     return text + " " * gap if align == "left" else " " * gap + text
 
 
-def _head(text: str, width: int) -> str:
+def head(text: str, width: int) -> str:
     """The longest start of ``text`` at most ``width`` cells wide (no half characters)."""
     used = 0
     for i, ch in enumerate(text):
@@ -53,7 +53,7 @@ def _head(text: str, width: int) -> str:
     return text
 
 
-def _tail(text: str, width: int) -> str:
+def tail(text: str, width: int) -> str:
     """The longest end of ``text`` at most ``width`` cells wide."""
     out = []
     used = 0
@@ -78,11 +78,11 @@ def cut(text: str, width: int, where: Cut = "end") -> str:
         return ELLIPSIS
     room = width - 1
     if where == "start":
-        return ELLIPSIS + _tail(text, room)
+        return ELLIPSIS + tail(text, room)
     if where == "middle":
-        left = _head(text, (room + 1) // 2)
-        return left + ELLIPSIS + _tail(text, room - cell_len(left))
-    return _head(text, room) + ELLIPSIS
+        left = head(text, (room + 1) // 2)
+        return left + ELLIPSIS + tail(text, room - cell_len(left))
+    return head(text, room) + ELLIPSIS
 
 
 def wrap(text: str, width: int | None, indent: str = "", subsequent: str | None = None) -> list[str]:

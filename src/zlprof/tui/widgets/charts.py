@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ... import fmt
-from ...textwidth import cell_len, cut, pad
+from ...textwidth import cell_len, cut, head, pad, tail
 from ..braille import BrailleCanvas, hbar, plot_series, vbars
 from ..model import MemoryView, ShareBar
 
@@ -148,24 +148,9 @@ def fit_label(label: str, width: int) -> str:
     else:
         name = words[-1]
     room = width - cell_len(lead) - 1  # one cell for the ellipsis
-    tail = (room * 3 + 4) // 5
-    head = room - tail
-    return lead + _head_cells(name, head) + "…" + _tail_cells(name, tail)
-
-
-def _head_cells(text: str, width: int) -> str:
-    """The longest start of ``text`` at most ``width`` cells wide (no half characters)."""
-    used = 0
-    for i, ch in enumerate(text):
-        used += cell_len(ch)
-        if used > width:
-            return text[:i]
-    return text
-
-
-def _tail_cells(text: str, width: int) -> str:
-    """The longest end of ``text`` at most ``width`` cells wide."""
-    return _head_cells(text[::-1], width)[::-1]
+    n_tail = (room * 3 + 4) // 5
+    n_head = room - n_tail
+    return lead + head(name, n_head) + "…" + tail(name, n_tail)
 
 
 class MemoryGraph(Widget):
