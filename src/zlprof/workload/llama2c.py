@@ -23,6 +23,7 @@ import numpy as np
 
 from .model import LayerWeights, Weights
 from .presets import ModelConfig, WorkloadError
+from .tokenizer import decode_streamed
 
 HEADER = struct.Struct("<7i")
 BOS = 1
@@ -288,14 +289,8 @@ class Llama2cStreamer:
     def push(self, token: int) -> str:
         b = self._pending + self._tok.piece_bytes(self._prev, token)
         self._prev = token
-        self._pending = b""
-        try:
-            return b.decode("utf-8")
-        except UnicodeDecodeError as e:
-            if e.reason == "unexpected end of data" and len(b) - e.start <= 3:
-                self._pending = b[e.start :]
-                return b[: e.start].decode("utf-8", errors="replace")
-            return b.decode("utf-8", errors="replace")
+        text, self._pending = decode_streamed(b)
+        return text
 
 
 def write_tokenizer(path: str, vocab: list[bytes], scores: list[float]) -> None:

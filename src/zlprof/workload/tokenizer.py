@@ -148,17 +148,20 @@ class TokenStreamer:
 
     def push(self, token: int) -> str:
         b = self._pieces[token] if 0 <= token < self._n else b""
-        if self._pending:
-            b = self._pending + b
-            self._pending = b""
-        try:
-            return b.decode("utf-8")
-        except UnicodeDecodeError as e:
-            # keep an incomplete trailing sequence (at most 3 bytes) for the next token
-            if e.reason == "unexpected end of data" and len(b) - e.start <= 3:
-                self._pending = b[e.start :]
-                return b[: e.start].decode("utf-8", errors="replace")
-            return b.decode("utf-8", errors="replace")
+        text, self._pending = decode_streamed(self._pending + b)
+        return text
+
+
+def decode_streamed(b: bytes) -> tuple[str, bytes]:
+    """(text, bytes held back) of the bytes of a token stream so far: an incomplete UTF-8
+    sequence at the end (at most 3 bytes) waits for the next token; other invalid bytes
+    become U+FFFD."""
+    try:
+        return b.decode("utf-8"), b""
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data" and len(b) - e.start <= 3:
+            return b[: e.start].decode("utf-8", errors="replace"), b[e.start :]
+        return b.decode("utf-8", errors="replace"), b""
 
 
 # --------------------------------------------------------------------- training
