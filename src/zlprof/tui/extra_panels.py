@@ -61,8 +61,8 @@ class ExtraPanels(App[int]):
     _roofline_want: tuple[str | None, Any] | None
 
     def request_refresh(self, force: bool = False) -> None:
-        """Ask for a snapshot of the screen on top (ZlprofApp's)."""
-        raise NotImplementedError
+        """Ask for a snapshot of the screen on top: ZlprofApp defines it (declared here
+        for the peaks loader, which calls it once the peaks are in)."""
 
     def _start_peaks_loader(self) -> None:
         if not self._auto_peaks or self.peaks is not None or self._peaks_loading:
