@@ -110,7 +110,7 @@ def decode_compact(body: Any, stream: int = 0) -> list[Frame]:
     if len(raw_ns) % 4 or len(raw_ns) // 4 > _MAX_COMPACT_FRAMES:
         raise ProtocolError("compact frame with a bad frame count")
     ns = np.frombuffer(raw_ns, _U32).astype(np.int64)
-    if len(ns) and int(ns.max()) > MAX_RECORDS:
+    if len(ns) and int(np.max(ns)) > MAX_RECORDS:
         raise ProtocolError("compact frame with an oversized measurement batch")
     n = int(ns.sum())
     widths = list(w)

@@ -78,7 +78,7 @@ class OverlayHistogram(DurationHistogram):
             cur, old = mc, mo
             edges = np.r_[edges[:-1][np.r_[True, np.diff(idx) > 0]], edges[-1]]
         rows = max(1, height - 2)
-        top = max(cur.max(), old.max())
+        top = max(float(np.max(cur)), float(np.max(old)))
         hc, ho = cur / top, old / top
         hc = np.where((cur > 0) & (hc * rows * 8 < 1), 1 / (rows * 8), hc)
         lines = [list(line) for line in vbars(hc, rows)]
