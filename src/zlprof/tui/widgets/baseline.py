@@ -18,7 +18,7 @@ from textual.widgets import Static
 from ... import fmt
 from ..baseline_view import BaselineCells
 from ..braille import vbars
-from .charts import DurationHistogram
+from .charts import DurationHistogram, histogram_axis
 
 
 class BaselineLine(Static):
@@ -112,19 +112,8 @@ class OverlayHistogram(DurationHistogram):
                 marks[x] = {"p50": "▲", "p95": "△", "p99": "▵"}.get(label, "^")
         out.append("".join(marks), mark)
         out.append("\n")
-        left: str
-        right: str
-        left, right = f"{fmt.ms(edges[0])} ms", f"{fmt.ms(edges[-1])} ms"
         mid = "█ now  ─ baseline  (share of samples)"
-        gap = n - len(left) - len(right)
-        if gap >= len(mid) + 2:
-            pad = gap - len(mid)
-            axis_line = left + " " * (pad // 2) + mid + " " * (pad - pad // 2) + right
-        elif gap > 0:
-            axis_line = left + " " * gap + right
-        else:
-            axis_line = left
-        out.append(axis_line[:width], axis)
+        out.append(histogram_axis(edges, mid, n)[:width], axis)
         return out
 
 

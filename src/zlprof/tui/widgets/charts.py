@@ -341,18 +341,7 @@ class DurationHistogram(Widget):
                 marks[x] = {"p50": "▲", "p95": "△", "p99": "▵"}.get(label, "^")
         out.append("".join(marks), self.get_component_rich_style("histogram--mark"))
         out.append("\n")
-        left = f"{fmt.ms(edges[0])} ms"
-        right = f"{fmt.ms(edges[-1])} ms"
-        mid = "log scale  ▲p50 △p95 ▵p99"
-        gap = n - len(left) - len(right)
-        if gap >= len(mid) + 2:
-            pad = gap - len(mid)
-            line = left + " " * (pad // 2) + mid + " " * (pad - pad // 2) + right
-        elif gap > 0:
-            line = left + " " * gap + right
-        else:
-            line = left
-        out.append(line[:width], axis)
+        out.append(histogram_axis(edges, "log scale  ▲p50 △p95 ▵p99", n)[:width], axis)
         return out
 
 
@@ -407,3 +396,16 @@ class RecentPlot(Widget):
             axis_line = left + " " * max(1, gap) + right
         out.append(" " * (gutter + 1) + axis_line[:cols], axis)
         return out
+
+
+def histogram_axis(edges: np.ndarray, mid: str, n: int) -> str:
+    """A histogram's axis line over ``n`` cells: its first and last edge (ms) at the ends
+    and ``mid`` centred between them when it fits."""
+    left, right = f"{fmt.ms(edges[0])} ms", f"{fmt.ms(edges[-1])} ms"
+    gap = n - len(left) - len(right)
+    if gap >= len(mid) + 2:
+        pad = gap - len(mid)
+        return left + " " * (pad // 2) + mid + " " * (pad - pad // 2) + right
+    if gap > 0:
+        return left + " " * gap + right
+    return left
