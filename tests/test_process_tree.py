@@ -57,7 +57,7 @@ def _counts(state: SessionState, view: View = WHOLE) -> dict[str, int]:
 
 
 def _run(argv: list[str], out: Path | None, env: dict[str, str] | None = None,
-         timeout: float = 120) -> LiveSource:
+         timeout: float = 900) -> LiveSource:
     src = LiveSource(argv, out, env=env or child_env())
     src.start()
     try:
@@ -131,7 +131,7 @@ def test_tree_counts_match_per_process_and_merged(tmp_path: Path, impl_env: dict
     # the recording keeps every process's stream: a replay yields the same statistics
     rep = ReplaySource(out, speed=None)
     rep.start()
-    assert rep.wait(60)
+    assert rep.wait(300)
     assert _counts(rep.state) == merged
     assert {(p.pid, p.start, p.measurements) for p in rep.state.process_rows()} == {
         (p.pid, p.start, p.measurements) for p in procs}
@@ -447,3 +447,36 @@ def test_proc_and_bye_frames_round_trip() -> None:
     frames = protocol.decode_stream(raw)
     assert [f.kind for f in frames] == ["proc", "bye"]
     assert frames[0].body["status"] == -9 and frames[1].body["t"] == 12
+
+
+RACE = textwrap.dedent(
+    """
+    import threading
+    import zlprof
+    go = threading.Barrier(8)
+    def work():
+        go.wait()  # every thread makes its first measure at once
+        for _ in range(25):
+            with zlprof.measure("raced"):
+                pass
+    ts = [threading.Thread(target=work) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    """
+)
+
+
+def test_threads_racing_to_their_first_measure_share_one_channel(tmp_path: Path) -> None:
+    """Found by hand: three threads starting at once opened three channels, so one
+    process showed as three, each with its own memory sampler."""
+    script = tmp_path / "race.py"
+    script.write_text(RACE)
+    for attempt in range(3):  # the race is timing-dependent: try it a few times
+        out = tmp_path / f"race{attempt}.zlp"
+        src = _run([sys.executable, str(script)], out)
+        assert _counts(src.state) == {"raced": 200}
+        hellos = [f for f in read_recording(out).frames if f.kind == "hello"]
+        assert len(hellos) == 1, [f.stream for f in hellos]
+        assert len(src.state.process_rows()) == 1

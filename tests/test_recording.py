@@ -184,7 +184,7 @@ def test_crashing_child_leaves_readable_recording(tmp_path: Path) -> None:
     out = tmp_path / "crash.zlp"
     src = LiveSource([sys.executable, str(script)], out)
     src.start()
-    assert src.wait(30)
+    assert src.wait(300)
     assert src.status == "crashed"
     assert src.exit_code == -9
     st = load_session(out)

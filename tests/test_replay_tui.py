@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason="no workload fixtur
 def test_replay_of_the_workload_fixture_equals_loading_it() -> None:
     src = ReplaySource(FIXTURE, speed=None)
     src.start()
-    assert src.wait(30)
+    assert src.wait(300)
     ref = load_session(FIXTURE)
     mine = {r.full: r.stats.as_dict() for r in src.state.op_rows()}
     theirs = {r.full: r.stats.as_dict() for r in ref.op_rows()}

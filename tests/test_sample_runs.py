@@ -34,7 +34,7 @@ def test_sample_run_replays_to_the_same_statistics(path: Path) -> None:
     src = ReplaySource(path, speed=None)
     src.start()
     try:
-        assert src.wait(60)
+        assert src.wait(300)
         replayed = {r.full: r.stats.count for r in src.state.op_rows()}
     finally:
         src.stop()

@@ -57,7 +57,7 @@ def ended_source(argv: list[str]) -> LiveSource:
     program that failed before its first frame (and before the main screen existed)."""
     src = LiveSource(argv, None)
     src.start()
-    assert src.wait(30)
+    assert src.wait(300)
     return src
 
 

@@ -121,8 +121,9 @@ _FORKED = False
 
 
 def _after_fork_child() -> None:
-    global _FORKED
+    global _FORKED, _default_lock
     _FORKED = True
+    _default_lock = threading.Lock()  # another thread may have held it across the fork
     for p in _forking:
         try:
             p._after_fork_child()
@@ -138,14 +139,22 @@ if hasattr(os, "register_at_fork"):
 
 
 _default: Profiler | None = None
+#: held while the default profiler is made: several threads may make their first
+#: ``measure`` at once, and each would otherwise open its own channel (one process shown
+#: as several, each with its own memory sampler)
+_default_lock = threading.Lock()
 
 
 def get_profiler() -> Profiler:
-    """The process-wide default profiler (created on first use)."""
+    """The process-wide default profiler (created on first use, once per process)."""
     global _default
-    if _default is None:
-        _default = _make_default()
-    return _default
+    prof = _default
+    if prof is None:
+        with _default_lock:
+            prof = _default
+            if prof is None:
+                prof = _default = _make_default()
+    return prof
 
 
 def measure(name: str | Callable[..., Any], memory: bool | None = None) -> Any:
