@@ -347,3 +347,20 @@ async def test_a_large_table_holds_the_first_rows_and_says_so() -> None:
         assert keys == ["op00049", "op00490", "op00491", "op00492", "op00493", "op00494",
                         "op00495", "op00496", "op00497", "op00498", "op00499"]
         assert "rows (f filters)" not in str(app.main_screen.query_one("#ops-panel").border_title)
+
+
+def test_a_program_that_never_measures_is_named_by_its_command(tmp_path: Path) -> None:
+    """No hello frame ever came: the report and the recording still name the program
+    (from the end frame's argv), and the status is said once."""
+    from zlprof.recording import load_session
+    from zlprof.reports.text import run_paragraph
+
+    out = tmp_path / "quiet.zlp"
+    src = LiveSource([PY, "-c", "raise SystemExit(4)"], out)
+    src.start()
+    assert src.wait(300)
+    src.stop()
+    for state in (src.state, load_session(out)):
+        text = run_paragraph(state, [])
+        assert "(unknown program)" not in text and text.startswith(Path(PY).name)
+        assert "exited with status 4" in text and text.count("status 4") == 1

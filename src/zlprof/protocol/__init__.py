@@ -60,7 +60,8 @@ Frame kinds:
 ``bye``     (2.1) t, reason: the process's last frame on its own channel, sent when its
             profiler closes (atexit, multiprocessing's exit path, SIGTERM): everything it
             measured has been sent. A channel that ends without it ended abruptly.
-``end``     status (exit code, or negative signal number), reason
+``end``     status (exit code, or negative signal number), reason, argv (optional: the
+            command zlprof ran; names a program that never measured)
 ``summary`` (2.1, recordings only) upto, first, n, ops: see kinds.py
 ``cmeas``   (2.1, inside chunks only) expands into ``meas`` frames: see compact.py
 

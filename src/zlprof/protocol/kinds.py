@@ -162,8 +162,13 @@ def encode_bye(t: int, reason: str = "closed") -> bytes:
     return encode_frame("bye", {"t": int(t), "reason": reason})
 
 
-def encode_end(status: int, reason: str = "") -> bytes:
-    return encode_frame("end", {"status": int(status), "reason": reason})
+def encode_end(status: int, reason: str = "", argv: list[str] | None = None) -> bytes:
+    """The session's end; ``argv``: the command zlprof ran (names a program that never
+    measured, so sent no hello)."""
+    body: dict[str, Any] = {"status": int(status), "reason": reason}
+    if argv:
+        body["argv"] = [str(a) for a in argv]
+    return encode_frame("end", body)
 
 
 def encode_summary(

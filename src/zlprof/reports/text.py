@@ -118,7 +118,8 @@ def run_paragraph(state: SessionState, rows: list[OpRow]) -> str:
         )
     if s["end_status"] is not None:
         how = s["end_reason"] or "ended"
-        bits.append(f"and {how} (status {s['end_status']})")
+        status = f"status {s['end_status']}"
+        bits.append(f"and {how}" + ("" if status in how else f" ({status})"))
     else:
         bits.append("and has not ended (no end frame)")
     text = " ".join(bits) + "."

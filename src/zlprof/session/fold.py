@@ -131,6 +131,9 @@ class _Folding(_Paths):
         elif k == "end":
             self.end_status = int(b["status"])
             self.end_reason = str(b.get("reason", ""))
+            if b.get("argv") and not self.info.get("argv"):
+                # a program that never measured sent no hello: the command names it
+                self.info["argv"] = [str(a) for a in b["argv"]]
         elif k == "summary":
             self._fold_summary(b, fr.stream)
 

@@ -410,8 +410,9 @@ class LiveSource(Source):
             top = [c for c in self._channels.values() if c.pid == proc.pid]
         for ch in top:
             self._proc_frame(ch, "exit", code, describe_exit(code)[1])
-        end = protocol.encode_end(code, reason)
-        self._record(end, [protocol.Frame("end", {"status": code, "reason": reason})])
+        end = protocol.encode_end(code, reason, self.argv)
+        body = {"status": code, "reason": reason, "argv": list(self.argv)}
+        self._record(end, [protocol.Frame("end", body)])
         self._finish()
         self._set_status(status)
         self._done.set()
