@@ -428,6 +428,12 @@ def test_compare_file_that_is_not_a_bench_json(tmp_path: Path, capsys: pytest.Ca
         assert bench.main(["--compare", str(p)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "not a zlprof bench JSON file" in err
+    rec = tmp_path / "old.zlp"  # a binary file, as a recording given by mistake
+    rec.write_bytes(b"\x89ZLPROF\n\x02\x00\x01\x00\xff\xfe")
+    assert bench.main(["--compare", str(rec)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a zlprof bench JSON file" in err
+    assert "zlprof diff" in err
 
 
 def test_bad_options_through_the_cli() -> None:

@@ -368,8 +368,11 @@ def load_bench_json(path: str) -> dict[str, Any]:
         raise BenchError(f"--compare: {p}: no such file") from None
     except IsADirectoryError:
         raise BenchError(f"--compare: {p} is a directory") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise BenchError(f"--compare: cannot read {p}: {getattr(e, 'strerror', None) or e}") from None
+    except UnicodeDecodeError:
+        hint = " (a recording? compare those with zlprof diff)" if p.suffix == ".zlp" else ""
+        raise BenchError(f"--compare: {p} is not a zlprof bench JSON file (not text){hint}") from None
+    except OSError as e:
+        raise BenchError(f"--compare: cannot read {p}: {e.strerror or e}") from None
     try:
         doc = json.loads(text)
     except ValueError:
