@@ -439,3 +439,18 @@ def test_schema_1_cache_is_upgraded_with_a_note(tmp_path: Path, monkeypatch) -> 
     back = rl.load_cached_peaks(key="other machine")
     assert back is not None and not back.stale_note
     assert [lv.name for lv in back.roofs()] == ["L1", "L2", "L3", DRAM]
+
+
+def test_stream_summary_headline_fits_narrow_panels() -> None:
+    """A narrow panel gets a shorter sentence with the same facts, not a cut one."""
+    rows = decode_rows(64 * MiB, 15.0)
+    s = stream_summary(rows, level_peaks())
+    assert s is not None
+    full = s.text()
+    assert s.fit(len(full)) == full
+    for width in (70, 60, 48):
+        line = s.fit(width)
+        if len(line) <= width:
+            assert s.level in line and f"{s.share:.0%}" in line
+    assert len(s.fit(10)) > 10  # nothing fits: the shortest, for the caller to cut
+    assert [len(v) for v in s.variants()] == sorted((len(v) for v in s.variants()), reverse=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import fmt
 from ..naming import layer_key
+from ..textwidth import cell_len
 from .numbers import fmt_num
 from .peaks import DRAM, MachinePeaks
 
@@ -325,12 +326,26 @@ class StreamSummary:
         return self.gbps / self.level_gbps if self.level_gbps > 0 else 0.0
 
     def text(self) -> str:
+        return self.variants()[0]
+
+    def variants(self) -> list[str]:
+        """The headline, longest first: the same facts with fewer words each time."""
         name = self.block.rsplit("/", 1)[-1]
-        return (
-            f"{name} streams {_decimal_bytes(self.bytes_per_call)} per call at "
-            f"{fmt_num(self.gbps)} GB/s = {self.share:.0%} of {self.level} bandwidth "
-            f"({fmt_num(self.level_gbps)} GB/s; {self.level_reason})"
-        )
+        size, gbps = _decimal_bytes(self.bytes_per_call), fmt_num(self.gbps)
+        share = f"{self.share:.0%} of {self.level}"
+        return [
+            f"{name} streams {size} per call at {gbps} GB/s = {share} bandwidth "
+            f"({fmt_num(self.level_gbps)} GB/s; {self.level_reason})",
+            f"{name} streams {size} per call at {gbps} GB/s = {share} bandwidth "
+            f"({fmt_num(self.level_gbps)} GB/s)",
+            f"{name} streams {size}/call at {gbps} GB/s = {share} roof",
+            f"{name}: {size}/call, {gbps} GB/s = {share}",
+        ]
+
+    def fit(self, width: int) -> str:
+        """The longest headline variant that fits ``width`` cells (the shortest when none)."""
+        options = self.variants()
+        return next((v for v in options if cell_len(v) <= width), options[-1])
 
 
 def stream_summary(rows: Iterable[Any], peaks: MachinePeaks) -> StreamSummary | None:

@@ -170,7 +170,7 @@ class RooflinePanel(Widget):
         if key != self._drawn_key or self._drawn is None:
             styles = self._styles()
             if self.summary is not None and height > 9:
-                head = Text(pad(cut(self.summary.text(), width), width), style=styles["title"], end="\n")
+                head = Text(pad(cut(self.summary.fit(width), width), width), style=styles["title"], end="\n")
                 head.no_wrap, head.overflow = True, "crop"
                 chart = render_roofline(
                     self.points, self.peaks, width, height - 1, self.highlight, styles=styles
