@@ -1,0 +1,357 @@
+"""Everything known about one operation, folded batch by batch: :class:`OpAccumulator`.
+
+Keeps the samples exactly up to ``exact_limit``, then in a :class:`LogHistogram`; a ring of
+the most recent samples for windowed statistics; memory counters; clone/refill for replay
+checkpoints. The definitions of the statistics themselves live in :mod:`.summary`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .histogram import LogHistogram
+from .moments import _Moments
+from .summary import NS_PER_MS, PerformanceStats, nearest_rank, stats_from_durations
+
+DEFAULT_EXACT_LIMIT = 100_000
+DEFAULT_RECENT_CAPACITY = 1 << 15
+
+
+@dataclass
+class OpAccumulator:
+    """Everything known about one operation (one call path), folded batch by batch."""
+
+    exact_limit: int = DEFAULT_EXACT_LIMIT
+    recent_capacity: int = DEFAULT_RECENT_CAPACITY
+    moments: _Moments = field(default_factory=_Moments)
+    # exact mode: every sample so far, sorted, plus batches not merged in yet
+    _sorted: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    _chunks: list[np.ndarray] = field(default_factory=list)
+    hist: LogHistogram | None = None
+    mem_allocated: int = 0
+    mem_peak: int = 0
+    mem_delta: int = 0
+    _r_t1: np.ndarray | None = None
+    _r_d: np.ndarray | None = None
+    _r_pos: int = 0
+    _r_len: int = 0
+    last_t1: int = 0
+    #: samples known only from a recording's summary (no raw values), and their histogram
+    base_n: int = 0
+    base_hist: LogHistogram | None = None
+
+    @property
+    def count(self) -> int:
+        return self.moments.n
+
+    @property
+    def estimator(self) -> str:
+        return "exact" if self.hist is None else "histogram"
+
+    def add(
+        self,
+        durations: np.ndarray,
+        t1: np.ndarray | None = None,
+        m0: np.ndarray | None = None,
+        m1: np.ndarray | None = None,
+    ) -> None:
+        d = np.asarray(durations, dtype=np.int64)
+        if len(d) == 0:
+            return
+        self.moments.add(d)
+        self._keep(d.copy())
+        if t1 is not None:
+            self._add_recent(np.asarray(t1, dtype=np.int64), d)
+            self.last_t1 = max(self.last_t1, int(t1.max()))
+        if m0 is not None and m1 is not None:
+            ok = (m0 >= 0) & (m1 >= 0)
+            if ok.any():
+                delta = m1[ok] - m0[ok]
+                self.mem_allocated += int(delta[delta > 0].sum())
+                self.mem_delta += int(delta.sum())
+            seen = m1[m1 >= 0]
+            if len(seen):
+                self.mem_peak = max(self.mem_peak, int(seen.max()))
+
+    def add_group(
+        self,
+        d: np.ndarray,
+        t1: np.ndarray,
+        agg: tuple[int, int, float, float, int, int],
+        mem: tuple[int, int, int] | None = None,
+        last_t1: int = 0,
+    ) -> None:
+        """Fold a batch whose moments were computed for many ops at once (SessionState).
+
+        ``agg`` is (count, total, mean, M2, min, max); ``mem`` is (allocated, delta,
+        peak) or None. ``d`` may be a view: it is only read (and kept until merged).
+        """
+        self.moments.add_aggregate(*agg)
+        self._keep(d)
+        self._add_recent(t1, d)
+        if last_t1 > self.last_t1:
+            self.last_t1 = last_t1
+        if mem is not None:
+            self.mem_allocated += mem[0]
+            self.mem_delta += mem[1]
+            if mem[2] > self.mem_peak:
+                self.mem_peak = mem[2]
+
+    def absorb_summary(
+        self,
+        agg: tuple[int, int, float, float, int, int],
+        buckets: np.ndarray,
+        counts: np.ndarray,
+        mem: tuple[int, int, int],
+        last_t1: int,
+    ) -> None:
+        """Fold samples known only as a summary: (count, total, mean, M2, min, max) and
+        the LogHistogram buckets they fell in. The op's percentiles come from the
+        histogram from then on (raw values of the summarised samples are gone)."""
+        self.moments.add_aggregate(*agg)
+        base = LogHistogram()
+        np.add.at(base.counts, np.clip(buckets.astype(np.int64), 0, LogHistogram.NBUCKETS - 1),
+                  counts)
+        if self.base_hist is None:
+            self.base_hist = base
+        else:
+            self.base_hist.merge(base)
+        self.base_n += agg[0]
+        if self.hist is None:
+            self.hist = LogHistogram()
+            self.hist.add(self._sorted)
+            if self._chunks:
+                self.hist.add(np.concatenate(self._chunks))
+            self._chunks = []
+            self._sorted = np.zeros(0, np.int64)
+        self.hist.merge(base)
+        self.mem_allocated += mem[0]
+        self.mem_delta += mem[1]
+        self.mem_peak = max(self.mem_peak, mem[2])
+        self.last_t1 = max(self.last_t1, last_t1)
+
+    def histogram_buckets(self) -> tuple[np.ndarray, np.ndarray]:
+        """(bucket indices, counts) of every sample's LogHistogram bucket, non-empty only."""
+        if self.hist is not None:
+            counts = self.hist.counts
+        else:
+            h = LogHistogram()
+            d = self.sorted_durations()
+            if d is not None:
+                h.add(d)
+            counts = h.counts
+        idx = np.flatnonzero(counts)
+        return idx.astype(np.uint32), counts[idx]
+
+    def _keep(self, d: np.ndarray) -> None:
+        """Keep samples exactly until past the limit, then in the bounded histogram."""
+        if self.hist is not None:
+            self.hist.add(d)
+            return
+        self._chunks.append(d)
+        if self.moments.n > self.exact_limit:
+            self.hist = LogHistogram()
+            self.hist.add(self._sorted)
+            self.hist.add(np.concatenate(self._chunks))
+            self._chunks = []
+            self._sorted = np.zeros(0, np.int64)
+
+    def _add_recent(self, t1: np.ndarray, d: np.ndarray) -> None:
+        cap = self.recent_capacity
+        if self._r_t1 is None:
+            self._r_t1 = np.zeros(cap, dtype=np.int64)
+            self._r_d = np.zeros(cap, dtype=np.int64)
+        assert self._r_d is not None
+        if len(d) >= cap:
+            t1, d = t1[-cap:], d[-cap:]
+        n = len(d)
+        pos = self._r_pos
+        first = min(n, cap - pos)
+        self._r_t1[pos : pos + first] = t1[:first]
+        self._r_d[pos : pos + first] = d[:first]
+        rest = n - first
+        if rest:
+            self._r_t1[:rest] = t1[first:]
+            self._r_d[:rest] = d[first:]
+        self._r_pos = (pos + n) % cap
+        self._r_len = min(cap, self._r_len + n)
+
+    def recent(self) -> tuple[np.ndarray, np.ndarray]:
+        """(t1, duration) of the most recent samples, oldest first."""
+        if self._r_t1 is None or self._r_len == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        assert self._r_d is not None
+        if self._r_len < self.recent_capacity:
+            return self._r_t1[: self._r_len].copy(), self._r_d[: self._r_len].copy()
+        order = np.r_[self._r_pos : self.recent_capacity, 0 : self._r_pos]
+        return self._r_t1[order], self._r_d[order]
+
+    def durations(self) -> np.ndarray | None:
+        """All samples (exact mode only), in ascending order; None past the exact limit."""
+        return self.sorted_durations()
+
+    def sorted_durations(self) -> np.ndarray | None:
+        """Every sample, sorted. New batches are sorted on their own and merged in, so a
+        refresh costs O(n) copying, not an O(n log n) sort of everything."""
+        if self.hist is not None:
+            return None
+        if self._chunks:
+            new = np.sort(np.concatenate(self._chunks))
+            self._chunks = []
+            old = self._sorted
+            if len(old) == 0:
+                self._sorted = new
+            else:
+                self._sorted = np.insert(old, np.searchsorted(old, new, side="right"), new)
+        return self._sorted
+
+    def quantiles_ns(self, qs: list[float]) -> list[float]:
+        if self.moments.n == 0:
+            return [math.nan for _ in qs]
+        if self.hist is not None:
+            lo, hi = self.moments.lo, self.moments.hi
+            return [min(max(v, lo), hi) for v in self.hist.quantiles(qs)]
+        s = self.sorted_durations()
+        assert s is not None
+        return [nearest_rank(s, q) for q in qs]
+
+    def histogram_counts(self, edges_ns: np.ndarray) -> np.ndarray:
+        """Counts of samples between the given bucket edges (for drill-down plots)."""
+        if self.hist is None:
+            d = self.durations()
+            assert d is not None  # exact mode keeps every sample
+            counts, _ = np.histogram(d, bins=edges_ns)
+            return counts
+        reps = np.array(
+            [LogHistogram.representative(b) for b in range(LogHistogram.NBUCKETS)]
+        )
+        counts, _ = np.histogram(reps, bins=edges_ns, weights=self.hist.counts)
+        return counts.astype(np.int64)
+
+    def stats(self, name: str = "", wall_ns: int = 0) -> PerformanceStats:
+        m = self.moments
+        if m.n == 0:
+            return PerformanceStats(name=name, estimator=self.estimator)
+        med, p95, p99 = self.quantiles_ns([50, 95, 99])
+        return PerformanceStats(
+            name=name,
+            count=m.n,
+            total_ms=m.total / NS_PER_MS,
+            share=(m.total / wall_ns) if wall_ns > 0 else 0.0,
+            min_ms=m.lo / NS_PER_MS,
+            max_ms=m.hi / NS_PER_MS,
+            avg_ms=m.mean / NS_PER_MS,
+            median_ms=med / NS_PER_MS,
+            p95_ms=p95 / NS_PER_MS,
+            p99_ms=p99 / NS_PER_MS,
+            std_ms=m.std / NS_PER_MS,
+            mem_allocated_bytes=self.mem_allocated,
+            mem_peak_bytes=self.mem_peak,
+            mem_delta_bytes=self.mem_delta,
+            estimator=self.estimator,
+        )
+
+    def window_stats(self, since_ns: int, name: str = "", wall_ns: int = 0) -> PerformanceStats:
+        """Exact statistics of the recent samples that ended at or after ``since_ns``."""
+        t1, d = self.recent()
+        sel = d[t1 >= since_ns]
+        st = stats_from_durations(sel, name=name, wall_ns=wall_ns)
+        st.estimator = "window"
+        return st
+
+    def clone(self, samples: bool = True) -> OpAccumulator:
+        """An independent copy, field by field (every field of this class is named here).
+
+        ``samples=False`` (replay checkpoints): the moments, memory counters, summary base
+        and the shape of the samples are copied, the samples themselves are not: the
+        exact durations and the recent ring are left empty and the histogram, if any, is
+        empty. :meth:`refill` puts them back from a log of the raw samples.
+        """
+        out = OpAccumulator.__new__(OpAccumulator)
+        out.exact_limit = self.exact_limit
+        out.recent_capacity = self.recent_capacity
+        out.moments = replace(self.moments)
+        out.mem_allocated = self.mem_allocated
+        out.mem_peak = self.mem_peak
+        out.mem_delta = self.mem_delta
+        out.last_t1 = self.last_t1
+        out.base_n = self.base_n
+        out.base_hist = None if self.base_hist is None else self.base_hist.copy()
+        if samples:
+            out._sorted = self._sorted.copy()
+            out._chunks = [c.copy() for c in self._chunks]
+            out.hist = None if self.hist is None else self.hist.copy()
+            out._r_t1 = None if self._r_t1 is None else self._r_t1.copy()
+            out._r_d = None if self._r_d is None else self._r_d.copy()
+            out._r_pos = self._r_pos
+            out._r_len = self._r_len
+        else:
+            out._sorted = np.zeros(0, np.int64)
+            out._chunks = []
+            # the shape: past the exact limit (an empty histogram), a recent ring (empty
+            # arrays) holding _r_len samples
+            out.hist = None if self.hist is None else LogHistogram()
+            ring = self._r_t1 is not None
+            out._r_t1 = np.zeros(0, np.int64) if ring else None
+            out._r_d = np.zeros(0, np.int64) if ring else None
+            out._r_pos = 0
+            out._r_len = self._r_len
+        return out
+
+    def refill(self, t1: np.ndarray, d: np.ndarray) -> None:
+        """Put back the samples of a ``clone(samples=False)``: ``t1`` and ``d`` are the
+        end times and durations of every raw sample folded (``count - base_n`` of them,
+        in fold order), as the original had them."""
+        if self.hist is not None:
+            self.hist = LogHistogram()
+            if self.base_hist is not None:
+                self.hist.merge(self.base_hist)
+            self.hist.add(d)
+        else:
+            self._chunks = [d.copy()] if len(d) else []
+        if self._r_t1 is not None:
+            n, k, cap = len(d), self._r_len, self.recent_capacity
+            self._r_t1 = np.zeros(cap, np.int64)
+            self._r_d = np.zeros(cap, np.int64)
+            self._r_t1[:k] = t1[n - k : n]
+            self._r_d[:k] = d[n - k : n]
+            self._r_pos = k % cap
+
+    def merged(self, others: list[OpAccumulator]) -> OpAccumulator:
+        """A new accumulator holding this one's samples and the others' (for name merges)."""
+        out = OpAccumulator(exact_limit=self.exact_limit, recent_capacity=self.recent_capacity)
+        for acc in [self, *others]:
+            out.moments.merge(acc.moments)
+            out.mem_allocated += acc.mem_allocated
+            out.mem_delta += acc.mem_delta
+            out.mem_peak = max(out.mem_peak, acc.mem_peak)
+            out.last_t1 = max(out.last_t1, acc.last_t1)
+        if all(a.hist is None for a in [self, *others]) and out.moments.n <= out.exact_limit:
+            chunks = [a.sorted_durations() for a in [self, *others]]
+            out._chunks = [c for c in chunks if c is not None]  # (all exact: none is None)
+        else:
+            out.hist = LogHistogram()
+            for a in [self, *others]:
+                if a.hist is not None:
+                    out.hist.merge(a.hist)
+                else:
+                    d = a.durations()
+                    if d is not None:
+                        out.hist.add(d)
+        ts, ds = zip(*(a.recent() for a in [self, *others]), strict=True)
+        t = np.concatenate(ts)
+        d = np.concatenate(ds)
+        order = np.argsort(t, kind="stable")
+        out._add_recent(t[order], d[order])
+        return out
+
+    def nbytes(self) -> int:
+        n = sum(c.nbytes for c in self._chunks) + self._sorted.nbytes
+        if self.hist is not None:
+            n += self.hist.nbytes()
+        if self._r_t1 is not None and self._r_d is not None:
+            n += self._r_t1.nbytes + self._r_d.nbytes
+        return n
