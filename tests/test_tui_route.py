@@ -97,3 +97,27 @@ async def test_the_drill_down_titles_itself_from_what_it_is_given() -> None:
         assert screen.view is not None and screen.view.full == "forward_pass"
         child = screen.view.children[0]
         assert child.full.startswith("forward_pass/")
+
+
+def test_the_header_and_crash_facts_come_from_the_source() -> None:
+    """source_view: what the header and the crash panel show of a source, and the raw
+    facts whose change asks for a snapshot (a crash is one, with no new data)."""
+    from fixtures.tui_support import FeedSource
+    from zlprof.tui.source_view import crash_view, header_facts, source_status
+
+    src = FeedSource()
+    src.start()
+    src.feed(3)
+    snap = model.collect(src.state, MainRequest())
+    view = source_status(src, snap, paused=True, window=False, replay=None)
+    assert view.state == "paused" and view.state_text == "view paused · running"
+    assert view.program == "feed.py" and view.measurements == "15"
+    assert crash_view(src) is None
+    before = header_facts(src)
+    assert header_facts(src) == before  # nothing moved: no snapshot is asked for
+    src.stderr_tail.append("ValueError: boom")
+    src.exit_code = 1
+    src._set_status("crashed")
+    assert header_facts(src) != before
+    crash = crash_view(src)
+    assert crash == CrashView("exit status 1", ("ValueError: boom",))

@@ -4,23 +4,25 @@ Threads and timers (who does what):
 
 * the **Source** (LiveSource / ReplaySource) reads frames and folds them into its
   SessionState on its own threads; the app never touches ingestion;
-* a **Refresher** thread (refresher.py), woken by the app's refresh timer (``REFRESH_HZ``, 4-10 Hz), takes
-  one snapshot of the state for the active screen (model.collect: op statistics, memory
-  series or the drill-down model; :meth:`ZlprofApp.collect_extra`: the header, the crash,
-  the hints and the roofline placement) and posts it to the app, which sets it in the
-  screen's ``snapshot`` reactive (screens/base.py): the one route from state to screen. Only one snapshot is in flight:
+* a **Refresher** thread (refresher.py), woken by the app's refresh timer (``REFRESH_HZ``,
+  4-10 Hz), takes one snapshot of the state for the active screen (model.collect: op
+  statistics, memory series or the drill-down model; :meth:`ZlprofApp.collect_extra`:
+  the header and the crash (source_view.py), the hints and the roofline placement) and
+  posts it to the app, which sets it in the screen's ``snapshot`` reactive
+  (screens/base.py): the one route from state to screen. Only one snapshot is in flight:
   when the UI is slower than the timer, display frames are skipped, never data; when the
-  state's ``version`` and the request are unchanged, no snapshot is taken at all;
+  state's ``version``, the request and the header's facts are unchanged, no snapshot is
+  taken at all;
 * the **UI thread** applies a snapshot: the operations table is diffed cell by cell, the
   charts redraw for their size. Keys are handled between snapshots, so they stay fast
   under any ingest load.
 
 Sources. The app shows one Source at a time (``app.source``); a seekable one (a replay)
-gets a timeline bar (screens/base.py) and the replay keys. The
-session browser (``o``) opens a recording in place of the current source with
-:meth:`ZlprofApp.open_source`: the old source is stopped, the new one started, the screens
-start afresh; snapshots of the old source still in flight are dropped (each carries the
-source generation it was taken of).
+gets a timeline bar (screens/base.py) and the replay keys. The session browser (``o``)
+opens a recording in place of the current source with :meth:`ZlprofApp.open_source`:
+the old source is stopped, the new one started, the screens start afresh; snapshots of
+the old source still in flight are dropped (each carries the source generation it was
+taken of).
 
 The roofline and hints panels (peaks loading, hints, placement) are the app's base
 class, :class:`~zlprof.tui.extra_panels.ExtraPanels`; the view models are
@@ -41,9 +43,8 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Input
 
-from .. import fmt
 from ..session import WHOLE, View
-from ..source_caps import HasCommand, HasProcess, Seekable
+from ..source_caps import HasProcess, Seekable
 from ..sources import Source, SourceError
 from ..themes import DEFAULT_THEME, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
 from . import baseline_view, model
@@ -61,7 +62,7 @@ from .extra_panels import EXTRA_EVERY_S as EXTRA_EVERY_S  # (re-exported: tests,
 from .extra_panels import NO_PEAKS_LIVE as NO_PEAKS_LIVE
 from .extra_panels import ExtraPanels
 from .keys import REPLAY_ACTIONS, SEEK_STEP_S, bindings_of
-from .model import CrashView, Snapshot, StatusView, ViewSettings
+from .model import Snapshot, ViewSettings
 from .refresher import Refresher, SnapshotReady
 from .run import run_app as run_app  # (re-exported: cli.py and tests import it from here)
 from .screens.base import OpenDrill, SnapshotScreen, SnapshotWanted
@@ -72,6 +73,7 @@ from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.output import OutputScreen
 from .screens.sessions import SessionsScreen
+from .source_view import crash_view, header_facts, source_status
 from .widgets.hints_panel import HintsPanel
 from .widgets.roofline_panel import RooflinePanel
 from .widgets.timeline import TimelineBar
@@ -182,30 +184,9 @@ class ZlprofApp(ExtraPanels):
             force = self._update_roofline(screen, self.source.state.ops_version) or force
             force = force or baseline_view.due(self.baseline, self.source.state)
             # the header (state, clock) comes with the snapshot: a new one when it changes
-            header = self._header_facts()
+            header = (header_facts(self.source), self.peaks_stale)
             if self.refresher.request(screen.view_request(), force=force or header != self._header_asked):
                 self._header_asked = header
-
-    def _header_facts(self) -> tuple[Any, ...]:
-        """The source's facts the header and the crash panel show, as raw values (a
-        change asks for a snapshot even when the data has not moved: a stall, a crash,
-        the wall clock of a live session)."""
-        src = self.source
-        live = src if isinstance(src, HasProcess) else None
-        wall = src.wall_elapsed_s()
-        tail = src.stderr_tail
-        return (
-            src.status,
-            src.exit_code,
-            src.state.end_reason,
-            None if wall is None else fmt.duration_s(wall),
-            f"{live.quiet_s():.0f}" if live is not None else None,
-            src.run_s(),
-            src.recording_failure is not None,
-            len(tail),
-            tail[-1] if tail else None,
-            self.peaks_stale,
-        )
 
     def up_to_date(self) -> bool:
         """Does the active screen show the state's current version (panels included)?
@@ -277,40 +258,14 @@ class ZlprofApp(ExtraPanels):
         snapshot: the measurement rate, the header, the crash, the note in place of the
         headline, the peaks' age; then the hints and the roofline (ExtraPanels)."""
         snap.measurements_per_s = self.rate_meter.apply(snap).measurements_per_s
-        snap.status = self.status_of(snap)
-        snap.crash = self.crash_of()
+        snap.status = source_status(
+            self.source, snap, paused=self.paused, window=self.window, replay=self.replay_name
+        )
+        snap.crash = crash_view(self.source)
         stalled = self.source.status in ("stalled", "silent") and snap.measurements == 0
         snap.note = NO_MEASUREMENTS if stalled else ""
         snap.peaks_stale = self.peaks_stale or ""
         super().collect_extra(snap)
-
-    def status_of(self, snap: Snapshot) -> StatusView:
-        """The header's facts: the source's status and the snapshot's counters."""
-        src = self.source
-        info = snap.info
-        # the command as launched (python -m pkg ...) reads better than the child's sys.argv
-        argv = (src.argv if isinstance(src, HasCommand) else None) or info.get("argv") or []
-        live = src if isinstance(src, HasProcess) else None
-        pid = info.get("pid")
-        if pid is None and live is not None and live.proc is not None:
-            pid = live.proc.pid
-        return model.status_view(
-            status=src.status,
-            exit_code=src.exit_code,
-            end_reason=snap.end_reason or src.state.end_reason,
-            argv=list(argv),
-            pid=pid,
-            recording=(src.recording_failure.banner() if src.recording_failure is not None
-                       else str(src.recording_path) if src.recording_path else None),
-            snap=snap,
-            paused=self.paused,
-            window=self.window,
-            waited_s=(live.stall_after_s if live is not None else 0.0) or 0.0,
-            replay=self.replay_name,
-            wall_s=src.wall_elapsed_s(),
-            quiet_s=live.quiet_s() if live is not None else None,
-            ran_s=src.run_s(),
-        )
 
     @property
     def seekable(self) -> bool:
@@ -327,20 +282,6 @@ class ZlprofApp(ExtraPanels):
         """The file name of the recording being replayed (None for a live session)."""
         replay = self.replay
         return None if replay is None else Path(replay.path).name
-
-    def crash_of(self) -> CrashView | None:
-        """The crash panel's content while (and only while) the source has crashed: its
-        exit status or signal and the tail of its stderr (a replay seeking back from its
-        crashed end has none again)."""
-        src = self.source
-        if src.status != "crashed":
-            return None
-        lines = list(src.stderr_tail)
-        if not lines:
-            with src.state.lock:
-                lines = [m for _t, lvl, m in list(src.state.logs) if lvl == "stderr"]
-        reason = src.state.end_reason or (f"exit status {src.exit_code}" if src.exit_code else "")
-        return CrashView(reason, tuple(lines))
 
     def view_settings(self) -> ViewSettings:
         """The view settings the screens show and ask with (pause, window, processes)."""
