@@ -173,8 +173,6 @@ class ZlprofApp(ExtraPanels):
             return  # shutting down (or not started): no screen to show anything on
         self.ticks += 1
         screen = self.screen
-        if hasattr(screen, "on_tick"):
-            screen.on_tick()
         if isinstance(screen, FED_SCREENS):
             version = self.source.state.version
             self._hints_wanted = self._visible(screen, HintsPanel)
@@ -249,7 +247,7 @@ class ZlprofApp(ExtraPanels):
             elif isinstance(snap.request, model.MainRequest):
                 # keep the main screen's data current while another screen is on top
                 self.last_snapshot = snap
-                self.main_screen.last = snap
+                self.main_screen.set_reactive(MainScreen.snapshot, snap)  # held, not shown
         finally:
             self.refresher.done()
 

@@ -79,7 +79,6 @@ class MainScreen(SnapshotScreen):
         self.panel_notes: dict[str, str] = {}
         #: time-share bars: "block" (summed over layers) or "path"
         self.share_mode = SHARE_MODES[0]
-        self.last: Snapshot | None = None
         self.applied_version = -1
         self.applied = 0
         #: the rows list the table shows (a snapshot reusing it needs no redraw)
@@ -125,6 +124,12 @@ class MainScreen(SnapshotScreen):
     def view_request(self) -> MainRequest:
         return MainRequest(window=self.settings.window, view=self.settings.view)
 
+    @property
+    def last(self) -> Snapshot | None:
+        """The snapshot held: the one shown, or the newest kept while another screen was
+        on top (the app holds it without showing it)."""
+        return self.snapshot
+
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is not None:
             self.apply_snapshot(snap)
@@ -134,7 +139,6 @@ class MainScreen(SnapshotScreen):
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         """Show a snapshot (the header always; the panels unless the view is paused)."""
-        self.last = snap
         self.show_facts(snap)
         if self.settings.paused:
             return

@@ -10,7 +10,7 @@ from textual.widgets import Footer, RichLog
 
 from ...names import display_text
 from ...sources import Source
-from .modal import ZlprofModal
+from .modal import FOLLOW_EVERY_S, ZlprofModal
 
 #: Lines the output screen keeps while it is open (the session keeps the last 2,000).
 MAX_LINES = 5000
@@ -53,15 +53,16 @@ class OutputScreen(ZlprofModal[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.on_tick()
+        self.follow()
+        self.set_interval(FOLLOW_EVERY_S, self.follow, name="zlprof-output")
         self.query_one(RichLog).focus()
 
-    def on_tick(self) -> None:
-        """Append the lines that arrived since the last tick."""
+    def follow(self) -> None:
+        """Append the lines that arrived since the last look (on this screen's own timer)."""
         try:
             log = self.query_one(RichLog)
         except NoMatches:
-            return  # the app's timer came before compose: on_mount calls this again
+            return  # the screen is being torn down
         state = self.source.state
         with state.lock:
             logs = list(state.logs)

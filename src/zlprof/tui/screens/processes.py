@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Footer
 from ...session import View
 from ...sources import Source
 from ..procview import COLUMNS, SHARE_NOTE, proc_lines
-from .modal import ZlprofModal
+from .modal import FOLLOW_EVERY_S, ZlprofModal
 
 _STYLE = {"running": "bold", "exited": "", "killed": "bold red", "ended": "yellow",
           "thread": "dim", "all": "bold"}
@@ -46,7 +46,6 @@ class ProcessesScreen(ZlprofModal[View | None]):
         self.current = current
         self._views: list[View] = []
         self._version = -1
-        self._ready = False
 
     def compose(self) -> ComposeResult:
         table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="procs")
@@ -58,18 +57,15 @@ class ProcessesScreen(ZlprofModal[View | None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns(*COLUMNS)
-        self._ready = True
-        self.on_tick()
+        self.follow()
+        self.set_interval(FOLLOW_EVERY_S, self.follow, name="zlprof-processes")
         current = self.current
         if current in self._views:
             table.move_cursor(row=self._views.index(current))
         table.focus()
 
-    def on_tick(self) -> None:
-        """Rebuild the table when the state moved (the app's timer calls this; it may
-        come before the table has its columns)."""
-        if not self._ready:
-            return
+    def follow(self) -> None:
+        """Rebuild the table when the state moved (on this screen's own timer)."""
         state = self.source.state
         if state.version == self._version:
             return
