@@ -38,4 +38,5 @@ def test_the_app_reads_the_capabilities() -> None:
     assert app.replay_name == FIXTURE.name and app.current_path == FIXTURE
     feed = ZlprofApp(FeedSource(), peaks=PEAKS)
     assert not feed.seekable and feed.replay is None and feed.replay_name is None
-    assert feed.make_source_controls() is None
+    # the screens get the replay's controls (a timeline bar) only for a seekable source
+    assert feed.main_screen.replay is None and app.main_screen.replay is replay

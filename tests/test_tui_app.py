@@ -436,7 +436,7 @@ async def test_a_replay_source_plugs_in() -> None:
             await settle(pilot)
             assert cell(app, "forward_pass", "count") == "192"
             assert app.screen.query_one(StatusBar).view.state == "ended"
-            assert app.make_source_controls() is None or src.kind == "replay"
+            assert (app.main_screen.replay is None) == (src.kind != "replay")
     finally:
         src.stop()
 

@@ -14,6 +14,7 @@ import select
 import socket
 
 from .. import protocol
+from .memory import close_fd
 
 #: Legacy: zlprof < schema 2 passed an inherited pipe's number here. Never trusted any
 #: more (an inherited number can name an unrelated file in a spawned child); removed from
@@ -119,21 +120,13 @@ class StreamSink:
         and close the child's copy of the fd, writing nothing."""
         self._buf = bytearray()
         self.broken = True
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
+        close_fd(self._fd)
+        self._fd = None
 
     def close(self) -> None:
         self.flush()
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
+        close_fd(self._fd)
+        self._fd = None
         self.broken = True
 
 

@@ -1,13 +1,23 @@
 """Process-memory readings for the profiler: RSS and tracemalloc's traced current.
 
-Holds :class:`MemoryReader` only: when readings are taken (block starts and ends, the
-sampler's samples) is decided by the blocks and the profiler.
+Holds :class:`MemoryReader` and :func:`close_fd` (the profiler's one way to close a
+kept-open descriptor: this reader's and the socket sink's): when readings are taken
+(block starts and ends, the sampler's samples) is decided by the blocks and the profiler.
 """
 
 from __future__ import annotations
 
 import os
 import tracemalloc
+
+
+def close_fd(fd: int | None) -> None:
+    """Close ``fd`` (None: nothing to close), ignoring one that is already gone."""
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 class MemoryReader:
@@ -42,9 +52,5 @@ class MemoryReader:
         return -1
 
     def close(self) -> None:
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-            self._fd = None
+        close_fd(self._fd)
+        self._fd = None

@@ -4,21 +4,25 @@ Threads and timers (who does what):
 
 * the **Source** (LiveSource / ReplaySource) reads frames and folds them into its
   SessionState on its own threads; the app never touches ingestion;
-* a **Refresher** thread (refresher.py), woken by the app's refresh timer (``REFRESH_HZ``, 4-10 Hz), takes
-  one snapshot of the state for the active screen (model.collect: op statistics, memory
-  series or the drill-down model) and posts it to the app. Only one snapshot is in flight:
+* a **Refresher** thread (refresher.py), woken by the app's refresh timer (``REFRESH_HZ``,
+  4-10 Hz), takes one snapshot of the state for the active screen (model.collect: op
+  statistics, memory series or the drill-down model; :meth:`ZlprofApp.collect_extra`:
+  the header and the crash (source_view.py), the hints and the roofline placement) and
+  posts it to the app, which sets it in the screen's ``snapshot`` reactive
+  (screens/base.py): the one route from state to screen. Only one snapshot is in flight:
   when the UI is slower than the timer, display frames are skipped, never data; when the
-  state's ``version`` and the request are unchanged, no snapshot is taken at all;
+  state's ``version``, the request and the header's facts are unchanged, no snapshot is
+  taken at all;
 * the **UI thread** applies a snapshot: the operations table is diffed cell by cell, the
   charts redraw for their size. Keys are handled between snapshots, so they stay fast
   under any ingest load.
 
 Sources. The app shows one Source at a time (``app.source``); a seekable one (a replay)
-gets a timeline bar (:meth:`ZlprofApp.make_source_controls`) and the replay keys. The
-session browser (``o``) opens a recording in place of the current source with
-:meth:`ZlprofApp.open_source`: the old source is stopped, the new one started, the screens
-start afresh; snapshots of the old source still in flight are dropped (each carries the
-source generation it was taken of).
+gets a timeline bar (screens/base.py) and the replay keys. The session browser (``o``)
+opens a recording in place of the current source with :meth:`ZlprofApp.open_source`:
+the old source is stopped, the new one started, the screens start afresh; snapshots of
+the old source still in flight are dropped (each carries the source generation it was
+taken of).
 
 The roofline and hints panels (peaks loading, hints, placement) are the app's base
 class, :class:`~zlprof.tui.extra_panels.ExtraPanels`; the view models are
@@ -37,11 +41,10 @@ from textual.app import SystemCommand
 from textual.binding import BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Input
 
 from ..session import WHOLE, View
-from ..source_caps import HasCommand, HasProcess, Seekable
+from ..source_caps import HasProcess, Seekable
 from ..sources import Source, SourceError
 from ..themes import DEFAULT_THEME, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
 from . import baseline_view, model
@@ -57,11 +60,12 @@ from .actions import (
 )
 from .extra_panels import EXTRA_EVERY_S as EXTRA_EVERY_S  # (re-exported: tests, docs)
 from .extra_panels import NO_PEAKS_LIVE as NO_PEAKS_LIVE
-from .extra_panels import ExtraPanels, HintsPanel, RooflinePanel
+from .extra_panels import ExtraPanels
 from .keys import REPLAY_ACTIONS, SEEK_STEP_S, bindings_of
-from .model import Snapshot
+from .model import Snapshot, ViewSettings
 from .refresher import Refresher, SnapshotReady
 from .run import run_app as run_app  # (re-exported: cli.py and tests import it from here)
+from .screens.base import OpenDrill, SnapshotScreen, SnapshotWanted
 from .screens.compare import CompareScreen
 from .screens.confirm import ConfirmScreen
 from .screens.drilldown import DrillDownScreen
@@ -69,13 +73,17 @@ from .screens.help import HelpScreen
 from .screens.main import MainScreen
 from .screens.output import OutputScreen
 from .screens.sessions import SessionsScreen
-from .widgets.status import CrashPanel, StatusBar
+from .source_view import crash_view, header_facts, source_status
+from .widgets.hints_panel import HintsPanel
+from .widgets.roofline_panel import RooflinePanel
 from .widgets.timeline import TimelineBar
 
 #: Screen refreshes per second (the issue asks for 4-10 Hz).
 REFRESH_HZ = 5.0
 #: Default of ZlprofApp(peaks=...): load the cached machine peaks or measure them.
 AUTO_PEAKS: Any = object()
+#: The screens fed by snapshots (screens/base.py), each with its own view_request.
+FED_SCREENS = MainScreen | DrillDownScreen
 #: The headline's note while a stalled program has sent no measurement.
 NO_MEASUREMENTS = "the program has sent no measurements yet; is it using zlprof.measure?"
 
@@ -125,11 +133,12 @@ class ZlprofApp(ExtraPanels):
         #: said under the roofline panel when the cached peaks predate per-level roofs
         self.peaks_stale: str | None = None
         self._peaks_loading = False
-        self.main_screen = MainScreen()
+        self.main_screen = MainScreen(settings=self.view_settings(), replay=self.replay)
         self.last_snapshot: Snapshot | None = None
+        #: applied to each snapshot on the Refresher thread (collect_extra)
         self.rate_meter = model.RateMeter()
-        #: warnings of the state already shown
-        self._warned = 0
+        #: the header's facts the last requested snapshot was asked for (tick)
+        self._header_asked: Any = None
         self._auto_peaks = peaks is AUTO_PEAKS
         self.peaks: Any = None if self._auto_peaks else peaks
         self.ticks = 0
@@ -163,14 +172,8 @@ class ZlprofApp(ExtraPanels):
         if not self.screen_stack:
             return  # shutting down (or not started): no screen to show anything on
         self.ticks += 1
-        self.sync_crash_panel()
-        self._show_state_notes()
         screen = self.screen
-        if hasattr(screen, "on_tick"):
-            screen.on_tick()
-        if isinstance(screen, MainScreen | DrillDownScreen):
-            self.update_status(screen)
-            self.update_timeline(screen)
+        if isinstance(screen, FED_SCREENS):
             version = self.source.state.version
             self._hints_wanted = self._visible(screen, HintsPanel)
             # the hints or the roofline are due: take a snapshot even if the table has
@@ -178,7 +181,10 @@ class ZlprofApp(ExtraPanels):
             force = self._hints_wanted and self._hints_version != version and self._extra_due(self._hints_at)
             force = self._update_roofline(screen, self.source.state.ops_version) or force
             force = force or baseline_view.due(self.baseline, self.source.state)
-            self.refresher.request(screen.view_request(), force=force)
+            # the header (state, clock) comes with the snapshot: a new one when it changes
+            header = (header_facts(self.source), self.peaks_stale)
+            if self.refresher.request(screen.view_request(), force=force or header != self._header_asked):
+                self._header_asked = header
 
     def up_to_date(self) -> bool:
         """Does the active screen show the state's current version (panels included)?
@@ -187,7 +193,7 @@ class ZlprofApp(ExtraPanels):
         been applied and the hints / roofline (when on screen) have caught up.
         """
         screen = self.screen
-        if not isinstance(screen, MainScreen | DrillDownScreen):
+        if not isinstance(screen, FED_SCREENS):
             return not self.refresher.busy
         version = self.source.state.version
         r = self.refresher
@@ -208,72 +214,56 @@ class ZlprofApp(ExtraPanels):
         if not self.screen_stack:
             return
         screen = self.screen
-        if isinstance(screen, MainScreen | DrillDownScreen):
+        if isinstance(screen, FED_SCREENS):
             self.refresher.request(screen.view_request(), force=force)
 
-    def update_timeline(self, screen: Screen | None = None) -> None:
-        """Show the replay's position, speed and state on the screen's timeline bar."""
-        replay = self.replay
-        if replay is None:
-            return
-        timeline = replay.timeline()
-        for bar in (screen or self.screen).query(TimelineBar):
-            bar.update_timeline(timeline)
+    def on_snapshot_wanted(self, message: SnapshotWanted) -> None:
+        """A screen's view changed: take a snapshot for it now."""
+        self.request_refresh(force=message.force)
+
+    def update_timeline(self) -> None:
+        """Show the replay's position at once (after a seek or a speed key; the timeline
+        bar follows its replay on its own timer otherwise)."""
+        if self.replay is not None:
+            for bar in self.screen.query(TimelineBar):
+                bar.update_timeline()
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         if message.generation != self.source_generation:
             self.refresher.done()  # taken of a source that has been replaced
             return
-        snap = self.rate_meter.apply(message.snapshot)
+        snap = message.snapshot
         try:
             if not self.screen_stack:
                 return  # shutting down: nothing to show it on
             screen = self.screen
-            if isinstance(screen, MainScreen | DrillDownScreen) and snap.request == screen.view_request():
+            if isinstance(screen, FED_SCREENS) and snap.request == screen.view_request():
                 self.last_snapshot = snap
                 with self.batch_update():
                     try:
-                        screen.apply_snapshot(snap)
+                        screen.snapshot = snap  # the screen shows it (screens/base.py)
                     except NoMatches:
                         pass  # the screen is being torn down (the app is closing)
             elif isinstance(snap.request, model.MainRequest):
                 # keep the main screen's data current while another screen is on top
                 self.last_snapshot = snap
-                self.main_screen.last = snap
+                self.main_screen.set_reactive(MainScreen.snapshot, snap)  # held, not shown
         finally:
             self.refresher.done()
 
-    def update_status(self, screen: Screen) -> None:
-        src = self.source
-        snap = self.last_snapshot
-        info = snap.info if snap else {}
-        # the command as launched (python -m pkg ...) reads better than the child's sys.argv
-        argv = (src.argv if isinstance(src, HasCommand) else None) or info.get("argv") or []
-        live = src if isinstance(src, HasProcess) else None
-        pid = info.get("pid")
-        if pid is None and live is not None and live.proc is not None:
-            pid = live.proc.pid
-        view = model.status_view(
-            status=src.status,
-            exit_code=src.exit_code,
-            end_reason=(snap.end_reason if snap else "") or src.state.end_reason,
-            argv=list(argv),
-            pid=pid,
-            recording=(src.recording_failure.banner() if src.recording_failure is not None
-                       else str(src.recording_path) if src.recording_path else None),
-            snap=snap,
-            paused=self.paused,
-            window=self.window,
-            waited_s=(live.stall_after_s if live is not None else 0.0) or 0.0,
-            replay=self.replay_name,
-            wall_s=src.wall_elapsed_s(),
-            quiet_s=live.quiet_s() if live is not None else None,
-            ran_s=src.run_s(),
+    def collect_extra(self, snap: Snapshot) -> None:
+        """Refresher thread: what the screens show besides the op data, into the
+        snapshot: the measurement rate, the header, the crash, the note in place of the
+        headline, the peaks' age; then the hints and the roofline (ExtraPanels)."""
+        snap.measurements_per_s = self.rate_meter.apply(snap).measurements_per_s
+        snap.status = source_status(
+            self.source, snap, paused=self.paused, window=self.window, replay=self.replay_name
         )
-        try:
-            screen.query_one(StatusBar).update_status(view)
-        except Exception:
-            pass
+        snap.crash = crash_view(self.source)
+        stalled = self.source.status in ("stalled", "silent") and snap.measurements == 0
+        snap.note = NO_MEASUREMENTS if stalled else ""
+        snap.peaks_stale = self.peaks_stale or ""
+        super().collect_extra(snap)
 
     @property
     def seekable(self) -> bool:
@@ -291,59 +281,17 @@ class ZlprofApp(ExtraPanels):
         replay = self.replay
         return None if replay is None else Path(replay.path).name
 
-    def _show_state_notes(self) -> None:
-        """State messages go in the panel they concern, never in a toast over the data
-        (the child's state itself is the header's: running, stalled, stopped, ended,
-        crashed with its status; a crash also opens the crash panel):
+    def view_settings(self) -> ViewSettings:
+        """The view settings the screens show and ask with (pause, window, processes)."""
+        label = "" if self.proc_view.whole else self.proc_view_label
+        return ViewSettings(self.paused, self.window, self.proc_view, label)
 
-        * no measurement yet from a stalled program: the headline line says so;
-        * the session's warnings (too many paths, a corrupt frame ...): under the
-          operations panel, the latest one and how many there are.
-        """
-        main = self.main_screen
-        if not main.is_mounted:
-            return  # composed later; this runs on every tick
-        state = self.source.state
-        stalled = self.source.status in ("stalled", "silent") and state.measurements == 0
-        main.show_note(NO_MEASUREMENTS if stalled else "")
-        warnings = state.warnings
-        if len(warnings) != self._warned and main.show_warnings(list(warnings)):
-            self._warned = len(warnings)
-
-    def sync_crash_panel(self) -> None:
-        """Show the crash panel of the main screen when (and only while) the source has
-        crashed: its exit status or signal and the tail of its stderr.
-
-        Called on every tick and when the main screen mounts, so a program that fails
-        before the screen exists (a missing file, an exception at import) is shown too;
-        a replay seeking back from its crashed end hides the panel again.
-        """
-        try:
-            panel = self.main_screen.query_one(CrashPanel)
-        except NoMatches:
-            return  # not composed yet: MainScreen.on_mount calls this again
-        src = self.source
-        if src.status != "crashed":
-            panel.hide()
-            return
-        lines = list(src.stderr_tail)
-        if not lines:
-            lines = [m for _t, lvl, m in list(src.state.logs) if lvl == "stderr"]
-        reason = src.state.end_reason or (f"exit status {src.exit_code}" if src.exit_code else "")
-        panel.show_crash(reason, lines)
-
-    show_crash = sync_crash_panel
-
-    # ------------------------------------------------------------------ extension points
-
-    def make_source_controls(self) -> Widget | None:
-        """Controls shown under the main panels for sources that have them.
-
-        A seekable source (a replay) gets its timeline bar (position, duration, speed,
-        state); a live source has none.
-        """
-        replay = self.replay
-        return None if replay is None else TimelineBar(replay, id="timeline")
+    def _push_settings(self) -> None:
+        """Hand the changed view settings to the snapshot screens (their reactive)."""
+        settings = self.view_settings()
+        for screen in {*self.screen_stack, self.main_screen}:
+            if isinstance(screen, SnapshotScreen):
+                screen.settings = settings
 
     # ------------------------------------------------------------------ actions
 
@@ -362,8 +310,7 @@ class ZlprofApp(ExtraPanels):
             return
         self.paused = not self.paused
         self.notify("view paused: data keeps flowing" if self.paused else "view resumed", timeout=2)
-        if isinstance(self.screen, MainScreen):
-            self.screen._retitle()
+        self._push_settings()
         self.request_refresh(force=True)
 
     def action_window(self) -> None:
@@ -372,8 +319,7 @@ class ZlprofApp(ExtraPanels):
             f"statistics of the last {model.WINDOW_S:.0f} s" if self.window else "cumulative statistics",
             timeout=2,
         )
-        if isinstance(self.screen, MainScreen):
-            self.screen._retitle()
+        self._push_settings()
         self.request_refresh(force=True)
 
     def action_reset(self) -> None:
@@ -394,9 +340,10 @@ class ZlprofApp(ExtraPanels):
             if view is not None and view != self.proc_view:
                 self.proc_view = view
                 self.notify(f"showing {self.proc_view_label}", timeout=2)
+                self._push_settings()
                 self.request_refresh(force=True)
 
-        self.push_screen(ProcessesScreen(), callback=picked)
+        self.push_screen(ProcessesScreen(self.source, self.proc_view), callback=picked)
 
     @property
     def proc_view_label(self) -> str:
@@ -408,7 +355,7 @@ class ZlprofApp(ExtraPanels):
 
     def action_output(self) -> None:
         if not isinstance(self.screen, OutputScreen):
-            self.push_screen(OutputScreen())
+            self.push_screen(OutputScreen(self.source))
 
     def action_seek(self, delta_s: float = SEEK_STEP_S) -> None:
         """Replay: seek ``delta_s`` seconds (negative: back)."""
@@ -441,7 +388,7 @@ class ZlprofApp(ExtraPanels):
     def action_sessions(self) -> None:
         """Open the session browser (recorded sessions, newest first)."""
         if not isinstance(self.screen, SessionsScreen):
-            self.push_screen(SessionsScreen(self.sessions_dir))
+            self.push_screen(SessionsScreen(self.sessions_dir, self.current_path, self.baseline_path))
 
     @property
     def sessions_dir(self) -> Path:
@@ -503,7 +450,7 @@ class ZlprofApp(ExtraPanels):
         self.proc_view = WHOLE
         self.last_snapshot = None
         self.rate_meter = model.RateMeter()
-        self._warned = 0
+        self._header_asked = None
         self._hints_version = self._roofline_version = -1
         self._hints_at = self._roofline_at = -1e9
         self._roofline_key = None
@@ -511,7 +458,7 @@ class ZlprofApp(ExtraPanels):
         stopper = threading.Thread(target=old.stop, name="zlprof-stop-old-source", daemon=True)
         stopper.start()
         self.replaced.append((old, stopper))
-        main = MainScreen()
+        main = MainScreen(settings=self.view_settings(), replay=self.replay)
         if self.screen is self.main_screen:
             self.switch_screen(main)
         else:
@@ -535,7 +482,16 @@ class ZlprofApp(ExtraPanels):
 
     def compare(self, a: Path, b: Path | None) -> None:
         """Compare session ``b`` (None: the one on screen) with ``a`` in the compare screen."""
-        self.push_screen(CompareScreen(a, b))
+        self.push_screen(CompareScreen(a, b, self.source))
+
+    def on_sessions_screen_replay(self, message: SessionsScreen.Replay) -> None:
+        self.open_recording(message.path)
+
+    def on_sessions_screen_compare(self, message: SessionsScreen.Compare) -> None:
+        self.compare(message.a, message.b)
+
+    def on_sessions_screen_baseline(self, message: SessionsScreen.Baseline) -> None:
+        self.set_baseline(message.comparator, message.path)
 
     def action_next_theme(self) -> None:
         self.theme = next_theme(self.theme)
@@ -558,7 +514,16 @@ class ZlprofApp(ExtraPanels):
         self.push_screen(HelpScreen(groups, replay=self.seekable))
 
     def open_drill(self, path_id: int) -> None:
-        self.push_screen(DrillDownScreen(path_id), callback=lambda _r: self.request_refresh(force=True))
+        screen = DrillDownScreen(
+            path_id,
+            full=self.source.state.name_of(path_id),
+            settings=self.view_settings(),
+            replay=self.replay,
+        )
+        self.push_screen(screen, callback=lambda _r: self.request_refresh(force=True))
+
+    def on_open_drill(self, message: OpenDrill) -> None:
+        self.open_drill(message.path_id)
 
     # ------------------------------------------------------------------ command palette
 

@@ -1,8 +1,8 @@
 """The roofline and hints panels' part of the app: loading the machine peaks (in a
 worker thread; never measured while a live program runs), computing the hints on the
 Refresher thread and placing the ops on the roofline there too, into the snapshot, each
-at most every ``EXTRA_EVERY_S``; the UI thread only says which panels are on screen and
-shows what a snapshot carries.
+at most every ``EXTRA_EVERY_S``; the UI thread only says which panels are on screen. The
+screens show what a snapshot carries (screens/base.py).
 
 :class:`ExtraPanels` is the base class of ``ZlprofApp`` (app.py): the attributes below
 are set by ``ZlprofApp.__init__``. The panels themselves are widgets
@@ -13,7 +13,6 @@ zlprof.roofline and zlprof.diagnose, never from here.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from textual.app import App
@@ -21,12 +20,9 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from ..sources import Source
-from .model import MainRequest, Snapshot
+from .model import MainRequest, RooflineShown, Snapshot
 from .screens.drilldown import DrillDownScreen
-from .screens.main import MainScreen
-from .widgets.hints_panel import HintsPanel
 from .widgets.roofline_panel import RooflinePanel, placed_view
-from .widgets.status import Panel
 
 #: The roofline and hints panels update at most this often (seconds): they read the
 #: whole session and change slowly, so they must not cost what the table costs.
@@ -112,14 +108,6 @@ class ExtraPanels(App[int]):
         note(None)
         self.call_from_thread(self.request_refresh, True)
 
-    def extra_main_panels(self) -> Iterator[Widget]:
-        """The roofline and hints panels of the main screen."""
-        yield Panel(RooflinePanel(id="roofline"), id="roofline-panel", title="roofline")
-        yield Panel(HintsPanel(id="hints"), id="hints-panel", title="hints")
-
-    def extra_drill_panels(self) -> Iterator[Widget]:
-        yield Panel(RooflinePanel(id="roofline"), id="roofline-panel", title="roofline")
-
     def _visible(self, screen: Screen, widget_type: type[Widget]) -> bool:
         """Is a widget of this type shown (not display:none, not zero-sized) on ``screen``?"""
         return any(w.region.area > 0 for w in screen.query(widget_type))
@@ -146,11 +134,12 @@ class ExtraPanels(App[int]):
             ):
                 self._roofline_key, self._roofline_version = key, ops_version
                 self._roofline_at = time.monotonic()
+                peaks = self.peaks
                 try:
-                    placed = placed_view(state, self.peaks, self.peaks_note)
+                    points, summary, message = placed_view(state, peaks, self.peaks_note)
                 except Exception as exc:  # a bad cost row must not stop the display
-                    placed = ([], None, f"roofline unavailable: {exc}")
-                snap.extra["roofline"] = (placed, self.peaks, highlight)
+                    points, summary, message = [], None, f"roofline unavailable: {exc}"
+                snap.roofline = RooflineShown(points, summary, message, peaks, highlight)
         if not isinstance(snap.request, MainRequest):
             return
         version = state.version
@@ -160,19 +149,9 @@ class ExtraPanels(App[int]):
         try:
             from .. import diagnose
 
-            snap.extra["hints"] = diagnose.diagnose(state, self.peaks)
-        except Exception as exc:  # a rule failing must not stop the display
-            snap.extra["hints_error"] = str(exc)
-
-    def update_extra_panels(self, screen: Screen, snap: Snapshot) -> None:
-        """UI thread, with a snapshot: show the hints and the roofline it carries."""
-        if "hints" in snap.extra:
-            for panel in screen.query(HintsPanel):
-                panel.update_view(snap.extra["hints"])
-        if "roofline" in snap.extra:
-            (points, summary, message), peaks, highlight = snap.extra["roofline"]
-            for rpanel in screen.query(RooflinePanel):
-                rpanel.show(points, summary, peaks, highlight, message)
+            snap.hints = diagnose.diagnose(state, self.peaks)
+        except Exception:  # a rule failing must not stop the display (the panel keeps
+            pass  # the hints it shows; the next due refresh tries again)
 
     def _update_roofline(self, screen: Screen, version: int) -> bool:
         """UI thread, on the timer: say whether the roofline is wanted (on screen, not
@@ -184,8 +163,6 @@ class ExtraPanels(App[int]):
         highlight = None
         if isinstance(screen, DrillDownScreen):
             highlight = self.source.state.name_of(screen.path_id)
-        if isinstance(screen, MainScreen):
-            screen.panel_note("roofline-panel", self.peaks_stale or "")
         key = (id(screen), highlight, id(self.peaks), self.peaks_note, id(self.source.state))
         self._roofline_want = (highlight, key)
         return key != self._roofline_key or (

@@ -81,6 +81,22 @@ def _check_dims(**dims: int) -> None:
             raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
 
 
+def _attention_dims(
+    q_len: int, kv_len: int, head_dim: int, n_heads: int, n_kv_heads: int | None, dtype_bytes: int
+) -> int:
+    """Check an attention op's dimensions; the KV heads (``n_heads`` unless grouped)."""
+    kvh = n_heads if n_kv_heads is None else n_kv_heads
+    _check_dims(
+        q_len=q_len,
+        kv_len=kv_len,
+        head_dim=head_dim,
+        n_heads=n_heads,
+        n_kv_heads=kvh,
+        dtype_bytes=dtype_bytes,
+    )
+    return kvh
+
+
 def matmul_cost(m: int, n: int, k: int, dtype_bytes: int = 4, *, batch: int = 1) -> OpCost:
     """``C[m, n] = A[m, k] @ B[k, n]`` (``batch`` independent products).
 
@@ -114,15 +130,7 @@ def attention_scores_cost(
     Decode (q_len = 1, kv_len = T, head_dim = 64, one head): FLOPs = 129 T,
     bytes = 4 (64 + 64 T + T) -> ~0.5 FLOP/byte. Prefill (q_len = kv_len = n >> d): ~d/2.
     """
-    kvh = n_heads if n_kv_heads is None else n_kv_heads
-    _check_dims(
-        q_len=q_len,
-        kv_len=kv_len,
-        head_dim=head_dim,
-        n_heads=n_heads,
-        n_kv_heads=kvh,
-        dtype_bytes=dtype_bytes,
-    )
+    kvh = _attention_dims(q_len, kv_len, head_dim, n_heads, n_kv_heads, dtype_bytes)
     per_head = 2 * q_len * kv_len * head_dim + (q_len * kv_len if scale else 0)
     nbytes = dtype_bytes * (
         n_heads * q_len * head_dim + kvh * kv_len * head_dim + n_heads * q_len * kv_len
@@ -143,15 +151,7 @@ def attention_values_cost(
     Per head: FLOPs = 2 q_len kv_len head_dim. Bytes = dtype_bytes (n_heads q_len kv_len
     [P read] + n_kv_heads kv_len head_dim [V read] + n_heads q_len head_dim [O written]).
     """
-    kvh = n_heads if n_kv_heads is None else n_kv_heads
-    _check_dims(
-        q_len=q_len,
-        kv_len=kv_len,
-        head_dim=head_dim,
-        n_heads=n_heads,
-        n_kv_heads=kvh,
-        dtype_bytes=dtype_bytes,
-    )
+    kvh = _attention_dims(q_len, kv_len, head_dim, n_heads, n_kv_heads, dtype_bytes)
     nbytes = dtype_bytes * (
         n_heads * q_len * kv_len + kvh * kv_len * head_dim + n_heads * q_len * head_dim
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .instrument import DEPTHS
 from .presets import DEFAULT_PRESET, PRESETS, ModelConfig, WorkloadError
@@ -82,39 +82,39 @@ def _float(text: str) -> float:
     return v
 
 
+T = TypeVar("T", int, float)
+
+
+def _within(value: T, ok: bool, rule: str, text: str) -> T:
+    """``value`` if ``ok``, else the argparse error ``{rule}, got {text!r}``."""
+    if not ok:
+        raise argparse.ArgumentTypeError(f"{rule}, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     v = _int(text)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return v
+    return _within(v, v > 0, "must be a positive integer", text)
 
 
 def nonnegative_int(text: str) -> int:
     v = _int(text)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return v
+    return _within(v, v >= 0, "must be 0 or more", text)
 
 
 def nonnegative_float(text: str) -> float:
     v = _float(text)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return v
+    return _within(v, v >= 0, "must be 0 or more", text)
 
 
 def positive_float(text: str) -> float:
     v = _float(text)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text!r}")
-    return v
+    return _within(v, v > 0, "must be greater than 0", text)
 
 
 def probability(text: str) -> float:
     v = _float(text)
-    if not 0.0 < v <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
-    return v
+    return _within(v, 0.0 < v <= 1.0, "must be in (0, 1]", text)
 
 
 def seed_int(text: str) -> int:

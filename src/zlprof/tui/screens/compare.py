@@ -8,7 +8,7 @@ verdict (faster / slower / not significant; ops in only one session say so), fro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,10 +17,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ...source_caps import Seekable
+from ...sources import Source
 from ..model import COLUMN_PADDING, COMPARE_COLUMNS, COMPARE_DROP, CompareRow, compare_rows
-
-if TYPE_CHECKING:
-    from ..app import ZlprofApp
 
 
 class CompareTable(DataTable):
@@ -56,20 +54,18 @@ class CompareScreen(Screen):
     CompareScreen #compare-foot { height: auto; padding: 0 1; color: $text-muted; }
     """
 
-    def __init__(self, a: Path, b: Path | None, **kwargs: Any) -> None:
+    def __init__(self, a: Path, b: Path | None, source: Source, **kwargs: Any) -> None:
         """``b`` None: the session on screen (a replay's whole file, a live session so far)."""
         super().__init__(**kwargs)
         self.a = Path(a)
         self.b = Path(b) if b is not None else None
+        #: the session on screen (B when ``b`` is None)
+        self.source = source
         self.result: Any = None
         self.error: str | None = None
         self.order = "program"
         self.rows: list[CompareRow] = []
         self._width = 0
-
-    @property
-    def zapp(self) -> ZlprofApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(Text("comparing…", style="dim"), id="compare-head")
@@ -81,7 +77,7 @@ class CompareScreen(Screen):
         self.query_one(CompareTable).focus()
         b_state = None
         if self.b is None:
-            src = self.zapp.source
+            src = self.source
             path = src.path if isinstance(src, Seekable) else None
             if path is not None:
                 self.b = Path(path)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ..actions import DRILL_IDS, bindings
@@ -18,31 +17,28 @@ from ..widgets import baseline as baseline_widgets
 from ..widgets.charts import DurationHistogram, RecentPlot
 from ..widgets.details import ChildrenTable, StatsPanel
 from ..widgets.status import Panel, StatusBar
-
-if TYPE_CHECKING:
-    from ..app import ZlprofApp
+from .base import SnapshotScreen
 
 
-class DrillDownScreen(Screen):
-    """Escape returns to the main screen; Enter on a child opens it; u goes to the parent."""
+class DrillDownScreen(SnapshotScreen):
+    """Escape returns to the main screen; Enter on a child opens it; u goes to the parent.
+
+    ``full``: the op's whole path, the title until its first snapshot comes."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (60, "-narrow"), (100, "-normal"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (18, "-medium"), (36, "-tall")]
 
     BINDINGS: ClassVar[list[BindingType]] = [*bindings(DRILL_IDS, "drill")]  # (tui/actions.py)
 
-    def __init__(self, path_id: int, **kwargs: Any) -> None:
+    def __init__(self, path_id: int, full: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.path_id = path_id
+        self.full = full
         self.view: DrillView | None = None
         self.last: Snapshot | None = None
         self.applied = 0
-        #: ops visited from here, so ``u`` after a child returns along the same path
-        self.trail: list[int] = []
-
-    @property
-    def zapp(self) -> ZlprofApp:
-        return self.app  # type: ignore[return-value]
+        #: ops visited from here (id, path), so ``u`` after a child returns along the same path
+        self.trail: list[tuple[int, str]] = []
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -59,8 +55,8 @@ class DrillDownScreen(Screen):
         with Horizontal(id="drill-bottom"):
             with Panel(id="children-panel", title="children · self vs total"):
                 yield ChildrenTable(id="children")
-            yield from self.zapp.extra_drill_panels()
-        controls = self.zapp.make_source_controls()
+            yield self.roofline_panel()
+        controls = self.source_controls()
         if controls is not None:
             yield controls
         yield Footer(compact=True, show_command_palette=False)
@@ -69,7 +65,7 @@ class DrillDownScreen(Screen):
         self.query_one(ChildrenTable).focus()
         self._title(None)
         # ask for data once the plots know their size
-        self.call_after_refresh(self.zapp.request_refresh, True)
+        self.call_after_refresh(self.want_snapshot)
 
     # ------------------------------------------------------------------ refresh
 
@@ -80,10 +76,14 @@ class DrillDownScreen(Screen):
             bins = 60
         return DrillRequest(self.path_id, bins)
 
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        if snap is not None:
+            self.apply_snapshot(snap)
+
     def apply_snapshot(self, snap: Snapshot) -> None:
         self.last = snap
-        self.zapp.update_status(self)
-        if self.zapp.paused or snap.drill is None or snap.drill.path_id != self.path_id:
+        self.show_status(snap)
+        if self.settings.paused or snap.drill is None or snap.drill.path_id != self.path_id:
             return
         d = self.view = snap.drill
         self.applied += 1
@@ -99,12 +99,12 @@ class DrillDownScreen(Screen):
         self.query_one("#children-panel", Panel).border_subtitle = (
             f"{len(d.children)} children" if d.children else "no children"
         )
-        self.zapp.update_extra_panels(self, snap)
+        self.show_extra(snap)
 
     def _title(self, d: DrillView | None) -> None:
         title = Text(no_wrap=True, overflow="ellipsis")
         if d is None:
-            title.append(self.zapp.source.state.name_of(self.path_id), "bold")
+            title.append(self.full or f"#{self.path_id}", "bold")
         else:
             title.append(d.full, "bold")
             if d.parent_full:
@@ -115,27 +115,28 @@ class DrillDownScreen(Screen):
 
     # ------------------------------------------------------------------ navigation
 
-    def show_op(self, path_id: int) -> None:
-        """Switch this screen to another op (a child or the parent)."""
+    def show_op(self, path_id: int, full: str) -> None:
+        """Switch this screen to another op (a child or the parent; ``full``: its path)."""
         self.path_id = path_id
+        self.full = full
         self.view = None
         self._title(None)
-        self.zapp.request_refresh(force=True)
+        self.want_snapshot()
 
     def action_back(self) -> None:
         self.dismiss()
 
     def action_parent(self) -> None:
         if self.trail:
-            self.show_op(self.trail.pop())
+            self.show_op(*self.trail.pop())
         elif self.view is not None and self.view.parent_id:
-            self.show_op(self.view.parent_id)
+            self.show_op(self.view.parent_id, self.view.parent_full)
 
     def action_child(self) -> None:
         child = self.query_one(ChildrenTable).selected()
         if child is not None:
-            self.trail.append(self.path_id)
-            self.show_op(child.path_id)
+            self.trail.append((self.path_id, self.view.full if self.view else self.full))
+            self.show_op(child.path_id, child.full)
 
     @on(DataTable.RowSelected, "#children")
     def _child_selected(self, event: DataTable.RowSelected) -> None:

@@ -10,14 +10,13 @@ panels come in pages that ``n`` cycles.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 from textual.widgets.data_table import RowDoesNotExist
 
@@ -40,10 +39,7 @@ from ..widgets.charts import MemoryGraph, ShareBars
 from ..widgets.headline import HeadlineBar
 from ..widgets.ops_table import OpsTable
 from ..widgets.status import CrashPanel, Panel, StatusBar
-
-if TYPE_CHECKING:
-    from ..app import ZlprofApp
-
+from .base import OpenDrill, SnapshotScreen
 
 #: Screens less tall than this show no lower panel (the "-short" breakpoint).
 SHORT_BELOW = 18
@@ -56,8 +52,11 @@ PANEL_NAMES = {
 }
 
 
-class MainScreen(Screen):
-    """Everything at a glance; Enter opens an op's drill-down."""
+class MainScreen(SnapshotScreen):
+    """Everything at a glance; Enter opens an op's drill-down.
+
+    Shows the snapshots the app sets in ``snapshot`` (screens/base.py): the header, the
+    crash panel, the session's warnings, then (unless the view is paused) the panels."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (60, "-narrow"), (100, "-normal"), (150, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (SHORT_BELOW, "-medium"), (36, "-tall")]
@@ -80,16 +79,13 @@ class MainScreen(Screen):
         self.panel_notes: dict[str, str] = {}
         #: time-share bars: "block" (summed over layers) or "path"
         self.share_mode = SHARE_MODES[0]
-        self.last: Snapshot | None = None
         self.applied_version = -1
         self.applied = 0
         #: the rows list the table shows (a snapshot reusing it needs no redraw)
         self._rendered_rows: list[Any] | None = None
         self._rendered_baseline: Any = None
-
-    @property
-    def zapp(self) -> ZlprofApp:
-        return self.app  # type: ignore[return-value]
+        #: the session's warnings shown under the operations panel
+        self._warned: list[str] | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -104,13 +100,14 @@ class MainScreen(Screen):
                     yield ShareBars(id="shares")
                 with Panel(id="memory-panel", title="memory"):
                     yield MemoryGraph(id="memory")
-                yield from self.zapp.extra_main_panels()
+                yield self.roofline_panel()
+                yield self.hints_panel()
         yield CrashPanel(id="crash")
         yield Container(id="source-controls")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        controls = self.zapp.make_source_controls()
+        controls = self.source_controls()
         box = self.query_one("#source-controls", Container)
         if controls is not None:
             box.mount(controls)
@@ -119,18 +116,31 @@ class MainScreen(Screen):
         self.query_one(OpsTable).focus()
         self._retitle()
         self.layout_panels()
-        self.zapp.sync_crash_panel()  # a program that failed before this screen existed
+        if self.last is not None:  # a snapshot came while another screen was on top
+            self.show_facts(self.last)
 
     # ------------------------------------------------------------------ refresh
 
     def view_request(self) -> MainRequest:
-        return MainRequest(window=self.zapp.window, view=self.zapp.proc_view)
+        return MainRequest(window=self.settings.window, view=self.settings.view)
+
+    @property
+    def last(self) -> Snapshot | None:
+        """The snapshot held: the one shown, or the newest kept while another screen was
+        on top (the app holds it without showing it)."""
+        return self.snapshot
+
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        if snap is not None:
+            self.apply_snapshot(snap)
+
+    def watch_settings(self) -> None:
+        self._retitle()
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         """Show a snapshot (the header always; the panels unless the view is paused)."""
-        self.last = snap
-        self.zapp.update_status(self)
-        if self.zapp.paused:
+        self.show_facts(snap)
+        if self.settings.paused:
             return
         self.applied_version = snap.version
         self.applied += 1
@@ -151,7 +161,21 @@ class MainScreen(Screen):
             self._place_cursor(opening)
         if snap.memory is not None:
             self.query_one(MemoryGraph).update_view(snap.memory)
-        self.zapp.update_extra_panels(self, snap)
+        self.show_extra(snap)
+
+    def show_facts(self, snap: Snapshot) -> None:
+        """What is shown even while the view is paused: the header, the crash panel, the
+        note in place of the headline, the session's warnings, the peaks' age."""
+        self.show_status(snap)
+        crash = self.query_one(CrashPanel)
+        if snap.crash is None:
+            crash.hide()
+        else:
+            crash.show_crash(snap.crash.reason, list(snap.crash.lines))
+        self.show_note(snap.note)
+        if snap.warnings != self._warned and self.show_warnings(snap.warnings):
+            self._warned = snap.warnings
+        self.panel_note("roofline-panel", snap.peaks_stale)
 
     def _place_cursor(self, opening: Opening) -> None:
         """Until the user moves it, the cursor sits on the dominant op (tui.opening), when
@@ -195,17 +219,17 @@ class MainScreen(Screen):
     def _retitle(self) -> None:
         o = self.options
         bits = ["operations · ms"]
-        if self.zapp.window:
+        if self.settings.window:
             bits.append(f"last {WINDOW_S:.0f} s")
         arrow = "▼" if o.descending else "▲"
         bits.append(f"sort {SORT_LABELS.get(o.sort, o.sort)} {arrow}")
-        if not self.zapp.proc_view.whole:
-            bits.append(self.zapp.proc_view_label)
+        if not self.settings.view.whole:
+            bits.append(self.settings.view_label)
         if o.flat:
             bits.append("flat")
         if o.filter:
             bits.append(f"filter “{o.filter}”")
-        if self.zapp.paused:
+        if self.settings.paused:
             bits.append("PAUSED")
         table = self.query_one(OpsTable)
         if table.total_rows > table.row_count:
@@ -300,7 +324,7 @@ class MainScreen(Screen):
         if len(self.pages) > 1:
             self.panel_page = (self.panel_page + 1) % len(self.pages)
             self.layout_panels()
-            self.zapp.request_refresh(force=True)
+            self.want_snapshot()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next_panels":
@@ -340,14 +364,14 @@ class MainScreen(Screen):
     def action_drill(self) -> None:
         view = self.query_one(OpsTable).cursor_view()
         if view is not None:
-            self.zapp.open_drill(view.path_id)
+            self.post_message(OpenDrill(view.path_id))
 
     @on(DataTable.RowSelected, "#ops")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         view = self.query_one(OpsTable).row_views.get(event.row_key.value or "")
         if view is not None:
-            self.zapp.open_drill(view.path_id)
+            self.post_message(OpenDrill(view.path_id))
 
     @on(OpsTable.Collapse)
     def _collapse(self, event: OpsTable.Collapse) -> None:

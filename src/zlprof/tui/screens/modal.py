@@ -14,6 +14,9 @@ from textual.screen import ModalScreen
 
 ResultT = TypeVar("ResultT")
 
+#: How often a modal that follows its source (output, processes) reads it (seconds).
+FOLLOW_EVERY_S = 0.2
+
 
 class ZlprofModal(ModalScreen[ResultT]):
     """A modal screen on which ``q`` quits the app and Escape closes the screen."""

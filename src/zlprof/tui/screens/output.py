@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,11 +9,8 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, RichLog
 
 from ...names import display_text
-from .modal import ZlprofModal
-
-if TYPE_CHECKING:
-    from ..app import ZlprofApp
-
+from ...sources import Source
+from .modal import FOLLOW_EVERY_S, ZlprofModal
 
 #: Lines the output screen keeps while it is open (the session keeps the last 2,000).
 MAX_LINES = 5000
@@ -44,14 +39,12 @@ class OutputScreen(ZlprofModal[None]):
 
     BINDINGS = [Binding("l", "close", "Close", show=False)]
 
-    def __init__(self) -> None:
+    def __init__(self, source: Source) -> None:
         super().__init__()
+        #: the session whose output is shown (its state's log lines)
+        self.source = source
         self._seen: tuple[int, str, str] | None = None
         self._count = 0
-
-    @property
-    def zapp(self) -> ZlprofApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         log = RichLog(max_lines=MAX_LINES, wrap=False, highlight=False, markup=False, id="output-log")
@@ -60,16 +53,17 @@ class OutputScreen(ZlprofModal[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.on_tick()
+        self.follow()
+        self.set_interval(FOLLOW_EVERY_S, self.follow, name="zlprof-output")
         self.query_one(RichLog).focus()
 
-    def on_tick(self) -> None:
-        """Append the lines that arrived since the last tick."""
+    def follow(self) -> None:
+        """Append the lines that arrived since the last look (on this screen's own timer)."""
         try:
             log = self.query_one(RichLog)
         except NoMatches:
-            return  # the app's timer came before compose: on_mount calls this again
-        state = self.zapp.source.state
+            return  # the screen is being torn down
+        state = self.source.state
         with state.lock:
             logs = list(state.logs)
         if not logs:
@@ -94,5 +88,5 @@ class OutputScreen(ZlprofModal[None]):
 
     def dropped(self) -> int:
         """Lines the child printed that this screen no longer shows."""
-        return max(0, self.zapp.source.state.logs_seen - min(max(self._count, 0), MAX_LINES))
+        return max(0, self.source.state.logs_seen - min(max(self._count, 0), MAX_LINES))
 

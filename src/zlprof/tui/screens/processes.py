@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer
 
 from ...session import View
+from ...sources import Source
 from ..procview import COLUMNS, SHARE_NOTE, proc_lines
-from .modal import ZlprofModal
-
-if TYPE_CHECKING:
-    from ..app import ZlprofApp
+from .modal import FOLLOW_EVERY_S, ZlprofModal
 
 _STYLE = {"running": "bold", "exited": "", "killed": "bold red", "ended": "yellow",
           "thread": "dim", "all": "bold"}
@@ -43,15 +39,13 @@ class ProcessesScreen(ZlprofModal[View | None]):
         Binding("q", "app.quit", "Quit", tooltip="Quit (stops the child: SIGTERM, then SIGKILL)"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, source: Source, current: View) -> None:
+        """``current``: the view the main table shows now (the cursor starts on it)."""
         super().__init__()
+        self.source = source
+        self.current = current
         self._views: list[View] = []
         self._version = -1
-        self._ready = False
-
-    @property
-    def zapp(self) -> ZlprofApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="procs")
@@ -63,19 +57,16 @@ class ProcessesScreen(ZlprofModal[View | None]):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns(*COLUMNS)
-        self._ready = True
-        self.on_tick()
-        current = self.zapp.proc_view
+        self.follow()
+        self.set_interval(FOLLOW_EVERY_S, self.follow, name="zlprof-processes")
+        current = self.current
         if current in self._views:
             table.move_cursor(row=self._views.index(current))
         table.focus()
 
-    def on_tick(self) -> None:
-        """Rebuild the table when the state moved (the app's timer calls this; it may
-        come before the table has its columns)."""
-        if not self._ready:
-            return
-        state = self.zapp.source.state
+    def follow(self) -> None:
+        """Rebuild the table when the state moved (on this screen's own timer)."""
+        state = self.source.state
         if state.version == self._version:
             return
         self._version = state.version

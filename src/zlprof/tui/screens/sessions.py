@@ -6,19 +6,17 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ..model import SESSION_COLUMNS, SESSION_SHORT_DATE_BELOW, session_cells, session_column_widths
-
-if TYPE_CHECKING:
-    from ..app import ZlprofApp
 
 
 class SessionTable(DataTable):
@@ -43,7 +41,32 @@ class SessionTable(DataTable):
 
 
 class SessionsScreen(Screen):
-    """Recorded sessions in the sessions directory."""
+    """Recorded sessions in the sessions directory.
+
+    ``current``: the file of the session on screen (marked ▶); ``baseline``: the one the
+    baseline was read from (◆). What to do with a session goes to the app as a message
+    (:class:`Replay`, :class:`Compare`, :class:`Baseline`)."""
+
+    class Replay(Message):
+        """Replay this recording in the app."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    class Compare(Message):
+        """Compare session ``b`` (None: the one on screen) with ``a``."""
+
+        def __init__(self, a: Path, b: Path | None) -> None:
+            super().__init__()
+            self.a, self.b = a, b
+
+    class Baseline(Message):
+        """Compare with this baseline from now on (a BaselineComparator; None: none)."""
+
+        def __init__(self, comparator: Any, path: Path | None) -> None:
+            super().__init__()
+            self.comparator, self.path = comparator, path
 
     BINDINGS = [
         Binding("enter", "open", "Replay", key_display="⏎", tooltip="Replay the session in this app"),
@@ -66,19 +89,23 @@ class SessionsScreen(Screen):
     SessionsScreen #sessions-empty.-shown { display: block; }
     """
 
-    def __init__(self, directory: Path, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        current: Path | None = None,
+        baseline: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.directory = Path(directory)
+        self.current_path = current
+        self.baseline_path = baseline
         self.infos: list[Any] = []
         self.by_path: dict[str, Any] = {}
         #: the session marked as A (``m``)
         self.marked: str | None = None
         self.loaded = False
         self._width = 0
-
-    @property
-    def zapp(self) -> ZlprofApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(id="sessions-title")
@@ -124,10 +151,10 @@ class SessionsScreen(Screen):
     def _mark_of(self, path: str) -> str:
         if path == self.marked:
             return "A"
-        base = self.zapp.baseline_path
+        base = self.baseline_path
         if base is not None and Path(path) == Path(base):
             return "◆"
-        current = self.zapp.current_path
+        current = self.current_path
         if current is not None and Path(path).resolve() == current.resolve():
             return "▶"
         return ""
@@ -198,7 +225,7 @@ class SessionsScreen(Screen):
         if info.status == "unreadable":
             self.notify(info.warning or "not a recording", title="cannot open", severity="error")
             return
-        self.zapp.open_recording(info.path)
+        self.post_message(self.Replay(Path(info.path)))
 
     @on(DataTable.RowSelected, "#sessions")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -225,9 +252,9 @@ class SessionsScreen(Screen):
             if self.marked == str(info.path):
                 self.notify("move to another session to compare it with A", timeout=4)
                 return
-            self.zapp.compare(Path(self.marked), info.path)
+            self.post_message(self.Compare(Path(self.marked), Path(info.path)))
         else:
-            self.zapp.compare(info.path, None)
+            self.post_message(self.Compare(Path(info.path), None))
 
     def action_baseline(self) -> None:
         """``b``: this session becomes the baseline (the same again: no baseline)."""
@@ -237,10 +264,9 @@ class SessionsScreen(Screen):
         if info.status == "unreadable":
             self.notify(info.warning or "not a recording", title="cannot use as baseline", severity="error")
             return
-        base = self.zapp.baseline_path
+        base = self.baseline_path
         if base is not None and Path(base) == Path(info.path):
-            self.zapp.set_baseline(None)
-            self._fill()
+            self._baseline_loaded(None, None)
             return
         self.run_worker(partial(self._load_baseline, Path(info.path)), thread=True,
                         group="baseline", exclusive=True, exit_on_error=False)
@@ -257,8 +283,9 @@ class SessionsScreen(Screen):
             return
         self.app.call_from_thread(self._baseline_loaded, comparator, path)
 
-    def _baseline_loaded(self, comparator: Any, path: Path) -> None:
-        self.zapp.set_baseline(comparator, path)
+    def _baseline_loaded(self, comparator: Any, path: Path | None) -> None:
+        self.baseline_path = path
+        self.post_message(self.Baseline(comparator, path))
         if self.is_mounted:
             self._fill()
 

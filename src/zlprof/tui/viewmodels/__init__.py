@@ -6,6 +6,7 @@ format them.
 * common: the ``w`` window and cell formats;  * table: the operations table;
 * share: time-share bars;  * memory: the memory panel;  * drill: the drill-down;
 * snapshot: requests, :func:`collect` and the rate meter;  * status: the status bar;
+* facts: view settings, the crash, the roofline placement a snapshot carries;
 * timeline: the replay bar;  * sessions: the session browser;  * compare: compare rows.
 """
 
@@ -29,6 +30,11 @@ from .drill import (
     drill_view,
     log_edges,
     stat_text,
+)
+from .facts import (
+    CrashView,
+    RooflineShown,
+    ViewSettings,
 )
 from .memory import (
     MemoryView,
@@ -102,6 +108,7 @@ __all__ = [
     "ChildRow",
     "Column",
     "CompareRow",
+    "CrashView",
     "DIM",
     "DrillRequest",
     "DrillView",
@@ -110,6 +117,7 @@ __all__ = [
     "MainRequest",
     "MemoryView",
     "ROWS_REUSE_NS",
+    "RooflineShown",
     "RateMeter",
     "RowView",
     "SESSION_COLUMNS",
@@ -125,6 +133,7 @@ __all__ = [
     "TableOptions",
     "TablePlan",
     "TimelineView",
+    "ViewSettings",
     "WINDOW_S",
     "block_key",
     "build_table",

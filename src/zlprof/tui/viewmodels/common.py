@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import math
-
 from ... import fmt
 
 #: The recent window of the ``w`` key, in seconds.
@@ -19,16 +17,10 @@ def _count(n: int) -> str:
     return f"{n:,}"
 
 
-def _ms(v: float) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    return fmt.ms(v)
-
-
-def _share(v: float) -> str:
-    if v is None or math.isnan(v):
-        return "-"
-    return fmt.pct(v)
+#: Milliseconds and shares of a cell: :func:`zlprof.fmt.ms` and :func:`zlprof.fmt.pct`
+#: ("-" for a missing value), under the view models' short names.
+_ms = fmt.ms
+_share = fmt.pct
 
 
 def _mem(v: int) -> str:

@@ -22,6 +22,8 @@ class ChildRow:
     total_ms: float
     self_ms: float
     share_of_parent: float
+    #: the child's whole path (the drill-down's title when it opens the child)
+    full: str = ""
 
 
 @dataclass
@@ -91,6 +93,7 @@ def drill_view(state: SessionState, pid: int, bins: int = 60, window_s: float = 
                     r.stats.total_ms,
                     r.self_ms,
                     (r.stats.total_ms / total) if total > 0 else 0.0,
+                    r.full,
                 )
             )
         kids.sort(key=lambda k: k.total_ms, reverse=True)

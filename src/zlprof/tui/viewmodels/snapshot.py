@@ -6,13 +6,18 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import rates
 from ...session import WHOLE, OpRow, SessionState, View
 from .common import WINDOW_S
 from .drill import DrillView, drill_view
 from .memory import MemoryView, memory_view
+
+if TYPE_CHECKING:
+    from ...diagnose import Hint
+    from .facts import CrashView, RooflineShown
+    from .status import StatusView
 
 # --------------------------------------------------------------------------- snapshots
 
@@ -65,6 +70,20 @@ class Snapshot:
     #: the headline and the table's defaults (tui.opening.Opening; main screen only),
     #: computed on the Refresher thread
     opening: Any = None
+    # What the screens show besides the op data, built by the app on the Refresher thread
+    # (ZlprofApp.collect_extra): the screens take everything from the snapshot.
+    #: the header (program, state, rates, recording)
+    status: StatusView | None = None
+    #: the crash panel's content (None: the program has not crashed)
+    crash: CrashView | None = None
+    #: a note about the data in place of the headline ("": the headline)
+    note: str = ""
+    #: under the roofline panel: the cached peaks predate per-level roofs ("" : fine)
+    peaks_stale: str = ""
+    #: the hints, when due (None: keep the ones shown)
+    hints: list[Hint] | None = None
+    #: the roofline placement, when due (None: keep the one shown)
+    roofline: RooflineShown | None = None
 
 
 def _median(acc: Any) -> float | None:

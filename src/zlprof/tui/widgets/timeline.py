@@ -1,8 +1,9 @@
 """The replay's timeline bar: state, position / duration, progress, speed, index state.
 
-One line under the panels of a replay (``ZlprofApp.make_source_controls``). The app's
-refresh timer calls :meth:`TimelineBar.update_timeline` with ``source.timeline()``; the
-bar repaints only when what it shows changed. A click on the bar seeks there.
+One line under the panels of a replay (``SnapshotScreen.source_controls``). The bar
+follows its replay on its own timer (``EVERY_S``; the app also nudges it after a seek
+key), reading ``source.timeline()``; it repaints only when what it shows changed. A click
+on the bar seeks there.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from textual.widget import Widget
 from ...source_caps import Seekable
 from ..model import TimelineView, timeline_view
 
+#: How often the bar reads its replay's position (seconds).
+EVERY_S = 0.2
 #: Cells of the progress bar: played, the playhead, still to play.
 PLAYED, HEAD, AHEAD = "━", "╸", "─"
 
@@ -60,6 +63,7 @@ class TimelineBar(Widget):
 
     def on_mount(self) -> None:
         self.update_timeline()
+        self.set_interval(EVERY_S, self.update_timeline, name="zlprof-timeline")
 
     def update_timeline(self, timeline: Any = None) -> bool:
         """Show ``timeline`` (default: read the source's now); True if it changed."""
