@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -88,23 +89,34 @@ def n_meas(frames: list[protocol.Frame]) -> int:
 
 
 def record(preset: str, tokens: int, requests: int) -> bytes:
-    """The raw frame stream the built-in workload sends at ops depth."""
-    r, w = os.pipe()
+    """The raw frame stream the built-in workload sends at ops depth (after its preamble),
+    read from its channel as LiveSource reads it (a Unix socket: zlprof answers the
+    connection with the preamble, then the process streams)."""
     cmd = [sys.executable, "-m", "zlprof.workload", "--preset", preset, "--profile-depth",
            "ops", "--requests", str(requests), "--max-tokens", str(tokens)]
-    env = dict(os.environ, ZLPROF_FD=str(w))
-    proc = subprocess.Popen(cmd, pass_fds=(w,), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    os.close(w)
-    parts = []
-    while True:
-        b = os.read(r, 1 << 20)
-        if not b:
-            break
-        parts.append(b)
-    os.close(r)
-    proc.wait()
-    return b"".join(parts)
+    with tempfile.TemporaryDirectory() as d:
+        address = os.path.join(d, "channel")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(address)
+        srv.listen(1)
+        env = dict(os.environ, ZLPROF_SOCKET=address)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        srv.settimeout(60)
+        conn, _ = srv.accept()
+        srv.close()
+        conn.sendall(protocol.preamble())
+        parts = []
+        while True:
+            b = conn.recv(1 << 20)
+            if not b:
+                break
+            parts.append(b)
+        conn.close()
+        proc.wait()
+    data = b"".join(parts)
+    protocol.check_preamble(data[: protocol.PREAMBLE_SIZE])
+    return data[protocol.PREAMBLE_SIZE :]
 
 
 def main() -> None:
