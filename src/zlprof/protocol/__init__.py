@@ -77,7 +77,18 @@ version is refused (:class:`SchemaTooNew`). Decoding untrusted bytes raises only
 # package is importable from here, and so is ``_validate`` (tests patch it: in
 # zlprof.protocol.decoding, where it is looked up).
 
-from .compact import COMPACT_KIND, decode_compact, encode_compact
+from .compact import (
+    COMPACT2_KIND,
+    COMPACT_KIND,
+    COSTS_KIND,
+    MEM_KIND,
+    decode_compact,
+    encode_compact,
+    encode_compact_21,
+    encode_costs_compact,
+    encode_memory_compact,
+    mem_key,
+)
 from .decoding import (
     FrameDecoder,
     Parsed,
@@ -146,7 +157,9 @@ __all__ = [
     "CODEC_NONE",
     "CODEC_ZLIB",
     "CODECS",
+    "COMPACT2_KIND",
     "COMPACT_KIND",
+    "COSTS_KIND",
     "Damage",
     "decode_compact",
     "decode_content",
@@ -155,6 +168,9 @@ __all__ = [
     "encode_bye",
     "encode_chunk",
     "encode_compact",
+    "encode_compact_21",
+    "encode_costs_compact",
+    "encode_memory_compact",
     "encode_costs",
     "encode_end",
     "encode_frame",
@@ -179,6 +195,8 @@ __all__ = [
     "MAGIC",
     "MAX_FRAME",
     "MAX_RECORDS",
+    "mem_key",
+    "MEM_KIND",
     "NotAStream",
     "pack_frame",
     "parse_frame",

@@ -19,7 +19,7 @@ import msgpack
 import numpy as np
 
 SCHEMA_MAJOR = 2
-SCHEMA_MINOR = 1
+SCHEMA_MINOR = 2
 SCHEMA = (SCHEMA_MAJOR, SCHEMA_MINOR)
 
 #: The preamble of every stream and recording: magic and schema version.

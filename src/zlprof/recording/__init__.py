@@ -3,7 +3,7 @@
 Layout (schema 2.x; see protocol.py for the frame header)::
 
     magic   8 bytes  b"\\x89ZLPROF\\n"
-    version 2 x u16  schema major, minor (little-endian; this writer: 2.1)
+    version 2 x u16  schema major, minor (little-endian; this writer: 2.2)
     frames  zlib-compressed chunks, each holding frames of one process (``stream``);
             per flush window a chunk of the other frames (hello, names, tokens, logs, ...)
             and then a FLAG_BULK chunk of its measurements (as compact ``cmeas`` columns),
