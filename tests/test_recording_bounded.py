@@ -209,6 +209,33 @@ def test_compact_start_reference_must_name_a_record_with_a_start() -> None:
             protocol.decode_content(damaged)
 
 
+def test_zstd_chunks_read_back_and_lying_sizes_are_protocol_errors() -> None:
+    import zstandard
+
+    content = protocol.encode_compact([{"tid": 1, "n": 2, "path": np.array([1, 2], "<i4"),
+                                        "t0": np.array([5, 9]), "t1": np.array([7, 12])}])
+    chunk = protocol.encode_chunk(content, bulk=True, level=15, codec=protocol.CODEC_ZSTD)
+    raw = protocol.check_frame(chunk, 0)
+    assert raw is not None and raw.codec == protocol.CODEC_ZSTD
+    assert [f.kind for f in raw.decode().frames] == ["meas"]
+    big = b"\0" * (protocol.MAX_FRAME + 1)
+    for packed in (zstandard.ZstdCompressor().compress(big),  # size in the header
+                   zstandard.ZstdCompressor(write_content_size=False).compress(big),
+                   b"not zstd at all"):
+        raw = protocol.check_frame(protocol.pack_frame(packed, codec=protocol.CODEC_ZSTD), 0)
+        assert raw is not None
+        with pytest.raises(protocol.ProtocolError):
+            raw.decode()
+
+
+def test_measuring_processes_never_load_zstandard() -> None:
+    code = ("import sys, zlprof, zlprof.workload, zlprof.profiler, zlprof.protocol; "
+            "print('zstandard' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "False"
+
+
 def _frames(n_batches: int, k: int = 200, seed: int = 0, t_start: int = 10**12,
             tick_ns: int = 50_000_000) -> list[bytes]:
     """A session as a child streams it: hello, names, then per tick a measurement batch,

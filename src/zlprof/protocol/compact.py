@@ -9,8 +9,8 @@ reads 2.1 too.
 Columns. A compact record's columns are int64 values, each zigzag-encoded (so small
 negative numbers stay small; arithmetic modulo 2^64, so any int64 round-trips), narrowed
 to the fewest of 1, 2, 4 or 8 bytes that hold the column's largest value and
-byte-shuffled (all first bytes, then all second bytes, ...), so zlib finds the zeros.
-The body holds ``w`` (u8 per column: its width) and ``cols`` (the columns, one after
+byte-shuffled (all first bytes, then all second bytes, ...), so the compressor finds the
+zeros. The body holds ``w`` (u8 per column: its width) and ``cols`` (the columns, one after
 another).
 """
 
@@ -252,22 +252,23 @@ def decode_compact(body: Any, stream: int = 0, version: int = 2) -> list[Frame]:
     if not v2:
         vals.insert(2, np.zeros(0, np.int8))  # no ref column
     path, end = vals[0], vals[1]
-    if len(end) and (int(end.min()) < 0 or int(end.max()) > (2 if v2 else 1)):
+    top = int(end.max()) if len(end) else 0
+    if len(end) and (int(end.min()) < 0 or top > (2 if v2 else 1)):
         raise ProtocolError("compact frame with a bad end flag")
     with np.errstate(over="ignore"):
-        gap, dur = vals[3].astype(np.int64), vals[4].astype(np.int64)
-        step = gap + dur
-        np.copyto(step, gap, where=end.astype(bool))
-        t1 = np.cumsum(step, dtype=np.int64)
+        # t1 = base + cumsum(gap, plus dur for leaves); in place (no temporaries)
+        t1 = vals[3].astype(np.int64)
+        dur = vals[4].astype(np.int64)
+        np.add(t1, dur, out=t1, where=end == 0)
+        np.cumsum(t1, out=t1)
         t1 += np.int64(base)
         t0 = t1 - dur
-        if v2:
+        if top == 2:
             refs = np.flatnonzero(end == 2)
-            if len(refs):
-                j = refs - vals[2][refs].astype(np.int64)
-                if int(j.min()) < 0 or int(j.max()) >= n or bool(np.any(end[j] == 2)):
-                    raise ProtocolError("compact frame with a bad start reference")
-                t0[refs] = t0[j] - dur[refs]
+            j = refs - vals[2][refs].astype(np.int64)
+            if int(j.min()) < 0 or int(j.max()) >= n or bool(np.any(end[j] == 2)):
+                raise ProtocolError("compact frame with a bad start reference")
+            t0[refs] = t0[j] - dur[refs]
         if mem:
             first = _int(body, "first") if v2 else 0
             if not _INT64[0] <= first <= _INT64[1]:

@@ -17,11 +17,11 @@ from pathlib import Path
 from .. import protocol
 from .compaction import _Chunk, _Compaction
 from .files import (
-    COMPRESS_LEVEL,
     DEFAULT_MAX_SIZE,
     FILE_HEADER_SIZE,
     RecordingError,
     WriteFailure,
+    recorded_chunk,
 )
 
 #: Frames are buffered per stream and written as one chunk once this much content is
@@ -84,7 +84,7 @@ class RecordingWriter:
         force: bool = False,
         max_size: int = DEFAULT_MAX_SIZE,
         *,
-        level: int = COMPRESS_LEVEL,
+        level: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         background: bool = True,
     ) -> None:
@@ -226,7 +226,7 @@ class RecordingWriter:
         return False
 
     def _chunk(self, content: bytes, stream: int, bulk: bool) -> bytes:
-        return protocol.encode_chunk(content, stream=stream, bulk=bulk, level=self.level)
+        return recorded_chunk(content, stream, bulk, self.level)
 
     def _write(self, blob: bytes) -> None:
         view = memoryview(blob)
