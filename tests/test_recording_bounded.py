@@ -122,10 +122,16 @@ def test_compact_encoding_round_trips_call_trees(bodies: list[dict]) -> None:
     got = protocol.decode_content(content, 5)
     for b, fr in zip(bodies, got, strict=True):
         _same(b, fr.body)
-    # enclosing records carry the offset of their start from their first leaf's
+    # every enclosing record carries the offset of its start from its first leaf's
+    # (end flag 2), not its duration
     _kind, body = msgpack.unpackb(content)
-    parents = sum(int((b["t0"][1:] < b["t1"][:-1]).sum()) for b in bodies)
-    assert parents == 0 or body["w"][1] >= 1
+    t0 = np.concatenate([b["t0"] for b in bodies])
+    t1 = np.concatenate([b["t1"] for b in bodies])
+    n = len(t0)
+    w = list(body["w"])
+    assert w[1] == 1  # end flags 0..2
+    ends = np.frombuffer(body["cols"][n * w[0] : n * w[0] + n], np.uint8) >> 1
+    assert int((ends == 2).sum()) == int((t0[1:] < t1[:-1]).sum())
 
 
 @st.composite
