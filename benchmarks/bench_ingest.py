@@ -3,7 +3,7 @@
 Builds a realistic stream (70 ops in a call tree, 1024 records a frame, as the child
 flushes), then times decode + fold through the same path the app uses
 (FrameDecoder.feed_raw -> SessionState.ingest_many). Also the cost of encoding, of the
-recorder (compact 2.1 chunks) and of reading its file back (read_recording + fold).
+recorder (compact 2.2 chunks) and of reading its file back (read_recording + fold).
 
 Run: python benchmarks/bench_ingest.py [N_MILLION]
 """
@@ -69,7 +69,7 @@ def main() -> None:
     t = time.perf_counter()
     rows = state.op_rows()
     print(f"op_rows() for {len(rows)} ops: {(time.perf_counter() - t) * 1e3:.1f} ms")
-    # the recorder (schema 2.1: compact columns, zlib) and reading its file back
+    # the recorder (schema 2.2: compact columns, zstd) and reading its file back
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "ingest.zlp"
         dec = protocol.FrameDecoder()
@@ -90,7 +90,7 @@ def main() -> None:
             st.ingest_many(res.frames)
             best_load = min(best_load, time.perf_counter() - t + best_read)
             assert st.measurements == n
-    print(f"recorder (2.1):     {n / rec / 1e6:6.1f} M measurements/s, {size / n:.2f} B/measurement "
+    print(f"recorder (2.2):     {n / rec / 1e6:6.1f} M measurements/s, {size / n:.2f} B/measurement "
           f"({len(data) / n:.2f} on the wire)")
     print(f"read recording:     {n / best_read / 1e6:6.1f} M measurements/s (decompress + decode)")
     print(f"read + fold:        {n / best_load / 1e6:6.1f} M measurements/s   (target >= 5 M/s)")

@@ -1,24 +1,32 @@
 """Bytes per measurement of a recording, per format and codec, on the built-in workload.
 
 Runs the built-in workload of each preset at ops depth, captures the frame stream it
-sends (the pipe zlprof reads), then writes those frames through each recorder:
+sends (the socket zlprof reads), then writes those frames through each recorder:
 
 * schema 1 (uncompressed single frames, the format of the issue's 25.6 B/measurement);
 * schema 2.0 (zlib chunks of what one pipe read delivered; here: one chunk per frame run);
-* schema 2.1 (this recorder: compact measurement columns, chunks per flush window), at
-  zlib levels 1 and 6, and with zstandard when it is importable (for comparison only);
+* schema 2.1 (compact ``cmeas`` columns, chunks per flush window, zlib 6): this
+  recorder's flush windows with their content re-encoded as the 2.1 recorder wrote it;
+* schema 2.2 (this recorder: ``cmeas2``/``cmem``/``ccosts`` columns, zstd 15 up to
+  128 KiB of content and 9 above), and its content under other codecs and levels (for
+  comparison: zlib 6 and 9, zstd 9, 15 and 19 on every chunk);
 
-and prints bytes per measurement, the recorder's encode rate and the reader's decode rate
-(read + decompress + expand, no folding) in measurements per second.
+and prints bytes per measurement, MB per hour of measuring at the rate the run measured,
+the encode rate (the recorder, or the compressor alone) and the read rate (read +
+decompress + expand, no folding; for the codec rows decompression alone) in measurements
+per second.
 
 Run: python benchmarks/bench_recording_size.py [--presets tiny,small,medium] [--tokens N]
      python benchmarks/bench_recording_size.py FILE.zlp ...   (existing recordings)
+     python benchmarks/bench_recording_size.py --streams DIR  (saved streams: DIR/NAME.bin,
+                                               as --save DIR writes them)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +41,28 @@ from zlprof import protocol, recording
 from zlprof.recording import RecordingWriter, read_recording
 
 
+def _as_21(content: bytes) -> bytes:
+    """A 2.2 chunk's content as the 2.1 recorder wrote it (cmeas; memory and costs frames
+    as they are)."""
+    import msgpack
+
+    up = msgpack.Unpacker(raw=False)
+    up.feed(content)
+    out = []
+    for obj in up:
+        kind = obj[0]
+        if kind in (protocol.COMPACT2_KIND, protocol.MEM_KIND, protocol.COSTS_KIND):
+            frames = protocol.decode_content(msgpack.packb(obj, use_bin_type=True))
+            if kind == protocol.COMPACT2_KIND:
+                out.append(protocol.encode_compact_21([f.body for f in frames]))
+            else:
+                out += [protocol.encode_frame(f.kind, _bytes(f.body))[protocol.HEADER_SIZE:]
+                        for f in frames]
+        else:
+            out.append(msgpack.packb(obj, use_bin_type=True))
+    return b"".join(out)
+
+
 def sizes(stream: bytes, tmp: Path) -> dict[str, tuple[int, float, float]]:
     """format -> (bytes, encode seconds, decode seconds) of the frames a child streamed."""
     wires = [protocol.pack_frame(c) for _s, _f, c in protocol.split_frames(stream)]
@@ -45,41 +75,48 @@ def sizes(stream: bytes, tmp: Path) -> dict[str, tuple[int, float, float]]:
         len(c) for c in recording.chunk_frames(b"".join(wires), 0)
     )
     out["schema 2.0 (zlib 1 per run)"] = (v20, time.perf_counter() - t, 0.0)
-    for level in (1, 6):
-        p = tmp / f"l{level}.zlp"
-        t = time.perf_counter()
-        with RecordingWriter(p, force=True, max_size=0, level=level) as w:
-            for x in wires:  # as LiveSource passes them: whatever one pipe read delivered
-                w.write_raw(x)
-        enc = time.perf_counter() - t
-        t = time.perf_counter()
-        res = read_recording(p)
-        dec = time.perf_counter() - t
-        assert sum(f.body["n"] for f in res.frames if f.kind == "meas") == n_meas(frames)
-        out[f"schema 2.1 (compact, zlib {level})"] = (p.stat().st_size, enc, dec)
-    try:
-        import zstandard
-    except ImportError:
-        return out
-    # the same 2.1 chunk contents, compressed with zstandard instead (not a codec here)
-    p = tmp / "l1.zlp"
+    p = tmp / "rec.zlp"
+    t = time.perf_counter()
+    with RecordingWriter(p, force=True, max_size=0) as w:
+        for x in wires:  # as LiveSource passes them: whatever one pipe read delivered
+            w.write_raw(x)
+    enc = time.perf_counter() - t
+    t = time.perf_counter()
+    res = read_recording(p)
+    dec = time.perf_counter() - t
+    assert sum(f.body["n"] for f in res.frames if f.kind == "meas") == n_meas(frames)
     data = p.read_bytes()
-    contents = [raw.content() for raw in protocol.walk(data, protocol.PREAMBLE_SIZE)]
-    for lv in (3, 9):
-        c = zstandard.ZstdCompressor(level=lv)
-        d = zstandard.ZstdDecompressor()
+    raws = list(protocol.walk(data, protocol.PREAMBLE_SIZE))
+    contents = [raw.content() for raw in raws]
+    fixed = protocol.PREAMBLE_SIZE + protocol.HEADER_SIZE * len(contents)
+    # 2.1: the same windows, the content as the 2.1 recorder encoded it, zlib 6
+    old = [_as_21(c) for c in contents]
+    t = time.perf_counter()
+    packed = [zlib.compress(c, 6) for c in old]
+    enc21 = time.perf_counter() - t
+    t = time.perf_counter()
+    for c in packed:
+        protocol.decode_content(zlib.decompress(c))
+    out["schema 2.1 (cmeas, zlib 6; codec only)"] = (fixed + sum(map(len, packed)), enc21,
+                                         time.perf_counter() - t)
+    out["schema 2.2 (this recorder)"] = (len(data), enc, dec)
+    codecs: list[tuple[str, Any, Any]] = [
+        (f"zlib {lv}", lambda c, lv=lv: zlib.compress(c, lv), zlib.decompress) for lv in (6, 9)
+    ]
+    import zstandard
+
+    for lv in (9, 15, 19):
+        codecs.append((f"zstd {lv}", zstandard.ZstdCompressor(level=lv).compress,
+                       zstandard.ZstdDecompressor().decompress))
+    for name, comp, decomp in codecs:
         t = time.perf_counter()
-        comp = [c.compress(x) for x in contents]
-        enc = time.perf_counter() - t
+        packed = [comp(c) for c in contents]
+        e = time.perf_counter() - t
         t = time.perf_counter()
-        for x in comp:
-            d.decompress(x)
-        dec = time.perf_counter() - t
-        total = protocol.PREAMBLE_SIZE + sum(len(x) + protocol.HEADER_SIZE for x in comp)
-        out[f"  2.1 content, zstd {lv} (compress only)"] = (total, enc, dec)
-        t = time.perf_counter()
-        for x in contents:
-            zlib.compress(x, 1)
+        for c in packed:
+            decomp(c)
+        out[f"  2.2 content, {name} (codec only)"] = (fixed + sum(map(len, packed)), e,
+                                                       time.perf_counter() - t)
     return out
 
 
@@ -88,23 +125,34 @@ def n_meas(frames: list[protocol.Frame]) -> int:
 
 
 def record(preset: str, tokens: int, requests: int) -> bytes:
-    """The raw frame stream the built-in workload sends at ops depth."""
-    r, w = os.pipe()
+    """The raw frame stream the built-in workload sends at ops depth (after its preamble),
+    read from its channel as LiveSource reads it (a Unix socket: zlprof answers the
+    connection with the preamble, then the process streams)."""
     cmd = [sys.executable, "-m", "zlprof.workload", "--preset", preset, "--profile-depth",
            "ops", "--requests", str(requests), "--max-tokens", str(tokens)]
-    env = dict(os.environ, ZLPROF_FD=str(w))
-    proc = subprocess.Popen(cmd, pass_fds=(w,), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    os.close(w)
-    parts = []
-    while True:
-        b = os.read(r, 1 << 20)
-        if not b:
-            break
-        parts.append(b)
-    os.close(r)
-    proc.wait()
-    return b"".join(parts)
+    with tempfile.TemporaryDirectory() as d:
+        address = os.path.join(d, "channel")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(address)
+        srv.listen(1)
+        env = dict(os.environ, ZLPROF_SOCKET=address)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        srv.settimeout(60)
+        conn, _ = srv.accept()
+        srv.close()
+        conn.sendall(protocol.preamble())
+        parts = []
+        while True:
+            b = conn.recv(1 << 20)
+            if not b:
+                break
+            parts.append(b)
+        conn.close()
+        proc.wait()
+    data = b"".join(parts)
+    protocol.check_preamble(data[: protocol.PREAMBLE_SIZE])
+    return data[protocol.PREAMBLE_SIZE :]
 
 
 def main() -> None:
@@ -113,6 +161,8 @@ def main() -> None:
     ap.add_argument("--presets", default="tiny,small,medium")
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--requests", type=int, default=3)
+    ap.add_argument("--streams", help="read saved streams DIR/*.bin instead of running")
+    ap.add_argument("--save", help="save the captured streams as DIR/PRESET.bin")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -122,8 +172,14 @@ def main() -> None:
                 frames = read_recording(f).frames
                 streams[Path(f).stem] = b"".join(
                     protocol.encode_frame(fr.kind, _bytes(fr.body)) for fr in frames)
+        elif args.streams:
+            streams = {f.stem: f.read_bytes() for f in sorted(Path(args.streams).glob("*.bin"))}
         else:
             streams = {p: record(p, args.tokens, args.requests) for p in args.presets.split(",")}
+            if args.save:
+                Path(args.save).mkdir(parents=True, exist_ok=True)
+                for name, stream in streams.items():
+                    (Path(args.save) / f"{name}.bin").write_bytes(stream)
         for name, stream in streams.items():
             frames = protocol.decode_stream(stream)
             n = n_meas(frames)

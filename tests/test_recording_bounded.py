@@ -69,15 +69,177 @@ def test_compact_encoding_round_trips_any_frames(bodies: list[dict], stream: int
         _same(b, fr.body)
 
 
+@settings(max_examples=200, deadline=None)
+@given(meas_bodies(), st.integers(0, 2**32 - 1))
+def test_schema_2_1_compact_encoding_still_reads_any_frames(bodies: list[dict],
+                                                           stream: int) -> None:
+    got = protocol.decode_content(protocol.encode_compact_21(bodies), stream)
+    assert len(got) == len(bodies)
+    for b, fr in zip(bodies, got, strict=True):
+        assert (fr.kind, fr.stream) == ("meas", stream)
+        _same(b, fr.body)
+
+
+@st.composite
+def nested_bodies(draw: st.DrawFn) -> list[dict]:
+    """Measurement frames of a call tree as a profiler sends them (each record when it
+    ends: children before their parent), so enclosing records occur."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    mem = draw(st.booleans())
+    recs: list[tuple[int, int, int]] = []
+    t = draw(I64) // 2
+
+    def block(depth: int) -> None:
+        nonlocal t
+        t0 = t
+        t += int(rng.integers(0, 1000))
+        for _ in range(int(rng.integers(0, 4)) if depth < 4 else 0):
+            block(depth + 1)
+        t += int(rng.integers(0, 10**6))
+        recs.append((depth * 10 + int(rng.integers(1, 10)), t0, t))
+        t += int(rng.integers(0, 500))
+
+    for _ in range(draw(st.integers(1, 6))):
+        block(0)
+    a = np.array(recs, np.int64)
+    out = []
+    for part in np.array_split(a, draw(st.integers(1, 3))):
+        b = {"tid": 3, "n": len(part), "path": part[:, 0].astype("<i4"),
+             "t0": part[:, 1].copy(), "t1": part[:, 2].copy()}
+        if mem:
+            b["m0"] = rng.integers(0, 2**40, len(part)).astype("<i8")
+            b["m1"] = b["m0"] + rng.integers(-4096, 4096, len(part))
+        out.append(b)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(nested_bodies())
+def test_compact_encoding_round_trips_call_trees(bodies: list[dict]) -> None:
+    import msgpack
+
+    content = protocol.encode_compact(bodies)
+    got = protocol.decode_content(content, 5)
+    for b, fr in zip(bodies, got, strict=True):
+        _same(b, fr.body)
+    # every enclosing record carries the offset of its start from its first leaf's
+    # (end flag 2), not its duration
+    _kind, body = msgpack.unpackb(content)
+    t0 = np.concatenate([b["t0"] for b in bodies])
+    t1 = np.concatenate([b["t1"] for b in bodies])
+    n = len(t0)
+    w = list(body["w"])
+    assert w[1] == 1  # end flags 0..2
+    ends = np.frombuffer(body["cols"][n * w[0] : n * w[0] + n], np.uint8) >> 1
+    assert int((ends == 2).sum()) == int((t0[1:] < t1[:-1]).sum())
+
+
+@st.composite
+def mem_bodies(draw: st.DrawFn) -> list[dict]:
+    names = tuple(draw(st.lists(st.text(max_size=6), max_size=3, unique=True)))
+    out = []
+    for _ in range(draw(st.integers(1, 4))):
+        n = draw(st.integers(0, 6))
+        col = st.lists(I64, min_size=n, max_size=n)
+        out.append({
+            "t": np.array(draw(col), "<i8"), "rss": np.array(draw(col), "<i8"),
+            "traced": np.array(draw(col), "<i8"),
+            "gauges": {g: np.array(draw(col), "<i8") for g in names},
+        })
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(mem_bodies(), st.integers(0, 2**32 - 1))
+def test_compact_memory_round_trips_any_frames(bodies: list[dict], stream: int) -> None:
+    got = protocol.decode_content(protocol.encode_memory_compact(bodies), stream)
+    assert len(got) == len(bodies)
+    for b, fr in zip(bodies, got, strict=True):
+        assert (fr.kind, fr.stream) == ("mem", stream)
+        _same({k: v for k, v in b.items() if k != "gauges"},
+              {k: v for k, v in fr.body.items() if k != "gauges"})
+        _same(b["gauges"], fr.body["gauges"])
+        assert list(fr.body["gauges"]) == list(b["gauges"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(I64, I64, I64, I64), max_size=30), st.integers(0, 7))
+def test_compact_costs_round_trip_any_rows(rows: list[tuple[int, int, int, int]],
+                                           stream: int) -> None:
+    got = protocol.decode_content(protocol.encode_costs_compact(rows), stream)
+    assert [(f.kind, f.stream) for f in got] == [("costs", stream)]
+    assert got[0].body["rows"] == [list(r) for r in rows]
+    assert protocol.encode_costs_compact([(1, 2**63, 0, 0)]) is None  # past int64: as is
+
+
+def _compact_contents(bodies: list[dict]) -> list[bytes]:
+    return [protocol.encode_compact(bodies), protocol.encode_compact_21(bodies),
+            protocol.encode_memory_compact([{"t": b["t0"], "rss": b["t1"], "traced": b["t0"],
+                                             "gauges": {"kv": b["t1"]}} for b in bodies]),
+            protocol.encode_costs_compact([(1, 2, 3, 4)] * len(bodies))]
+
+
 @settings(max_examples=60, deadline=None)
 @given(meas_bodies())
 def test_damaged_compact_frame_is_a_protocol_error(bodies: list[dict]) -> None:
     import msgpack
 
-    kind, body = msgpack.unpackb(protocol.encode_compact(bodies))
-    body["cols"] = body["cols"] + b"\0"
-    with pytest.raises(protocol.ProtocolError):
-        protocol.decode_content(msgpack.packb([kind, body]))
+    for content in _compact_contents(bodies):
+        kind, body = msgpack.unpackb(content)
+        body["cols"] = body["cols"] + b"\0"
+        with pytest.raises(protocol.ProtocolError):
+            protocol.decode_content(msgpack.packb([kind, body]))
+
+
+def test_compact_start_reference_must_name_a_record_with_a_start() -> None:
+    import msgpack
+
+    t0 = np.array([0, 10, 20, 5, 1], np.int64)
+    t1 = np.array([5, 15, 25, 30, 40], np.int64)
+    body = {"tid": 1, "n": 5, "path": np.arange(5, dtype="<i4"), "t0": t0, "t1": t1}
+    kind, packed = msgpack.unpackb(protocol.encode_compact([body]))
+    assert kind == protocol.COMPACT2_KIND
+    _same(body, protocol.decode_content(protocol.encode_compact([body]))[0].body)
+    n = 5
+    w = list(packed["w"])
+    pos = n * w[0]
+    ends = np.frombuffer(packed["cols"][pos : pos + n], np.uint8) >> 1  # width 1 (end <= 2)
+    assert w[1] == 1 and list(ends) == [0, 0, 0, 2, 2]
+    ref_at = pos + n * w[1]
+    assert w[2] == 1
+    for bad in (2 * 5, 2 * 1):  # 5 back: before the first record; 1 back: a reference
+        cols = bytearray(packed["cols"])
+        cols[ref_at + 4] = bad
+        damaged = msgpack.packb([kind, {**packed, "cols": bytes(cols)}])
+        with pytest.raises(protocol.ProtocolError, match="start reference"):
+            protocol.decode_content(damaged)
+
+
+def test_zstd_chunks_read_back_and_lying_sizes_are_protocol_errors() -> None:
+    import zstandard
+
+    content = protocol.encode_compact([{"tid": 1, "n": 2, "path": np.array([1, 2], "<i4"),
+                                        "t0": np.array([5, 9]), "t1": np.array([7, 12])}])
+    chunk = protocol.encode_chunk(content, bulk=True, level=15, codec=protocol.CODEC_ZSTD)
+    raw = protocol.check_frame(chunk, 0)
+    assert raw is not None and raw.codec == protocol.CODEC_ZSTD
+    assert [f.kind for f in raw.decode().frames] == ["meas"]
+    big = b"\0" * (protocol.MAX_FRAME + 1)
+    for packed in (zstandard.ZstdCompressor().compress(big),  # size in the header
+                   zstandard.ZstdCompressor(write_content_size=False).compress(big),
+                   b"not zstd at all"):
+        raw = protocol.check_frame(protocol.pack_frame(packed, codec=protocol.CODEC_ZSTD), 0)
+        assert raw is not None
+        with pytest.raises(protocol.ProtocolError):
+            raw.decode()
+
+
+def test_measuring_processes_never_load_zstandard() -> None:
+    code = ("import sys, zlprof, zlprof.workload, zlprof.profiler, zlprof.protocol; "
+            "print('zstandard' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "False"
 
 
 def _frames(n_batches: int, k: int = 200, seed: int = 0, t_start: int = 10**12,
@@ -111,7 +273,7 @@ def test_recording_holds_every_frame_in_each_kinds_order(tmp_path: Path) -> None
         for f in frames:
             w.write_raw(f)
     res = read_recording(p)
-    assert res.schema == protocol.SCHEMA == (2, 1) and res.warning is None
+    assert res.schema == protocol.SCHEMA == (2, 2) and res.warning is None
     want = protocol.decode_stream(b"".join(frames))
     for kind in protocol.KINDS:
         if kind == "costs":  # increments: a flush window's are summed into one frame
@@ -121,9 +283,13 @@ def test_recording_holds_every_frame_in_each_kinds_order(tmp_path: Path) -> None
         assert len(a) == len(b), kind
         for x, y in zip(a, b, strict=True):
             if kind in ("meas", "mem"):
+                assert x.keys() == y.keys()
                 for key in x:
                     if isinstance(x[key], np.ndarray):
                         assert np.array_equal(x[key], y[key])
+                    elif isinstance(x[key], dict):  # a memory frame's gauges
+                        assert list(x[key]) == list(y[key])
+                        assert all(np.array_equal(v, y[key][g]) for g, v in x[key].items())
             else:
                 assert x == y
     # what a view shows is the same as folding the stream itself
@@ -148,6 +314,71 @@ def test_schema_2_0_recordings_still_read(tmp_path: Path) -> None:
     res = read_recording(p)
     assert res.schema == (2, 0) and res.warning is None
     assert load_session(p).measurements == 5 * 200
+
+
+def test_schema_2_1_recording_reads_as_the_2_1_reader_read_it() -> None:
+    """tests/fixtures/schema-2.1.zlp: the built-in workload (tiny preset, ops depth,
+    memory readings) recorded by the 2.1 recorder. The digest is of the frames the 2.1
+    reader read from it (their kinds and every field, columns as int64)."""
+    import hashlib
+
+    f = Path(__file__).resolve().parent / "fixtures" / "schema-2.1.zlp"
+    res = read_recording(f)
+    assert res.schema == (2, 1) and res.warning is None
+    h = hashlib.sha256()
+    for fr in res.frames:
+        h.update(fr.kind.encode())
+        for k in sorted(fr.body):
+            v = fr.body[k]
+            if isinstance(v, np.ndarray):
+                h.update(k.encode() + v.astype("<i8").tobytes())
+            elif isinstance(v, dict):
+                for g in sorted(v):
+                    x = v[g]
+                    h.update(g.encode() + (x.astype("<i8").tobytes() if isinstance(x, np.ndarray)
+                                           else repr(x).encode()))
+            else:
+                h.update(k.encode() + repr(v).encode())
+    assert h.hexdigest() == "bc7c829f9a8b9fe252ef1a6514259b15caed7b8db55a4d314b4f25145dd61490"
+    assert sum(fr.body["n"] for fr in res.frames if fr.kind == "meas") == 9414
+
+
+def test_schema_2_1_recording_rewritten_as_2_2_keeps_every_frame(tmp_path: Path) -> None:
+    """The 2.1 fixture's frames through today's recorder read back the same (a real
+    workload's call tree, memory samples and costs in the 2.2 compact kinds)."""
+    old = read_recording(Path(__file__).resolve().parent / "fixtures" / "schema-2.1.zlp")
+    p = tmp_path / "new.zlp"
+    with RecordingWriter(p, max_size=0) as w:
+        for fr in old.frames:
+            w.write_raw(protocol.encode_frame(fr.kind, _packed(fr.body)))
+    new = read_recording(p)
+    assert new.schema == (2, 2) and new.warning is None
+    assert p.stat().st_size < f_size(old)
+    for kind in ("meas", "mem", "costs", "tokens", "names"):
+        a = [f.body for f in old.frames if f.kind == kind]
+        b = [f.body for f in new.frames if f.kind == kind]
+        assert len(a) == len(b), kind
+        for x, y in zip(a, b, strict=True):
+            if kind == "mem":
+                _same(x.pop("gauges"), y.pop("gauges"))
+            _same(x, y)
+
+
+def f_size(res: recording.ReadResult) -> int:
+    return res.size
+
+
+def _packed(body: dict) -> dict:
+    """A decoded body as an encoder sends it (columns as bytes)."""
+    out: dict = {}
+    for k, v in body.items():
+        if isinstance(v, np.ndarray):
+            out[k] = v.tobytes()
+        elif isinstance(v, dict):
+            out[k] = _packed(v)
+        else:
+            out[k] = v
+    return out
 
 
 def test_old_fixtures_read_by_the_new_reader() -> None:

@@ -11,7 +11,7 @@ Framing (schema 2.x, all little-endian)::
               payload[length]
     sync    = b"\\xa7ZLF"
     crc32   = zlib CRC-32 of the header's first 16 bytes followed by the stored payload
-    payload = codec-compressed (codec 0: none, 1: zlib) content
+    payload = codec-compressed (codec 0: none, 1: zlib, 2: zstd (2.2)) content
     content = one msgpack array [kind:str, body:map], or with FLAG_CHUNK several of them
               concatenated
 
@@ -23,14 +23,17 @@ decoding it. A frame is complete only when its whole payload has arrived and its
 checksum matches; the sync word and the checksum let a reader find the next good frame
 after damage (:func:`scan`), so one flipped byte costs one frame, not the rest of a file.
 
-Schema 2.1 (what the recorder writes; a live channel is the same as 2.0) adds two kinds
-that only a recording holds, both described with their encoders (``summary`` in
-kinds.py, ``cmeas`` in compact.py): ``cmeas`` (inside a chunk: consecutive ``meas``
-frames of one thread as narrowed, byte-shuffled columns of path ids, gaps and durations;
-the reader expands it back into the same ``meas`` frames, bit for bit) and ``summary``
-(a bounded recording's per-op statistics of the raw measurements it dropped). A 2.0
-reader refuses nothing but skips both kinds; a 2.1 reader reads 2.0 and 1.x files
-unchanged.
+Schema 2.1 adds two kinds that only a recording holds: ``cmeas`` (inside a chunk:
+consecutive ``meas`` frames of one thread as narrowed, byte-shuffled columns of path ids,
+gaps and durations; the reader expands it back into the same ``meas`` frames, bit for
+bit) and ``summary`` (a bounded recording's per-op statistics of the raw measurements it
+dropped, described in kinds.py). Schema 2.2 (what the recorder writes; a live channel is
+the same as 2.0) writes ``cmeas2`` instead of ``cmeas`` (an enclosing record's start as a
+small offset from its first leaf's instead of its whole duration) and adds ``cmem`` and
+``ccosts`` (memory samples and costs rows as columns); all are described in compact.py and
+expand into the frames they replace. A 2.0 reader refuses nothing but skips the compact
+kinds and ``summary``; a 2.1 reader skips the 2.2 kinds; a 2.2 reader reads 2.1, 2.0 and
+1.x files unchanged.
 
 Schema 1.x (recordings made before the sync word) used ``length:u32 crc32:u32`` headers
 over uncompressed single frames; :func:`scan` still reads them (stopping at damage, as
@@ -64,6 +67,9 @@ Frame kinds:
             command zlprof ran; names a program that never measured)
 ``summary`` (2.1, recordings only) upto, first, n, ops: see kinds.py
 ``cmeas``   (2.1, inside chunks only) expands into ``meas`` frames: see compact.py
+``cmeas2``  (2.2, inside chunks only) expands into ``meas`` frames: see compact.py
+``cmem``    (2.2, inside chunks only) expands into ``mem`` frames: see compact.py
+``ccosts``  (2.2, inside chunks only) expands into a ``costs`` frame: see compact.py
 
 Frames of an unknown kind are skipped (a newer minor version may add kinds); a newer major
 version is refused (:class:`SchemaTooNew`). Decoding untrusted bytes raises only
@@ -72,12 +78,23 @@ version is refused (:class:`SchemaTooNew`). Decoding untrusted bytes raises only
 
 # The package's modules, in dependency order: framing (bytes: preamble, header, checksum,
 # codec, errors, Frame), kinds (encode_* and body validation, the summary kind), compact
-# (the 2.1 ``cmeas`` encoding), decoding (payloads, chunks, FrameDecoder), scanning
+# (the recordings' compact kinds), decoding (payloads, chunks, FrameDecoder), scanning
 # (damaged recordings). Every public name of zlprof.protocol from before it became a
 # package is importable from here, and so is ``_validate`` (tests patch it: in
 # zlprof.protocol.decoding, where it is looked up).
 
-from .compact import COMPACT_KIND, decode_compact, encode_compact
+from .compact import (
+    COMPACT2_KIND,
+    COMPACT_KIND,
+    COSTS_KIND,
+    MEM_KIND,
+    decode_compact,
+    encode_compact,
+    encode_compact_21,
+    encode_costs_compact,
+    encode_memory_compact,
+    mem_key,
+)
 from .decoding import (
     FrameDecoder,
     Parsed,
@@ -91,6 +108,7 @@ from .decoding import (
 from .framing import (
     CODEC_NONE,
     CODEC_ZLIB,
+    CODEC_ZSTD,
     CODECS,
     FLAG_BULK,
     FLAG_CHUNK,
@@ -145,8 +163,11 @@ __all__ = [
     "check_preamble",
     "CODEC_NONE",
     "CODEC_ZLIB",
+    "CODEC_ZSTD",
     "CODECS",
+    "COMPACT2_KIND",
     "COMPACT_KIND",
+    "COSTS_KIND",
     "Damage",
     "decode_compact",
     "decode_content",
@@ -155,6 +176,9 @@ __all__ = [
     "encode_bye",
     "encode_chunk",
     "encode_compact",
+    "encode_compact_21",
+    "encode_costs_compact",
+    "encode_memory_compact",
     "encode_costs",
     "encode_end",
     "encode_frame",
@@ -179,6 +203,8 @@ __all__ = [
     "MAGIC",
     "MAX_FRAME",
     "MAX_RECORDS",
+    "mem_key",
+    "MEM_KIND",
     "NotAStream",
     "pack_frame",
     "parse_frame",

@@ -1,7 +1,7 @@
 """Decoding: payloads and chunks into :class:`Frame` objects, one frame at a time.
 
 Holds the msgpack decoding of a payload or of a chunk's content (unknown kinds skipped,
-``cmeas`` expanded), :func:`check_frame` (header and checksum of the frame at an offset),
+compact kinds expanded), :func:`check_frame` (header and checksum of the frame at an offset),
 :class:`RawFrame` / :class:`Parsed`, and the incremental :class:`FrameDecoder` of a live
 channel. Reading a damaged recording (resynchronising) is in :mod:`.scanning`.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import msgpack
 
-from .compact import COMPACT_KIND, decode_compact
+from .compact import DECODERS
 from .framing import (
     _CRC_SPAN,
     _UNPACK_LIMITS,
@@ -75,9 +75,11 @@ def decode_content(content: bytes | memoryview, stream: int = 0) -> list[Frame]:
         raise ProtocolError(f"undecodable chunk: {exc.__class__.__name__}") from None
     out = []
     for obj in objs:
-        if isinstance(obj, list) and len(obj) == 2 and obj[0] == COMPACT_KIND:
-            out.extend(decode_compact(obj[1], stream))  # 2.1: compact measurements
-            continue
+        if isinstance(obj, list) and len(obj) == 2 and isinstance(obj[0], str):
+            expand = DECODERS.get(obj[0])
+            if expand is not None:  # 2.1 / 2.2: compact measurements, memory, costs
+                out.extend(expand(obj[1], stream))
+                continue
         fr = _frame(obj, stream)
         if fr is not None:
             out.append(fr)

@@ -19,7 +19,7 @@ import msgpack
 import numpy as np
 
 SCHEMA_MAJOR = 2
-SCHEMA_MINOR = 1
+SCHEMA_MINOR = 2
 SCHEMA = (SCHEMA_MAJOR, SCHEMA_MINOR)
 
 #: The preamble of every stream and recording: magic and schema version.
@@ -38,7 +38,10 @@ FLAG_CHUNK = 0x01
 FLAG_BULK = 0x02
 CODEC_NONE = 0
 CODEC_ZLIB = 1
-CODECS = (CODEC_NONE, CODEC_ZLIB)
+#: (2.2) zstandard (the ``zstandard`` package, imported when first needed: a measuring
+#: process never compresses)
+CODEC_ZSTD = 2
+CODECS = (CODEC_NONE, CODEC_ZLIB, CODEC_ZSTD)
 
 #: No frame may be larger than this (stored or decompressed); a length above it means
 #: corruption.
@@ -124,11 +127,17 @@ def encode_frame(kind: str, body: dict[str, Any], stream: int = 0) -> bytes:
 
 
 def encode_chunk(
-    content: bytes, *, stream: int = 0, bulk: bool = False, level: int = 1
+    content: bytes, *, stream: int = 0, bulk: bool = False, level: int = 1,
+    codec: int = CODEC_ZLIB,
 ) -> bytes:
     """One frame holding the concatenated payloads ``content`` of several frames,
-    zlib-compressed (``level`` 0: stored as is)."""
+    compressed with ``codec`` (zlib or zstd) at ``level`` (0: stored as is)."""
     flags = FLAG_CHUNK | (FLAG_BULK if bulk else 0)
+    if level > 0 and codec == CODEC_ZSTD:
+        import zstandard
+
+        packed = zstandard.ZstdCompressor(level=level).compress(content)
+        return pack_frame(packed, stream=stream, flags=flags, codec=CODEC_ZSTD)
     if level > 0:
         return pack_frame(zlib.compress(content, level), stream=stream, flags=flags,
                           codec=CODEC_ZLIB)
@@ -147,7 +156,34 @@ def _decompress(payload: memoryview, codec: int) -> bytes:
         if d.unconsumed_tail:
             raise ProtocolError("frame decompresses past the size limit")
         return out
+    if codec == CODEC_ZSTD:
+        return _unzstd(payload)
     raise ProtocolError(f"unknown codec {codec}")
+
+
+def _unzstd(payload: memoryview) -> bytes:
+    import zstandard
+
+    try:
+        size = zstandard.frame_content_size(payload)
+        if size > MAX_FRAME:
+            raise ProtocolError("frame decompresses past the size limit")
+        dctx = zstandard.ZstdDecompressor()
+        if size >= 0:
+            out = dctx.decompress(payload)
+        else:  # no size in the frame header (not this writer's): read up to the limit
+            parts = []
+            total = 0
+            with dctx.stream_reader(payload) as r:
+                while part := r.read(1 << 20):
+                    total += len(part)
+                    if total > MAX_FRAME:
+                        raise ProtocolError("frame decompresses past the size limit")
+                    parts.append(part)
+            out = b"".join(parts)
+    except zstandard.ZstdError as exc:
+        raise ProtocolError(f"undecompressable frame: {exc}") from None
+    return out
 
 
 def split_frames(raw: bytes | bytearray | memoryview) -> Iterator[tuple[int, int, bytes]]:

@@ -2,8 +2,9 @@
 
 :func:`_validate` checks the shape of a known kind's body (the kinds are listed in the
 package docstring) and turns its packed columns into arrays; the ``summary`` kind of
-schema 2.1 is encoded and checked here too. The compact ``cmeas`` encoding is in
-:mod:`.compact`; msgpack decoding of payloads and chunks in :mod:`.decoding`.
+schema 2.1 is encoded and checked here too. The compact encodings (``cmeas``,
+``cmeas2``, ``cmem``, ``ccosts``) are in :mod:`.compact`; msgpack decoding of payloads and
+chunks in :mod:`.decoding`.
 """
 
 from __future__ import annotations

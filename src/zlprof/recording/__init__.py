@@ -3,11 +3,12 @@
 Layout (schema 2.x; see protocol.py for the frame header)::
 
     magic   8 bytes  b"\\x89ZLPROF\\n"
-    version 2 x u16  schema major, minor (little-endian; this writer: 2.1)
-    frames  zlib-compressed chunks, each holding frames of one process (``stream``);
+    version 2 x u16  schema major, minor (little-endian; this writer: 2.2)
+    frames  zstd-compressed chunks (2.0, 2.1: zlib), each holding frames of one process (``stream``);
             per flush window a chunk of the other frames (hello, names, tokens, logs, ...)
-            and then a FLAG_BULK chunk of its measurements (as compact ``cmeas`` columns),
-            memory samples and costs, so a listing can skip the bulk
+            and then a FLAG_BULK chunk of its measurements, memory samples and costs (as
+            the compact ``cmeas2``, ``cmem`` and ``ccosts`` columns), so a listing can skip
+            the bulk
 
 Writing. Frames are buffered per stream and written once 1 MiB is pending, the oldest is
 two seconds old, or they span two seconds of session time (``FLUSH_*``); ``close`` writes
@@ -33,9 +34,9 @@ states as a warning and where a replay starts.
 
 Reading yields every readable frame: after a damaged frame it finds the next good one by
 its sync word and checksum, so damage costs the frames it touches, and the result says
-which byte ranges were skipped (:class:`~zlprof.protocol.Damage`). Schema 2.0 files (no
-compact frames) and 1.x files (no sync word, uncompressed; read up to their first damage)
-are read unchanged.
+which byte ranges were skipped (:class:`~zlprof.protocol.Damage`). Schema 2.1 files
+(``cmeas``), 2.0 files (no compact frames) and 1.x files (no sync word, uncompressed; read
+up to their first damage) are read unchanged.
 
 The package: :mod:`.files` (constants, errors, session paths), :mod:`.writer` (buffering,
 budget), :mod:`.compaction` (summaries), :mod:`.reader` (reading, ``load_session``).

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import protocol
-from .files import COMPRESS_LEVEL
+from .files import recorded_chunk
 
 if TYPE_CHECKING:
     from ..session import SessionState
@@ -35,7 +35,7 @@ class _Compaction:
     summaries, write the new file's prefix to a temporary file (any thread)."""
 
     def __init__(self, path: Path, end: int, nchunks: int, old: list[_Chunk],
-                 new: list[_Chunk], level: int) -> None:
+                 new: list[_Chunk], level: int | None) -> None:
         self.path = path
         self.tmp = path.with_name(path.name + ".compacting")
         self.end = end
@@ -73,7 +73,7 @@ class _Compaction:
                 if c.kind == "other":
                     put(mv[c.start : c.end], c.stream, "other")
             for stream, content in summaries.items():
-                put(protocol.encode_chunk(content, stream=stream, level=self.level), stream,
+                put(recorded_chunk(content, stream, False, self.level), stream,
                     "summary")
             for c in self.new:
                 put(mv[c.start : c.end], c.stream, c.kind)
@@ -133,9 +133,10 @@ def summary_content(st: SessionState) -> bytes:
     return b"".join(parts)
 
 
-def chunk_frames(data: bytes, stream: int, level: int = COMPRESS_LEVEL) -> Iterator[bytes]:
-    """Regroup complete frames into compressed chunks, runs of bulk kinds apart (schema
-    2.0's recorder; kept for tools that rechunk a stream without the compact encoding)."""
+def chunk_frames(data: bytes, stream: int, level: int = 1) -> Iterator[bytes]:
+    """Regroup complete frames into zlib-compressed chunks, runs of bulk kinds apart
+    (schema 2.0's recorder; kept for tools that rechunk a stream without the compact
+    encoding)."""
     run: list[bytes] = []
     run_bulk = False
     for _s, flags, content in protocol.split_frames(data):

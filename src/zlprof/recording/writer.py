@@ -17,11 +17,11 @@ from pathlib import Path
 from .. import protocol
 from .compaction import _Chunk, _Compaction
 from .files import (
-    COMPRESS_LEVEL,
     DEFAULT_MAX_SIZE,
     FILE_HEADER_SIZE,
     RecordingError,
     WriteFailure,
+    recorded_chunk,
 )
 
 #: Frames are buffered per stream and written as one chunk once this much content is
@@ -46,6 +46,9 @@ class _Pending:
         self.bulk: list[bytes] = []
         #: decoded measurement bodies by (tid, has memory columns), in arrival order
         self.meas: dict[tuple[int, bool], list[dict]] = {}
+        #: decoded memory bodies, in runs of the same gauges
+        self.mem: list[tuple[tuple[str, ...], list[dict]]] = []
+        self.mem_raw = False
         #: costs increments summed per path id (first appearance order)
         self.costs: dict[int, list[int]] = {}
         self.nbytes = 0
@@ -68,7 +71,7 @@ class RecordingWriter:
 
     ``write_raw`` takes complete frames as a live channel delivered them; they are
     buffered per stream and written as compressed chunks (measurements in the compact
-    2.1 encoding). ``max_size`` bounds the file (0: unlimited): past it, the oldest raw
+    2.2 encodings). ``max_size`` bounds the file (0: unlimited): past it, the oldest raw
     measurement chunks are folded into a ``summary`` (per-op statistics, memory series,
     costs) and the file is rewritten (:meth:`compact`). A write that fails (disk full,
     quota, removed directory, read-only remount) never raises: the file is cut back to its
@@ -81,7 +84,7 @@ class RecordingWriter:
         force: bool = False,
         max_size: int = DEFAULT_MAX_SIZE,
         *,
-        level: int = COMPRESS_LEVEL,
+        level: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         background: bool = True,
     ) -> None:
@@ -150,6 +153,16 @@ class RecordingWriter:
                         c[0] += calls
                         c[1] += flops
                         c[2] += nbytes
+                elif kind == "mem":
+                    fr = protocol.decode_payload(content)
+                    names = protocol.mem_key(fr.body) if fr is not None else None
+                    if fr is None or names is None or pend.mem_raw:
+                        pend.bulk.append(content)  # (and the rest after it: in order)
+                        pend.mem_raw = True
+                    else:  # consecutive samples with the same gauges: one cmem record
+                        if not pend.mem or pend.mem[-1][0] != names:
+                            pend.mem.append((names, []))
+                        pend.mem[-1][1].append(fr.body)
                 elif kind in protocol.BULK_KINDS:
                     pend.bulk.append(content)
                 else:
@@ -179,10 +192,12 @@ class RecordingWriter:
             if pend.other:
                 self._append(self._chunk(b"".join(pend.other), stream, False), stream, "other")
             bulk = [protocol.encode_compact(bodies) for bodies in pend.meas.values()]
+            bulk += [protocol.encode_memory_compact(bodies) for _, bodies in pend.mem]
             bulk += pend.bulk
             if pend.costs:
-                bulk.append(protocol.encode_costs(
-                    [(pid, c[0], c[1], c[2]) for pid, c in pend.costs.items()])[protocol.HEADER_SIZE:])
+                rows = [(pid, c[0], c[1], c[2]) for pid, c in pend.costs.items()]
+                bulk.append(protocol.encode_costs_compact(rows)
+                            or protocol.encode_costs(rows)[protocol.HEADER_SIZE:])
             if bulk and self.failure is None:
                 self._append(self._chunk(b"".join(bulk), stream, True), stream, "bulk")
         if self._job is not None:
@@ -211,7 +226,7 @@ class RecordingWriter:
         return False
 
     def _chunk(self, content: bytes, stream: int, bulk: bool) -> bytes:
-        return protocol.encode_chunk(content, stream=stream, bulk=bulk, level=self.level)
+        return recorded_chunk(content, stream, bulk, self.level)
 
     def _write(self, blob: bytes) -> None:
         view = memoryview(blob)
