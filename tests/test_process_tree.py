@@ -480,3 +480,55 @@ def test_threads_racing_to_their_first_measure_share_one_channel(tmp_path: Path)
         hellos = [f for f in read_recording(out).frames if f.kind == "hello"]
         assert len(hellos) == 1, [f.stream for f in hellos]
         assert len(src.state.process_rows()) == 1
+
+
+STUCK = textwrap.dedent(
+    """
+    import ctypes, signal, sys, threading, zlprof
+    libc = ctypes.CDLL(None, use_errno=True)
+    for _ in range(500):
+        with zlprof.measure("before_stuck"):
+            pass
+    if sys.argv[1] == "no-watcher":
+        signal.set_wakeup_fd(-1)
+    # The shape of a pool worker that missed its SIGTERM: the signal reaches the process
+    # (its C-level handler runs, in another thread here) but the main thread stays
+    # blocked in C and never runs the Python handler.
+    def other():
+        while True:
+            libc.pause()
+    threading.Thread(target=other, daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    print("stuck", flush=True)
+    libc.pause()
+    """
+)
+
+
+@pytest.mark.parametrize("watcher", [True, False])
+def test_sigterm_missed_by_a_blocked_main_thread_still_ends_the_process(
+    tmp_path: Path, watcher: bool
+) -> None:
+    """Found in the suite (a Pool.terminate() that hung): the watcher thread finishes a
+    SIGTERM the main thread cannot handle, flushing first. Control: without it, the
+    process sleeps on (and is killed by the test)."""
+    script = tmp_path / "stuck.py"
+    script.write_text(STUCK)
+    src = LiveSource([sys.executable, str(script), "watcher" if watcher else "no-watcher"],
+                     tmp_path / "stuck.zlp", env=child_env())
+    src.start()
+    try:
+        deadline = time.monotonic() + 300
+        while not any("stuck" in line for line in list(src.stdout_tail)):
+            assert time.monotonic() < deadline and not src.finished, "the program never blocked"
+            time.sleep(0.05)
+        assert src.proc is not None
+        os.kill(src.proc.pid, signal.SIGTERM)
+        if watcher:
+            assert src.wait(300), "SIGTERM did not end the blocked process"
+            assert src.state.end_status == -signal.SIGTERM
+            assert _counts(src.state) == {"before_stuck": 500}
+        else:
+            assert not src.wait(3.0)  # the hang the watcher prevents
+    finally:
+        src.stop()

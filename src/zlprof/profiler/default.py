@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -70,11 +71,24 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     flush needs (an Event's, the profiler's): so a helper thread closes the profiler and
     re-raises the signal, while the handler waits for it only briefly and then lets the
     main thread run on (and release what it holds)."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _finish_sigterm(wait=0.5)
+
+
+_sigterm_once = threading.Lock()
+
+
+def _finish_sigterm(wait: float) -> None:
+    """Flush and die of SIGTERM, once per process (from the handler or the watcher)."""
+    if not _sigterm_once.acquire(blocking=False):
+        return
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except ValueError:  # the watcher thread: not the main thread
+        _restore_default_sigterm()
     prof = _default
 
     def finish() -> None:
-        block_termination_signals()  # the kill below must reach the main thread
+        block_termination_signals()  # the kill below must reach another thread
         try:
             if prof is not None and prof.streaming:
                 prof.close()
@@ -85,7 +99,71 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
     t = threading.Thread(target=finish, name="zlprof-sigterm", daemon=True)
     t.start()
-    t.join(0.5)
+    t.join(wait)
+
+
+def _restore_default_sigterm() -> None:
+    """SIG_DFL for SIGTERM from any thread (``signal.signal`` is for the main thread)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.signal.restype = ctypes.c_void_p
+        libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        libc.signal(int(signal.SIGTERM), None)  # None: SIG_DFL (0)
+    except (OSError, AttributeError):
+        pass
+
+
+# The watcher. A Python handler runs only when the main thread runs bytecode. A main
+# thread blocked in C can miss the signal for good: a pool worker waiting on its queue's
+# semaphore is woken by another process's release, loses the semaphore again, and the
+# SIGTERM that ``Pool.terminate`` sends right then lands between two futex waits; the
+# C-level handler notes it, the worker sleeps on, and ``terminate()`` waits for it forever
+# (seen in the test suite under load). CPython writes every caught signal's number to
+# the wakeup fd; a zlprof thread reads it, and when the main thread has not begun to
+# handle a SIGTERM shortly after, finishes it in its place.
+_WATCH_GRACE_S = 0.5
+_watch_fds: tuple[int, int] | None = None
+
+
+def _start_watcher(inherited: int = -1) -> None:
+    """Set the wakeup fd to a pipe of ours and read it in a thread (main thread only;
+    nothing when the program has a wakeup fd of its own, asyncio's for instance;
+    ``inherited``: our parent's, which a forked child replaces)."""
+    global _watch_fds
+    try:
+        r, w = os.pipe()
+    except OSError:
+        return
+    try:
+        os.set_blocking(w, False)
+        old = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+    except (ValueError, OSError):  # not the main thread
+        os.close(r)
+        os.close(w)
+        return
+    if old not in (-1, inherited):
+        signal.set_wakeup_fd(old)  # the program's own: leave it be
+        os.close(r)
+        os.close(w)
+        return
+    _watch_fds = (r, w)
+
+    def run() -> None:
+        block_termination_signals()
+        while True:
+            try:
+                data = os.read(r, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            if int(signal.SIGTERM) in data:
+                time.sleep(_WATCH_GRACE_S)  # the handler's turn first
+                _finish_sigterm(wait=5.0)
+
+    threading.Thread(target=run, name="zlprof-signals", daemon=True).start()
 
 
 def _install_exit_hooks(prof: Profiler) -> None:
@@ -95,6 +173,7 @@ def _install_exit_hooks(prof: Profiler) -> None:
     try:
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _on_sigterm)
+            _start_watcher()
     except (ValueError, OSError):  # not the main thread: no handler
         pass
 
@@ -121,9 +200,26 @@ _FORKED = False
 
 
 def _after_fork_child() -> None:
-    global _FORKED, _default_lock
+    global _FORKED, _default_lock, _sigterm_once, _watch_fds
     _FORKED = True
     _default_lock = threading.Lock()  # another thread may have held it across the fork
+    _sigterm_once = threading.Lock()
+    if _watch_fds is not None:
+        # the wakeup fd is the parent's pipe: a new one (and thread) for this process
+        r, w = _watch_fds
+        _watch_fds = None
+        try:
+            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+                _start_watcher(inherited=w)
+            elif (old := signal.set_wakeup_fd(-1)) != w:
+                signal.set_wakeup_fd(old)  # the program's own: leave it be
+        except (ValueError, OSError):
+            pass
+        for fd in (r, w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
     for p in _forking:
         try:
             p._after_fork_child()
