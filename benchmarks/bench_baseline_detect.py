@@ -94,7 +94,8 @@ def main() -> int:
             print(f"  {name}: {view.summary()}")  # type: ignore[attr-defined]
             for op, c in view.ops.items():  # type: ignore[attr-defined]
                 print(f"    {op:<8} n={c.n_current:>7,}  p50 {c.change['median'] * 100:+6.2f}%  "
-                      f"p99 {(c.change['p99'] or 0) * 100:+6.2f}%  {c.verdict}")
+                      f"p99 {(c.change['p99'] or 0) * 100:+6.2f}%  noise floor "
+                      f"{(c.floor or 0) * 100:5.2f}%  {c.verdict}")
             code, lines = fail_on(base, path, "p50>+5%")
             if name == "slowed":
                 found = f"after {when:.0f} s of data" if when is not None else "NOT DETECTED"
