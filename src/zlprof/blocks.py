@@ -25,6 +25,8 @@ import numpy as np
 BASE = 3
 #: complete blocks kept at most; after a merge there are MAX_BLOCKS / BASE
 MAX_BLOCKS = 24
+#: batches put aside before they are joined into one array
+COALESCE = 32
 
 
 class BlockMedians:
@@ -40,10 +42,22 @@ class BlockMedians:
         self._n_pending = 0
 
     def add(self, durations: np.ndarray) -> None:
-        """Fold durations (ns), in arrival order."""
-        d = np.asarray(durations, np.int64)
-        if len(d) == 0:
+        """Fold durations (ns), in arrival order. Until a block is complete a batch is only
+        put aside (the common case once blocks are long: a list append). ``durations``
+        must not change afterwards (it may be kept, as ``stats.OpAccumulator`` keeps its
+        batches); every ``COALESCE`` batches put aside are joined into one array, so few
+        batch arrays are held at once."""
+        n = len(durations)
+        if n == 0:
             return
+        if self._n_pending + n < self.size:
+            pending = self._pending
+            pending.append(durations)
+            self._n_pending += n
+            if len(pending) >= COALESCE:
+                self._pending = [np.concatenate(pending)]
+            return
+        d = np.asarray(durations, np.int64)
         if self._pending:
             d = np.concatenate([*self._pending, d])
             self._pending, self._n_pending = [], 0

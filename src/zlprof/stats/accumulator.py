@@ -66,8 +66,9 @@ class OpAccumulator:
         if len(d) == 0:
             return
         self.moments.add(d)
-        self._keep(d.copy())
-        self.blocks.add(d)
+        own = d.copy()
+        self._keep(own)
+        self.blocks.add(own)
         if t1 is not None:
             self._add_recent(np.asarray(t1, dtype=np.int64), d)
             self.last_t1 = max(self.last_t1, int(t1.max()))
