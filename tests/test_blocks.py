@@ -66,15 +66,14 @@ def test_batches_do_not_matter_and_memory_is_bounded() -> None:
 def test_small_batches_put_aside_are_joined() -> None:
     from zlprof.blocks import COALESCE
 
-    b = BlockMedians()
-    b.add(np.arange(1, 73))  # blocks are 9 samples long now
     big = BlockMedians()
     big.size = 10_000  # as after many merges
     for i in range(200):
         big.add(np.full(3, i + 1, np.int64))
     assert big.pending == 600 and len(big) == 0
     assert len(big._pending) < COALESCE
-    assert b.size == 9
+    big.add(np.full(9_400, 7, np.int64))  # completes the first block
+    assert len(big) == 1 and big.pending == 0 and math.exp(big.values()[0]) == pytest.approx(7)
 
 
 def test_zero_duration_and_copy() -> None:
