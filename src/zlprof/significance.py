@@ -20,8 +20,8 @@ drifts within a run and between runs (CPU frequency, other load, memory layout).
 every sample made a shift of a few percent between two runs of identical code
 "significant" with thousands of samples (on a shared VM: 20 of 20 identical pairs had
 false positives). So an op is tested on its **block medians**: each side's samples, in
-arrival order, cut into 8 to 24 consecutive blocks (``blocks.BlockMedians``, kept as samples
-arrive), the U test run on the blocks' medians, so within-run drift is the noise the test
+arrival order, cut into 8 to 24 consecutive blocks (one a sample below 24 samples;
+``blocks.BlockMedians``, kept as samples arrive), the U test run on the blocks' medians, so within-run drift is the noise the test
 sees. Two runs of the same code still differ as a whole, by about as much as their blocks
 wander within one run, which one run per side cannot estimate; so the op's **noise floor**
 is the spread of its block medians (max / min - 1) in either run, the larger, and a change
@@ -70,9 +70,9 @@ EXACT_MAX = 50
 TEST_NAME = "Mann-Whitney U"
 TEST_DESCRIPTION = (
     "Mann-Whitney U, two-sided, on block medians (each side's samples in arrival order cut "
-    "into 8-24 consecutive blocks; exact without ties, else normal approximation with tie "
-    "and continuity correction); p-values adjusted for the number of tests "
-    "(Benjamini-Hochberg false discovery rate)"
+    "into 8-24 consecutive blocks, one a sample below 24; exact without ties, else normal "
+    "approximation with tie and continuity correction); p-values adjusted for the number "
+    "of tests (Benjamini-Hochberg false discovery rate)"
 )
 #: what the samples of a test are (DiffRow.samples, the JSON's test.samples)
 UNIT = "blocks"
