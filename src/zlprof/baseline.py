@@ -5,7 +5,7 @@ running SessionState with it, op by op, as samples arrive: the same rows, test,
 false-discovery control and verdicts as ``zlprof diff`` (diff.compare_op / decide_rows,
 significance.py), with the baseline as A and the current session as B. The app's
 refresher thread calls :meth:`BaselineComparator.compare` off the UI thread (at most
-every ``every_s`` seconds: it ranks every op's samples) and puts the result, a
+every ``every_s`` seconds) and puts the result, a
 :class:`BaselineView`, into the snapshot; widgets only render it.
 
 Under the state's lock each op's statistics and block medians (blocks.BlockMedians, kept

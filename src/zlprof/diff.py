@@ -14,9 +14,8 @@ side is "too few samples".
 
 The unit of the test is a block of consecutive samples, not a sample: each side's samples
 of an op, in arrival order, are cut into 8-24 blocks (one a sample below 24 samples) and
-the U test ranks the blocks'
-medians; a change must also exceed the op's noise floor, the spread of its block medians
-within either run (significance.py says why: durations of one run are a time series, and
+the U test ranks the blocks' medians; a change must also exceed the op's noise floor, the
+spread of its block medians within either run (significance.py says why: durations of one run are a time series, and
 runs of identical code differ as a whole). Each row carries the floor (``floor``, the
 column "floor" of the text table).
 

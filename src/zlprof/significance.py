@@ -21,13 +21,15 @@ every sample made a shift of a few percent between two runs of identical code
 "significant" with thousands of samples (on a shared VM: 20 of 20 identical pairs had
 false positives). So an op is tested on its **block medians**: each side's samples, in
 arrival order, cut into 8 to 24 consecutive blocks (one a sample below 24 samples;
-``blocks.BlockMedians``, kept as samples arrive), the U test run on the blocks' medians, so within-run drift is the noise the test
-sees. Two runs of the same code still differ as a whole, by about as much as their blocks
-wander within one run, which one run per side cannot estimate; so the op's **noise floor**
-is the spread of its block medians (max / min - 1) in either run, the larger, and a change
-must exceed it (and ``min_effect``) to be reported. The caveat: a real change smaller than
-how much the op drifts within a run is not reported, and a run-wide shift larger than the
-within-run drift still can be (``overall_shift`` names it).
+``blocks.BlockMedians``, kept as samples arrive), the U test run on the blocks' medians,
+so within-run drift is the noise the test sees. Two runs of the same code also differ as
+a whole, which one run a side cannot estimate; assuming (and measuring, see
+benchmarks/bench_baseline_fp.py) that they differ by about as much as an op's blocks
+wander within one run, the op's **noise floor** is the spread of its block medians (max /
+min - 1) in either run, the larger, and a change must exceed it (and ``min_effect``) to
+be reported. The caveat: a real change smaller than how much the op drifts within a run
+is not reported, and a run-wide shift larger than the within-run drift still can be
+(``overall_shift`` names it).
 """
 
 from __future__ import annotations
