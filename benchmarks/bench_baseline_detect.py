@@ -24,6 +24,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from zlprof.baseline import BaselineComparator
@@ -48,27 +49,32 @@ def fail_on(base: Path, other: Path, rule: str) -> tuple[int, list[str]]:
     return res.returncode, [line for line in res.stderr.splitlines() if "FAIL" in line]
 
 
-def live_detection(comparator: BaselineComparator, path: Path) -> tuple[float | None, object]:
+def live_detection(comparator: BaselineComparator, path: Path) -> tuple[float | None, object, float]:
     """Fold ``path`` in order; after every second of data ask for the verdicts. Returns
     the data time from which 'target' was called slower and stayed so (None: never),
-    and the final view."""
+    the final view, and the mean time of one comparison (a live refresh's cost)."""
     frames = read_recording(path).frames
     state = SessionState()
     first_slower: float | None = None
     next_s = 1.0
+    spent, calls = 0.0, 0
     for i in range(0, len(frames), 8):
         state.ingest_many(frames[i : i + 8])
         t = state.elapsed_ns / 1e9
         if t < next_s and i + 8 < len(frames):
             continue
         next_s = t + 1.0
-        target = comparator.compare_now(state).ops.get("target")
+        t0 = time.perf_counter()
+        view = comparator.compare_now(state)
+        spent += time.perf_counter() - t0
+        calls += 1
+        target = view.ops.get("target")
         if target is not None and target.verdict == Verdict.SLOWER:
             if first_slower is None:
                 first_slower = t
         else:
             first_slower = None  # must stay slower from then on
-    return first_slower, comparator.compare_now(state)
+    return first_slower, comparator.compare_now(state), spent / max(calls, 1)
 
 
 def main() -> int:
@@ -81,6 +87,7 @@ def main() -> int:
     d = args.keep or Path(tempfile.mkdtemp(prefix="zlprof-detect-"))
     d.mkdir(parents=True, exist_ok=True)
     tally = {"detected": 0, "slowed_exit3": 0, "control_quiet": 0, "control_exit0": 0}
+    costs: list[float] = []
     for k in range(args.rounds):
         base, slowed, control = d / f"r{k}-base.zlp", d / f"r{k}-slowed.zlp", d / f"r{k}-control.zlp"
         for path, slow in ((base, 0.0), (slowed, args.slowdown), (control, 0.0)):
@@ -90,11 +97,13 @@ def main() -> int:
         print(f"\nround {k + 1}: baseline {base.name}; 'target' +{args.slowdown * 100:.0f}% in "
               f"{slowed.name}; {control.name} unchanged; {args.seconds:.0f} s each")
         for name, path in (("control", control), ("slowed", slowed)):
-            when, view = live_detection(comparator, path)
+            when, view, cost = live_detection(comparator, path)
+            costs.append(cost)
             print(f"  {name}: {view.summary()}")  # type: ignore[attr-defined]
             for op, c in view.ops.items():  # type: ignore[attr-defined]
                 print(f"    {op:<8} n={c.n_current:>7,}  p50 {c.change['median'] * 100:+6.2f}%  "
-                      f"p99 {(c.change['p99'] or 0) * 100:+6.2f}%  {c.verdict}")
+                      f"p99 {(c.change['p99'] or 0) * 100:+6.2f}%  noise floor "
+                      f"{(getattr(c, 'floor', None) or 0) * 100:5.2f}%  {c.verdict}")
             code, lines = fail_on(base, path, "p50>+5%")
             if name == "slowed":
                 found = f"after {when:.0f} s of data" if when is not None else "NOT DETECTED"
@@ -112,6 +121,8 @@ def main() -> int:
     print(f"\n{n} round(s): slowdown detected live {tally['detected']}/{n}, --fail-on exit 3 "
           f"{tally['slowed_exit3']}/{n}; control with nothing significant "
           f"{tally['control_quiet']}/{n}, --fail-on exit 0 {tally['control_exit0']}/{n}")
+    print(f"one live comparison (compare_now, 4 ops, once a second of data): mean "
+          f"{sum(costs) / len(costs) * 1e3:.2f} ms")
     return 0
 
 

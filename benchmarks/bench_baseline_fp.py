@@ -2,13 +2,15 @@
 
 Records PAIRS pairs of short runs of the built-in workload with the same preset, seed and
 tokens (``zlprof record --preset tiny ...``, back to back), compares each pair with
-``diff.diff_sessions`` (the test ``zlprof diff``, ``--baseline`` and ``bench --compare``
-share) and counts ops called significant. Every pair is the same code, so each such op
-is a false positive. Besides the default rule (Benjamini-Hochberg adjusted p < 0.05 and
-a median change of at least 5 %), the same tests are judged by weaker rules, to show
-what the false-discovery control and the minimum effect each buy:
+``diff.diff_sessions`` (the test ``zlprof diff`` and ``--baseline`` share) and counts ops
+called significant. Every pair is the same code, so each such op is a false positive.
+Besides the default rule (U test on block medians, Benjamini-Hochberg adjusted p < 0.05,
+a median change of at least 5 % and more than the op's noise floor), the same pairs are
+judged by weaker rules, to show what each part buys, and by the method of round 2 (every
+sample a unit of the U test, BH + 5 %; only where both sides hold exact samples):
 
-    raw p < 0.05 alone | raw p + 5 % | BH alone | BH + 5 % (default) | BH + 10 %
+    every sample, BH + 5 % (before) | blocks, raw p | blocks, BH | blocks, BH + 5 % |
+    blocks, BH + 5 % + noise floor (default)
 
 Prints, per rule: pairs with at least one significant op, and significant ops out of
 the ops tested (ops with fewer than 5 samples a side get no test).
@@ -30,17 +32,47 @@ import time
 from pathlib import Path
 
 from zlprof import significance as sig
-from zlprof.diff import diff_sessions
+from zlprof.diff import DiffResult, diff_sessions
 from zlprof.recording import load_session
+from zlprof.session import SessionState
 from zlprof.significance import Verdict
 
+#: (name, BH-adjusted?, minimum effect, noise floor?)
 RULES = (
-    ("raw p < 0.05", False, 0.0),
-    ("raw p < 0.05, effect >= 5%", False, 0.05),
-    ("BH q < 0.05", True, 0.0),
-    ("BH q < 0.05, effect >= 5% (default)", True, sig.MIN_EFFECT),
-    ("BH q < 0.05, effect >= 10%", True, 0.10),
+    ("blocks, raw p < 0.05", False, 0.0, False),
+    ("blocks, BH q < 0.05", True, 0.0, False),
+    ("blocks, BH q < 0.05, effect >= 5%", True, sig.MIN_EFFECT, False),
+    ("blocks, BH, 5%, > noise floor (default)", True, sig.MIN_EFFECT, True),
 )
+BEFORE = "every sample, BH q < 0.05, 5% (before)"
+#: the noise floor without the blocks: what the blocks add
+BEFORE_FLOOR = "every sample, BH, 5%, > noise floor"
+
+
+def every_sample_rule(res: DiffResult, a: SessionState, b: SessionState) -> tuple[int, int] | None:
+    """Significant ops under round 2's method (the U test on every sample, exact samples
+    only; BH over the same rows; median change >= 5 %), and with the noise floor added.
+    None if a side is past the exact limit."""
+    rows = [r for r in res.rows if r.test is not None and r.verdict != Verdict.FEW]
+    accs = []
+    for r in rows:
+        if r.kind == "op":
+            pa, pb = a.path_id(r.op), b.path_id(r.op)
+            accs.append((a.ops[pa] if pa is not None else None, b.ops[pb] if pb is not None else None))
+        else:
+            accs.append((getattr(a, r.op), getattr(b, r.op)))
+    ps = []
+    for acc_a, acc_b in accs:
+        da = acc_a.sorted_durations() if acc_a is not None else None
+        db = acc_b.sorted_durations() if acc_b is not None else None
+        if da is None or db is None:
+            return None
+        ps.append(sig.mann_whitney_u(da, db).p_value)
+    qs = sig.benjamini_hochberg(ps)
+    plain = sum(sig.decide(q, r.change.get("median")).significant for r, q in zip(rows, qs, strict=True))
+    floored = sum(sig.decide(q, r.change.get("median"), floor=r.floor or 0.0).significant
+                  for r, q in zip(rows, qs, strict=True))
+    return plain, floored
 
 
 def record(path: Path, args: argparse.Namespace) -> None:
@@ -69,7 +101,8 @@ def main() -> int:
     args = ap.parse_args()
     d = args.keep or Path(tempfile.mkdtemp(prefix="zlprof-fp-"))
     d.mkdir(parents=True, exist_ok=True)
-    hits = {name: [0, 0] for name, _, _ in RULES}  # pairs with any, ops significant
+    hits = {name: [0, 0] for name, *_ in [*RULES, (BEFORE,), (BEFORE_FLOOR,)]}  # pairs with any, ops significant
+    before_ok = True
     tested_total = 0
     worst: list[tuple[float, str, int]] = []
     shifts: list[float] = []
@@ -79,17 +112,26 @@ def main() -> int:
         if not (a.exists() and b.exists()):
             record(a, args)
             record(b, args)
-        res = diff_sessions(load_session(a), load_session(b))
+        sa, sb = load_session(a), load_session(b)
+        res = diff_sessions(sa, sb)
         rows = [r for r in res.rows if r.test is not None and r.verdict != Verdict.FEW]
         tested_total += len(rows)
-        for name, bh, effect in RULES:
+        for name, bh, effect, floor in RULES:
             n = 0
             for r in rows:
                 p = r.q_value if bh else r.test.p_value  # type: ignore[union-attr]
-                if sig.decide(p, r.change.get("median"), min_effect=effect).significant:
+                if sig.decide(p, r.change.get("median"), min_effect=effect,
+                              floor=(r.floor or 0.0) if floor else 0.0).significant:
                     n += 1
             hits[name][0] += n > 0
             hits[name][1] += n
+        old = every_sample_rule(res, sa, sb)
+        if old is None:
+            before_ok = False
+        else:
+            for name, n in zip((BEFORE, BEFORE_FLOOR), old, strict=True):
+                hits[name][0] += n > 0
+                hits[name][1] += n
         for r in res.rows:
             if r.significant:
                 worst.append((r.change.get("median") or 0.0, r.op, i))
@@ -106,7 +148,10 @@ def main() -> int:
     print(f"{args.pairs} pairs of identical runs ({what}); {tested_total} op tests; "
           f"{elapsed:.0f} s; recordings in {d}")
     print(f"{'rule':<40} {'pairs with a false positive':>28} {'false-positive ops':>20}")
-    for name, _, _ in RULES:
+    for name in [BEFORE, BEFORE_FLOOR] if before_ok else []:
+        pairs, ops = hits[name]
+        print(f"{name:<40} {pairs:>14d} / {args.pairs:<11d} {ops:>9d} / {tested_total:<8d}")
+    for name, *_ in RULES:
         pairs, ops = hits[name]
         print(f"{name:<40} {pairs:>14d} / {args.pairs:<11d} {ops:>9d} / {tested_total:<8d}")
     shifts.sort()

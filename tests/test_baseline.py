@@ -152,7 +152,8 @@ async def test_drill_down_overlays_the_baseline_histogram() -> None:
         assert hist.baseline_counts is not None and hist.baseline_counts.sum() == 300
         drawn = str(hist.render())
         assert "─" in drawn and "baseline" in drawn
-        assert "slower" in str(app.screen.query_one("#hist-panel").border_subtitle)
+        subtitle = str(app.screen.query_one("#hist-panel").border_subtitle)
+        assert "slower" in subtitle and "noise floor " in subtitle
 
 
 async def test_session_browser_marks_a_baseline_with_one_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

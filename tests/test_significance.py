@@ -158,3 +158,65 @@ def test_overall_shift() -> None:
     # the median on a log scale: log1p(-0.1), 0, log1p(0.5) -> 0
     assert sig.overall_shift([-0.1, 0.0, 0.5, None]) == pytest.approx(0.0)
     assert sig.overall_shift([None]) is None
+
+
+# --------------------------------------------------------------------------- block medians
+
+
+def test_compare_blocks_hand_computed() -> None:
+    # block medians 10..14 against 20..24: complete separation of 5 and 5, exactly
+    # 2 / C(10, 5) = 2 / 252; noise floor: the larger spread, 24/20 - 1 = 0.2 vs 14/10 - 1
+    # = 0.4 -> 0.4
+    bt = sig.compare_blocks(np.log([10.0, 11, 12, 13, 14]), np.log([20.0, 21, 22, 23, 24]))
+    assert bt.test.method == "exact" and bt.test.p_value == pytest.approx(2 / 252)
+    assert bt.floor == pytest.approx(0.4)
+    assert (bt.blocks_a, bt.blocks_b) == (5, 5)
+
+
+def test_decide_needs_more_than_the_noise_floor() -> None:
+    assert decide(0.001, 0.30, floor=0.4) == Verdict.SAME
+    assert decide(0.001, 0.40, floor=0.4) == Verdict.SAME  # must exceed it
+    assert decide(0.001, 0.45, floor=0.4) == Verdict.SLOWER
+    assert decide(0.001, -0.45, floor=0.4) == Verdict.FASTER
+    assert decide(0.001, 0.04, floor=0.01) == Verdict.SAME  # and the minimum effect
+
+
+class _Acc:
+    def __init__(self, d: np.ndarray) -> None:
+        from zlprof.blocks import BlockMedians
+
+        self.count = len(d)
+        self.blocks = BlockMedians()
+        self.blocks.add(d)
+
+
+def _drifting(rng: np.random.Generator, level: float, n: int = 20_000) -> np.ndarray:
+    # a run whose level wanders +-4 % over time (CPU frequency, neighbours), with noise
+    drift = 1 + 0.04 * np.sin(np.linspace(0, 3 * np.pi, n) + rng.uniform(0, 6))
+    return (level * drift * rng.lognormal(0, 0.05, n)).astype(np.int64)
+
+
+def test_drift_within_runs_is_not_a_change() -> None:
+    # two runs of the same op, the second 3 % slower as a whole and both drifting: every
+    # sample ranked gives a tiny p-value; block medians and the noise floor do not report it
+    rng = np.random.default_rng(11)
+    a, b = _drifting(rng, 100_000), _drifting(rng, 103_000)
+    assert mann_whitney_u(a, b).p_value < 1e-6
+    bt = sig.compare_accumulators(_Acc(a), _Acc(b))
+    assert bt is not None and bt.floor > 0.05
+    change = float(np.median(b)) / float(np.median(a)) - 1
+    assert decide(bt.test.p_value, change, floor=bt.floor) == Verdict.SAME
+    # a 20 % slowdown of the same drifting op is found
+    c = _drifting(rng, 120_000)
+    bt = sig.compare_accumulators(_Acc(a), _Acc(c))
+    assert bt is not None and bt.test.p_value < 1e-4
+    change = float(np.median(c)) / float(np.median(a)) - 1
+    assert decide(bt.test.p_value, change, floor=bt.floor) == Verdict.SLOWER
+
+
+def test_u_distribution_is_cached() -> None:
+    sig._u_distribution.cache_clear()
+    mann_whitney_u(np.arange(20.0), np.arange(20.0) + 0.5)
+    mann_whitney_u(np.arange(20.0), np.arange(20.0) + 0.25)
+    info = sig._u_distribution.cache_info()
+    assert (info.misses, info.hits) == (1, 1)

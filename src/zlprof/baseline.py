@@ -5,12 +5,13 @@ running SessionState with it, op by op, as samples arrive: the same rows, test,
 false-discovery control and verdicts as ``zlprof diff`` (diff.compare_op / decide_rows,
 significance.py), with the baseline as A and the current session as B. The app's
 refresher thread calls :meth:`BaselineComparator.compare` off the UI thread (at most
-every ``every_s`` seconds: it ranks every op's samples) and puts the result, a
+every ``every_s`` seconds) and puts the result, a
 :class:`BaselineView`, into the snapshot; widgets only render it.
 
-Under the state's lock only references are taken (an accumulator's sorted samples are
-replaced, never changed in place, when new ones merge; histogram counts are copied), so
-ingestion is held up for the copy, not for the tests.
+Under the state's lock each op's statistics and block medians (blocks.BlockMedians, kept
+by the accumulator as samples arrive: at most 24 numbers an op) are copied; the tests,
+on at most 24 block medians a side, run after the lock is released. The cost of a
+refresh grows with the number of ops, not with the number of samples.
 
 ``drill_overlay`` gives the drill-down both histograms on shared log-spaced buckets.
 """
@@ -31,21 +32,21 @@ from .significance import Verdict
 from .stats import OpAccumulator, PerformanceStats
 
 
-class _Hist:
-    def __init__(self, counts: np.ndarray) -> None:
-        self.counts = counts
+class _Blocks:
+    def __init__(self, values: np.ndarray) -> None:
+        self._v = values
+
+    def values(self) -> np.ndarray:
+        return self._v
 
 
 class _Frozen:
-    """What the U test reads of an OpAccumulator, captured at one moment."""
+    """What the test reads of an OpAccumulator, captured at one moment: its count and
+    block medians (at most blocks.MAX_BLOCKS floats, so the copy under the lock is cheap)."""
 
     def __init__(self, acc: OpAccumulator) -> None:
         self.count = acc.count
-        self._d = acc.sorted_durations()
-        self.hist = _Hist(acc.hist.counts.copy()) if acc.hist is not None else None
-
-    def sorted_durations(self) -> np.ndarray | None:
-        return self._d
+        self.blocks = _Blocks(acc.blocks.values())
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class OpComparison:
     q_value: float | None = None
     n_base: int = 0
     n_current: int = 0
+    #: the op's noise floor (significance.BlockTest.floor)
+    floor: float | None = None
 
 
 @dataclass
@@ -187,7 +190,7 @@ class BaselineComparator:
         for r in rows:
             view.ops[r.op] = OpComparison(
                 r.op, Verdict(r.verdict), dict(r.change), r.q_value,
-                r.a.count if r.a else 0, r.b.count if r.b else 0,
+                r.a.count if r.a else 0, r.b.count if r.b else 0, r.floor,
             )
         view.shift = sig.overall_shift([r.change.get("median") for r in rows
                                         if r.test is not None and r.verdict != Verdict.FEW])

@@ -12,9 +12,12 @@ least ``min_effect``, default 5 %); otherwise the op is "not significant". Ops m
 only one session are listed as such; an op with fewer than ``MIN_SAMPLES`` samples on a
 side is "too few samples".
 
-Samples: exact durations up to the accumulators' exact-sample limit, else the 0.2 %
-histogram buckets (see significance.compare_accumulators); each row says which (``samples``:
-"exact" or "histogram").
+The unit of the test is a block of consecutive samples, not a sample: each side's samples
+of an op, in arrival order, are cut into 8-24 blocks (one a sample below 24 samples) and
+the U test ranks the blocks' medians; a change must also exceed the op's noise floor, the
+spread of its block medians within either run (significance.py says why: durations of one run are a time series, and
+runs of identical code differ as a whole). Each row carries the floor (``floor``, the
+column "floor" of the text table).
 
 Token latencies (time to first token, time per output token, inter-token latency) are
 compared the same way, as rows of kind "latency".
@@ -73,11 +76,15 @@ class DiffRow:
     #: relative change B/A - 1 of median, p95, p99, mean (None where undefined)
     change: dict[str, float | None] = field(default_factory=dict)
     test: MannWhitney | None = None
-    #: "exact" or "histogram" (see the module doc); None without a test
+    #: what the test ranked: "blocks" (block medians, see significance.py); None without a test
     samples: str | None = None
     depth: int = 0
     #: the test's p-value adjusted for every test of the diff (Benjamini-Hochberg)
     q_value: float | None = None
+    #: the op's noise floor (significance.BlockTest.floor): a smaller change is not reported
+    floor: float | None = None
+    #: block medians tested on each side
+    blocks: tuple[int, int] | None = None
 
     @property
     def significant(self) -> bool:
@@ -126,6 +133,9 @@ class DiffRow:
                 "p_value": t.p_value,
                 "q_value": self.q_value,
                 "prob_b_greater": t.prob_b_greater,
+                "noise_floor": self.floor,
+                "blocks_a": self.blocks[0] if self.blocks else None,
+                "blocks_b": self.blocks[1] if self.blocks else None,
             },
         }
 
@@ -195,7 +205,8 @@ class DiffResult:
     def rule(self) -> str:
         return (
             f"significant when the FDR-adjusted p < {self.alpha:g} (Benjamini-Hochberg over "
-            f"all tests) and the median moved by at least {self.min_effect * 100:g}%"
+            f"all tests) and the median moved by at least {self.min_effect * 100:g}% and by "
+            "more than the op's noise floor (how far its block medians spread within either run)"
         )
 
     def to_text(self) -> str:
@@ -234,11 +245,12 @@ def compare_op(
     assert st_a is not None and st_b is not None
     change = {m: sig.relative_change(getattr(st_a, _FIELD[m]), getattr(st_b, _FIELD[m]))
               for m in METRICS}
-    if min(acc_a.count, acc_b.count) < MIN_SAMPLES:
-        test, samples = sig.compare_accumulators(acc_a, acc_b)
-        return DiffRow(name, kind, Verdict.FEW, st_a, st_b, change, test, samples, depth)
-    test, samples = sig.compare_accumulators(acc_a, acc_b)
-    return DiffRow(name, kind, Verdict.SAME, st_a, st_b, change, test, samples, depth)
+    bt = sig.compare_accumulators(acc_a, acc_b)
+    if bt is None:  # samples known only from a summary: nothing to rank
+        return DiffRow(name, kind, Verdict.FEW, st_a, st_b, change, depth=depth)
+    few = min(acc_a.count, acc_b.count, bt.blocks_a, bt.blocks_b) < MIN_SAMPLES
+    return DiffRow(name, kind, Verdict.FEW if few else Verdict.SAME, st_a, st_b, change, bt.test,
+                   sig.UNIT, depth, floor=bt.floor, blocks=(bt.blocks_a, bt.blocks_b))
 
 
 def decide_rows(rows: list[DiffRow], alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> None:
@@ -248,7 +260,8 @@ def decide_rows(rows: list[DiffRow], alpha: float = ALPHA, min_effect: float = M
     qs = sig.benjamini_hochberg([r.test.p_value if r.test is not None else None for r in tested])
     for r, q in zip(tested, qs, strict=True):
         r.q_value = q
-        r.verdict = sig.decide(q, r.change.get("median"), alpha=alpha, min_effect=min_effect)
+        r.verdict = sig.decide(q, r.change.get("median"), alpha=alpha, min_effect=min_effect,
+                               floor=r.floor or 0.0)
 
 
 def diff_sessions(
@@ -386,6 +399,7 @@ def _columns() -> list[Any]:
         Column("p99", drop=1),
         Column("mean", drop=5),
         Column("q-value", drop=8),
+        Column("floor", drop=9),
         Column("verdict", align="left"),
     ]
 
@@ -405,7 +419,6 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
     out += wrap(f"test: {res.test}; {res.rule()}; changes are B/A - 1", width, "", "      ")
     out.append("")
     body: list[list[str]] = []
-    marks = False
     for r in res.rows:
         if r.kind != "op":
             name = f"[{r.op}]"
@@ -414,9 +427,6 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
         else:
             name = "  " * r.depth + r.op.rsplit("/", 1)[-1]
         p = _q(r)
-        if r.samples == "histogram":
-            p += "*"
-            marks = True
         body.append([
             name,
             f"{r.a.count:,}" if r.a else "-",
@@ -425,6 +435,7 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
             _ms(r.b.median_ms) if r.b else "-",
             *(_pct(r.change.get(m)) for m in METRICS),
             p,
+            "-" if r.floor is None else f"{r.floor * 100:.1f}%",
             _verdict(r),
         ])
     if not body:
@@ -434,8 +445,6 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
     out.extend(table.lines)
     out.append("")
     out += wrap("durations in ms; [ttft] [tpot] [itl] are token latencies", width)
-    if marks:
-        out += wrap("* past the exact-sample limit: tested on the 0.2% histogram buckets", width)
     note = table.note(width)
     if note:
         out += wrap(note, width)

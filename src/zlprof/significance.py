@@ -1,37 +1,40 @@
 """Is B different from A? The one significance test of zlprof (diff, bench, live baseline).
 
 * :func:`mann_whitney_u`: the two-sided Mann-Whitney U test. Exact null distribution when
-  there are no ties and both samples have at most ``EXACT_MAX`` values (bench runs are
-  often few, where the normal approximation is poor); otherwise the normal approximation
-  with tie correction (variance ``n_a n_b / 12 * ((n + 1) - sum(t^3 - t) / (n (n - 1)))``
-  over tie groups of size t) and continuity correction (``|U - n_a n_b / 2| - 1/2``).
-  No SciPy. Values may carry weights (multiplicities): that is how histogram buckets are
-  tested (see :func:`compare_accumulators`).
+  there are no ties and both samples have at most ``EXACT_MAX`` values; otherwise the
+  normal approximation with tie correction (variance ``n_a n_b / 12 * ((n + 1) - sum(t^3 -
+  t) / (n (n - 1)))`` over tie groups of size t) and continuity correction (``|U - n_a n_b
+  / 2| - 1/2``). No SciPy. Values may carry weights (multiplicities).
 * :func:`benjamini_hochberg`: many ops are tested at once, so p-values are adjusted to
   control the false discovery rate (Benjamini-Hochberg step-up; the adjusted value of the
   i-th smallest of m p-values is ``min over j >= i of p_(j) * m / j``).
 * :func:`decide`: the verdict. A change is reported only when it is both statistically
-  significant (BH-adjusted p < ``alpha``) and large enough to matter (the median moved by
-  at least ``min_effect``, relative): identical code on a noisy machine differs by a
-  little, systematically (CPU frequency, other load), and with thousands of samples the
-  test alone would call that significant. Each test also reports an effect size, the
-  probability of superiority P(B > A) + P(B = A) / 2 (0.5: no shift).
+  significant (BH-adjusted p < ``alpha``) and larger than the minimum effect: ``min_effect``
+  (5 %) or the op's noise floor, whichever is larger. Each test also reports an effect
+  size, the probability of superiority P(B > A) + P(B = A) / 2 (0.5: no shift).
 * :class:`FailRule` / :func:`parse_fail_on`: the CI gate ``--fail-on "[OP:]STAT>+N%"``.
 
-Samples of an op (:func:`compare_accumulators`). While both sides hold every duration exactly
-(``stats.OpAccumulator`` keeps up to 100,000 by default) the test ranks the durations.
-Past that limit an accumulator keeps only a log-bucket histogram (bucket width 0.2 %); the
-test then ranks bucket indices weighted by their counts, the exact side bucketed the same
-way. Values in one bucket count as ties (with the tie correction), which makes the test
-slightly conservative; the result says which (``samples``: "exact" or "histogram").
-
-Caveat, said in the README too: durations of one run are a time series, not independent
-draws; neighbouring samples are correlated, so the p-values are optimistic. The minimum
-effect guards against that as well.
+The unit of replication (:func:`compare_accumulators`). Durations of one run are a time
+series, not independent draws: neighbouring samples are correlated and the whole level
+drifts within a run and between runs (CPU frequency, other load, memory layout). Ranking
+every sample made a shift of a few percent between two runs of identical code
+"significant" with thousands of samples (on a shared VM: 20 of 20 identical pairs had
+false positives). So an op is tested on its **block medians**: each side's samples, in
+arrival order, cut into 8 to 24 consecutive blocks (one a sample below 24 samples;
+``blocks.BlockMedians``, kept as samples arrive), the U test run on the blocks' medians,
+so within-run drift is the noise the test sees. Two runs of the same code also differ as
+a whole, which one run a side cannot estimate; assuming (and measuring, see
+benchmarks/bench_baseline_fp.py) that they differ by about as much as an op's blocks
+wander within one run, the op's **noise floor** is the spread of its block medians (max /
+min - 1) in either run, the larger, and a change must exceed it (and ``min_effect``) to
+be reported. The caveat: a real change smaller than how much the op drifts within a run
+is not reported, and a run-wide shift larger than the within-run drift still can be
+(``overall_shift`` names it).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -41,24 +44,23 @@ from typing import Protocol
 
 import numpy as np
 
+from .blocks import spread as block_spread
 from .stats import group_by
 
 
-class Counts(Protocol):
-    @property
-    def counts(self) -> np.ndarray: ...
+class BlockValues(Protocol):
+    def values(self) -> np.ndarray: ...
 
 
 class Samples(Protocol):
-    """What the U test reads of an op's samples (``stats.OpAccumulator`` or a frozen copy)."""
+    """What the test reads of an op's samples (``stats.OpAccumulator`` or a frozen copy)."""
 
     @property
     def count(self) -> int: ...
 
     @property
-    def hist(self) -> Counts | None: ...
+    def blocks(self) -> BlockValues: ...
 
-    def sorted_durations(self) -> np.ndarray | None: ...
 
 ALPHA = 0.05
 #: A change smaller than this (relative change of the median) is never reported.
@@ -69,10 +71,13 @@ MIN_SAMPLES = 5
 EXACT_MAX = 50
 TEST_NAME = "Mann-Whitney U"
 TEST_DESCRIPTION = (
-    "Mann-Whitney U, two-sided (exact up to 50 samples a side without ties, else normal "
+    "Mann-Whitney U, two-sided, on block medians (each side's samples in arrival order cut "
+    "into 8-24 consecutive blocks, one a sample below 24; exact without ties, else normal "
     "approximation with tie and continuity correction); p-values adjusted for the number "
     "of tests (Benjamini-Hochberg false discovery rate)"
 )
+#: what the samples of a test are (DiffRow.samples, the JSON's test.samples)
+UNIT = "blocks"
 
 
 class Verdict(StrEnum):
@@ -170,7 +175,8 @@ def mann_whitney_u(
     return MannWhitney(na, nb, u1, u2, z, p, "normal")
 
 
-def _u_distribution(n1: int, n2: int) -> list[int]:
+@functools.lru_cache(maxsize=1024)
+def _u_distribution(n1: int, n2: int) -> tuple[int, ...]:
     """Counts of orderings giving U = 0..n1*n2 (Gaussian binomial coefficients)."""
     size = n1 * n2 + 1
     c = [0] * size
@@ -181,7 +187,7 @@ def _u_distribution(n1: int, n2: int) -> list[int]:
             c[k] -= c[k - m]
         for k in range(i, size):  # divide by (1 - q^i)
             c[k] += c[k - i]
-    return c
+    return tuple(c)
 
 
 def min_p_value(n1: int, n2: int) -> float:
@@ -194,27 +200,31 @@ def min_p_value(n1: int, n2: int) -> float:
 # --------------------------------------------------------------------------- samples
 
 
-def compare_accumulators(a: Samples, b: Samples) -> tuple[MannWhitney, str]:
-    """The U test on two ``stats.OpAccumulator``: (result, "exact" or "histogram")."""
-    from .stats import LogHistogram
+@dataclass(frozen=True)
+class BlockTest:
+    """The U test of one op on its block medians, and its noise floor."""
 
-    da, db = a.sorted_durations(), b.sorted_durations()
-    if da is not None and db is not None:
-        return mann_whitney_u(da, db), "exact"
+    test: MannWhitney
+    #: the larger spread of the two sides' block medians (max / min - 1): a change of the
+    #: median must exceed it to be reported (see the module doc)
+    floor: float
+    blocks_a: int
+    blocks_b: int
 
-    def counts(acc: Samples, d: np.ndarray | None) -> np.ndarray:
-        hist = acc.hist
-        if hist is not None:
-            return hist.counts
-        h = LogHistogram()
-        if d is not None:
-            h.add(d)
-        return h.counts
 
-    ca, cb = counts(a, da), counts(b, db)
-    ka, kb = np.flatnonzero(ca), np.flatnonzero(cb)
-    return mann_whitney_u(ka, kb, ca[ka], cb[kb]), "histogram"
+def compare_blocks(a: np.ndarray, b: np.ndarray) -> BlockTest:
+    """The U test of block medians ``b`` against ``a`` (log values, blocks.BlockMedians) and
+    the noise floor of the two; ValueError if a side is empty."""
+    return BlockTest(mann_whitney_u(a, b), max(block_spread(a), block_spread(b)), len(a), len(b))
 
+
+def compare_accumulators(a: Samples, b: Samples) -> BlockTest | None:
+    """The test of two ``stats.OpAccumulator`` (or frozen copies) on their block medians;
+    None when a side has no block (its samples known only from a recording's summary)."""
+    va, vb = a.blocks.values(), b.blocks.values()
+    if len(va) == 0 or len(vb) == 0:
+        return None
+    return compare_blocks(va, vb)
 
 
 # --------------------------------------------------------------------------- many tests
@@ -245,14 +255,17 @@ def decide(
     *,
     alpha: float = ALPHA,
     min_effect: float = MIN_EFFECT,
+    floor: float = 0.0,
     lower_is_better: bool = True,
 ) -> Verdict:
     """The verdict of one tested op: SLOWER / FASTER when the adjusted p-value is below
-    ``alpha`` and the relative change of the median is at least ``min_effect``, else SAME.
+    ``alpha`` and the relative change of the median is at least ``min_effect`` and more
+    than the op's noise ``floor`` (BlockTest.floor), else SAME.
 
     ``lower_is_better=False`` for rates (tokens per second): a drop is SLOWER.
     """
-    if q_value is None or change is None or not (q_value < alpha) or abs(change) < min_effect:
+    if (q_value is None or change is None or not (q_value < alpha) or abs(change) < min_effect
+            or abs(change) <= floor):
         return Verdict.SAME
     worse = change > 0 if lower_is_better else change < 0
     return Verdict.SLOWER if worse else Verdict.FASTER

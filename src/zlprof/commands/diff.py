@@ -12,11 +12,14 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "diff", help="compare two recordings op by op",
         description="Compare recording B with A op by op: a two-sided Mann-Whitney U test per "
-        "op, p-values adjusted for the number of ops tested (Benjamini-Hochberg false "
-        "discovery rate) so that testing many ops does not by itself make false "
-        "positives; a change counts only when significant and the median moved by at "
-        "least 5%. A whole run slowed by machine load is a real difference to the test: "
-        "compare runs made under the same conditions.",
+        "op on block medians (each run's samples, in arrival order, cut into 8-24 blocks of "
+        "consecutive samples: durations of one run are a time series, not independent "
+        "draws), p-values adjusted for the number of ops tested (Benjamini-Hochberg false "
+        "discovery rate); a change counts only when significant, the median moved by at "
+        "least 5% and by more than the op's noise floor (how far its block medians spread "
+        "within either run). Caveat: a change smaller than the op's drift within a run is "
+        "not reported, and a whole run shifted by machine load by more than that drift "
+        "still is: compare runs made under the same conditions.",
         epilog="Exit status: 0; 3 when a --fail-on rule is violated; 1 or 2 for an error.",
     )
     p.add_argument("a", metavar="A")

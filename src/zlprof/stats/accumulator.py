@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..blocks import BlockMedians
 from .histogram import LogHistogram
 from .moments import _Moments
 from .summary import NS_PER_MS, PerformanceStats, nearest_rank, stats_from_durations
@@ -42,6 +43,9 @@ class OpAccumulator:
     #: samples known only from a recording's summary (no raw values), and their histogram
     base_n: int = 0
     base_hist: LogHistogram | None = None
+    #: medians of consecutive blocks of the raw samples, in arrival order (the unit of the
+    #: baseline comparison's test, significance.py)
+    blocks: BlockMedians = field(default_factory=BlockMedians)
 
     @property
     def count(self) -> int:
@@ -62,7 +66,9 @@ class OpAccumulator:
         if len(d) == 0:
             return
         self.moments.add(d)
-        self._keep(d.copy())
+        own = d.copy()
+        self._keep(own)
+        self.blocks.add(own)
         if t1 is not None:
             self._add_recent(np.asarray(t1, dtype=np.int64), d)
             self.last_t1 = max(self.last_t1, int(t1.max()))
@@ -91,6 +97,7 @@ class OpAccumulator:
         """
         self.moments.add_aggregate(*agg)
         self._keep(d)
+        self.blocks.add(d)
         self._add_recent(t1, d)
         if last_t1 > self.last_t1:
             self.last_t1 = last_t1
@@ -280,6 +287,7 @@ class OpAccumulator:
         out.last_t1 = self.last_t1
         out.base_n = self.base_n
         out.base_hist = None if self.base_hist is None else self.base_hist.copy()
+        out.blocks = self.blocks.copy() if samples else BlockMedians()
         if samples:
             out._sorted = self._sorted.copy()
             out._chunks = [c.copy() for c in self._chunks]
@@ -305,6 +313,8 @@ class OpAccumulator:
         """Put back the samples of a ``clone(samples=False)``: ``t1`` and ``d`` are the
         end times and durations of every raw sample folded (``count - base_n`` of them,
         in fold order), as the original had them."""
+        self.blocks = BlockMedians()
+        self.blocks.add(d)
         if self.hist is not None:
             self.hist = LogHistogram()
             if self.base_hist is not None:

@@ -153,4 +153,6 @@ def show_drill(screen: Any, snap: Any) -> None:
     c = ov.comparison
     if c is not None and c.change.get("median") is not None:
         bits.append(f"Δp50 {c.change['median'] * 100:+.1f}% {c.verdict}")
+        if c.floor is not None:
+            bits.append(f"noise floor {c.floor * 100:.1f}%")
     panel.border_subtitle = " · ".join(bits)
