@@ -266,7 +266,7 @@ def cmd_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, P
     script = d / "prog.py"
     script.write_text(CMD_SCRIPT)
     slow, fast = d / "slow.json", d / "fast.json"
-    for out, pause in ((slow, "0.5"), (fast, "0.06")):
+    for out, pause in ((slow, "1.2"), (fast, "0.06")):
         res = zlprof_bench("--warmup", "1", "--runs", "5", "--format", "json", "--out",
                            str(out), "--no-progress", "--", sys.executable, str(script), pause)
         assert res.returncode == 0, res.stderr
@@ -331,7 +331,7 @@ def test_compare_fail_on_exit_status(cmd_results: tuple[Path, Path, Path]) -> No
     script = d / "prog.py"
     res = zlprof_bench("--warmup", "0", "--runs", "5", "--compare", str(fast), "--fail-on",
                        "duration_ms:p50>+20%", "--no-progress", "--",
-                       sys.executable, str(script), "0.5")
+                       sys.executable, str(script), "1.2")
     assert res.returncode == 3, res.stderr
     fails = [line for line in res.stderr.splitlines() if "FAIL" in line]
     assert len(fails) == 1 and "duration_ms median +" in fails[0]
