@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 from textual.widgets.data_table import RowDoesNotExist
 
 from ..actions import MAIN_IDS, bindings
@@ -366,10 +366,10 @@ class MainScreen(SnapshotScreen):
         if view is not None:
             self.post_message(OpenDrill(view.path_id))
 
-    @on(DataTable.RowSelected, "#ops")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(OpsTable.RowSelected, "#ops")
+    def _row_selected(self, event: OpsTable.RowSelected) -> None:
         event.stop()
-        view = self.query_one(OpsTable).row_views.get(event.row_key.value or "")
+        view = self.query_one(OpsTable).row_views.get(event.key)
         if view is not None:
             self.post_message(OpenDrill(view.path_id))
 
