@@ -37,7 +37,7 @@ from ..opening import DEFAULT_DESCENDING, DEFAULT_SORT, Opening, cursor_after_so
 from ..widgets import baseline as baseline_widgets
 from ..widgets.charts import MemoryGraph, ShareBars
 from ..widgets.headline import HeadlineBar
-from ..widgets.ops_table import OpsTable
+from ..widgets.ops_table import FilterInput, OpsTable
 from ..widgets.status import CrashPanel, Panel, StatusBar
 from .base import OpenDrill, SnapshotScreen
 
@@ -94,7 +94,7 @@ class MainScreen(SnapshotScreen):
             with Panel(id="ops-panel", title="operations · ms"):
                 yield baseline_widgets.BaselineLine(id="baseline-line")
                 yield OpsTable(id="ops")
-                yield Input(placeholder="filter ops by name (Enter keeps, Esc clears)", id="filter", compact=True)
+                yield FilterInput(placeholder="filter ops by name (Enter keeps, Esc clears)", id="filter", compact=True)
             with Vertical(id="side"):
                 with Panel(id="share-panel", title="time share · by block"):
                     yield ShareBars(id="shares")

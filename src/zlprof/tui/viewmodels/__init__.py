@@ -56,6 +56,7 @@ from .share import (
     share_title,
     short_name,
     unique_short_names,
+    warm_share_bars,
 )
 from .snapshot import (
     ROWS_REUSE_NS,
@@ -153,6 +154,7 @@ __all__ = [
     "session_cells",
     "session_column_widths",
     "share_bars",
+    "warm_share_bars",
     "share_title",
     "short_name",
     "stat_text",

@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.renderables.styled import Styled
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widgets import Input
 from textual.widgets.data_table import RowDoesNotExist
 
 from ...session import OpRow
@@ -288,12 +289,25 @@ class OpsTable(ScrollView, can_focus=True):
         if not self.model.update(rows, options, self.shown_columns):
             return
         n = len(self.model)
-        self.virtual_size = Size(self.op_width + PAD * 2 + sum(c.width + COLUMN_PADDING for c in self.shown_columns),
-                                 n + 1)
+        self._set_virtual_size(Size(sum(self._widths()), n + 1))
         index = self.model.index(cursor_key) if cursor_key is not None else None
         self._cursor = index if index is not None else max(0, min(fallback_row, n - 1))
         self._hover = None if self._hover is None or self._hover >= n else self._hover
         self.refresh()
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """A new number of rows. Setting ``virtual_size`` lays out the whole screen
+        (tens of ms on the main screen), needed only when the scrollbar comes or goes;
+        otherwise the scrollbar and scroll range are updated in place (as Textual's own
+        _size_updated does for a resize without layout)."""
+        if size == self.virtual_size:
+            return
+        height = self.container_size.height
+        if not height or (size.height > height) != self.show_vertical_scrollbar:
+            self.virtual_size = size
+            return
+        self.set_reactive(OpsTable.virtual_size, size)
+        self._scroll_update(size)
 
     def move_cursor(self, row: int | None = None, animate: bool = False, scroll: bool = True) -> None:
         """Put the cursor on ``row`` (clamped) and, with ``scroll``, bring it into view."""
@@ -564,3 +578,22 @@ class OpsTable(ScrollView, can_focus=True):
         view = self.cursor_view()
         if view is not None and view.has_children and view.collapsed:
             self.post_message(self.Collapse(view.key, False))
+
+
+class FilterInput(Input):
+    """The ops table's filter box: an Input whose key strokes do not lay out the screen.
+
+    Textual's Input sets its ``virtual_size`` (a layout reactive) to its text's width on
+    every change, so each key stroke re-laid out the whole main screen (tens of ms, the
+    largest cost of a filter key once the table was virtual). The box has a fixed size;
+    only its scroll range follows the text, updated in place.
+    """
+
+    def _watch_value(self, value: str) -> None:
+        if not self.styles.auto_dimensions:
+            size = Size(self.content_width, 1)
+            if size != self.virtual_size:
+                # set without the layout; Input's own assignment is then no change
+                self.set_reactive(Input.virtual_size, size)
+                self._scroll_update(size)
+        super()._watch_value(value)
