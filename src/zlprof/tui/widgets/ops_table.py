@@ -10,7 +10,7 @@ classes and styles, a heading row that stays in place, a row cursor, hover, clic
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.padding import Padding
@@ -139,8 +139,8 @@ class OpsTable(ScrollView, can_focus=True):
         def control(self) -> OpsTable:
             return self.table
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         #: every row of the view, in display order (formatted when drawn)
         self.model = OpsRows()
         self.shown_columns: tuple[Column, ...] = ()
@@ -156,7 +156,8 @@ class OpsTable(ScrollView, can_focus=True):
         self.rows_drawn = 0
         #: composed cell styles by position (the same from one refresh to the next)
         self._cell_styles: dict[tuple[object, ...], Style] = {}
-        self._lines: dict[str, tuple[object, ...]] = {}
+        #: the last line drawn per row key: (what it was drawn from, the row, the line)
+        self._lines: dict[str, tuple[tuple[object, ...], RowView, Strip]] = {}
         self._header: tuple[object, Strip] | None = None
         #: columns after the statistics (the baseline comparison's), when they fit
         self.extra_columns: tuple[Column, ...] = ()
@@ -447,10 +448,10 @@ class OpsTable(ScrollView, can_focus=True):
         view = self.model.view(index)
         cursor = index == self._cursor
         hover = index == self._hover and self._show_hover
-        key = (view, index, cursor, hover, width, base, pseudo)
+        key = (index, cursor, hover, width, base, pseudo)
         got = self._lines.get(view.key)
-        if got is not None and got[0] is view and got[1:-1] == key[1:]:
-            return got[-1]  # type: ignore[return-value]
+        if got is not None and got[1] is view and got[0] == key:
+            return got[2]
         self.rows_drawn += 1
         segments: list[Segment] = []
         texts = (view.label, *view.cells)
@@ -469,7 +470,7 @@ class OpsTable(ScrollView, can_focus=True):
         strip = Strip(segments).adjust_cell_length(width, base).simplify()
         if len(self._lines) > 1_000:
             self._lines = {}
-        self._lines[view.key] = (*key, strip)
+        self._lines[view.key] = (key, view, strip)
         return strip
 
     # ------------------------------------------------------------------ events
