@@ -15,7 +15,7 @@ fast as the connection takes them, while the same keys are timed: the rate the p
 offered, the rate the app folded, the app's CPU and RSS. The feeder's own ceiling (frames
 encoded and written to /dev/null) is measured first.
 
-Run: python benchmarks/bench_many_ops.py [--quick]
+Run: python benchmarks/bench_many_ops.py [--quick | --program-only]
 Nothing is asserted; the figures are printed (the machine's load average with them).
 """
 
@@ -244,5 +244,26 @@ async def main(quick: bool) -> None:
     print(f"   load average {os.getloadavg()[0]:.1f} at the end")
 
 
+async def program_only() -> None:
+    """``--program-only``: phase 1 at 10,000 names alone, the raw key latencies as one JSON
+    line (to pool several runs, or to interleave this version with another checkout)."""
+    import json
+
+    lat: dict[str, list[float]] = {}
+    orig = typing_and_sorting
+
+    async def keep(app: BenchApp, sorts: int) -> dict[str, list[float]]:
+        got = await orig(app, sorts)
+        lat.update(got)
+        return got
+
+    globals()["typing_and_sorting"] = keep
+    res = await phase_program(NAMES, False)
+    print(json.dumps({"load": os.getloadavg()[0], "cpu": res["cpu"], "rss": res["rss"], **lat}))
+
+
 if __name__ == "__main__":
-    asyncio.run(main("--quick" in sys.argv))
+    if "--program-only" in sys.argv:
+        asyncio.run(program_only())
+    else:
+        asyncio.run(main("--quick" in sys.argv))
