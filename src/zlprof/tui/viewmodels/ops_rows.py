@@ -66,9 +66,6 @@ class OpsRows:
         self.entries, self._matched = display_order(rows, options, self._tree, candidates)
         self._index = {e.row.full: i for i, e in enumerate(self.entries)}
         self.orders += 1
-        if options.filter != old.filter and self._views:
-            # the dimming of kept ancestors follows the filter
-            self._views = {k: v for k, v in self._views.items() if v.match == (k in self._matched)}
         return True
 
     def key(self, index: int) -> str:
@@ -85,7 +82,7 @@ class OpsRows:
         """The formatted row at ``index`` of the display order."""
         e = self.entries[index]
         v = self._views.get(e.row.full)
-        if v is None or v.match != e.match:
+        if v is None or v.match != e.match:  # (an ancestor is dimmed under a filter only)
             v = self._views[e.row.full] = row_view(e, self.options, self.columns)
             self.formatted += 1
         return v
