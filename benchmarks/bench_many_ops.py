@@ -1,42 +1,39 @@
 """The live app with 10,000 distinct call paths (issue 11): key latency, CPU, memory.
 
 Runs the real app headless (Textual's test driver: everything up to the compositor's
-screen update; only the terminal write is skipped), in two settings measured in one run:
+screen update; only the terminal write is skipped) on real child programs under a
+LiveSource (the real socket, reader thread and fold):
 
-* ``default``: this version (MAX_PATHS = 2,000 paths kept, the rest in "(other paths)";
-  op rows rebuilt only when measurements arrive, see model.reusable_rows);
-* ``uncapped``: every path kept and the rows rebuilt on every refresh, as before issue 11.
-
-Phase 1, a real program: tests/programs/many_ops.py under a LiveSource (10,000 distinct
-names, 3 rounds, then it sleeps): the app's CPU while the program idles (fraction of one
-core, all the app's threads), its RSS, and key press -> screen update latency of typing a
+Phase 1, tests/programs/many_ops.py (N distinct names, 3 rounds, then it sleeps), with
+1,000 and with 10,000 names: the app's CPU while the program idles (fraction of one core,
+all the app's threads), its RSS, and key press -> screen update latency of typing a
 filter (one key at a time) and of `s` (re-sort).
 
-Phase 2, a flood: a synthetic source folds measurement frames over 10,000 paths as fast
-as one thread can (about a million a second), while the same keys are timed.
+Phase 2, a flood: benchmarks/flood_program.py names 10,000 paths, then sends batched
+measurement frames (as the real writer does) at 1 M measurements a second, and then as
+fast as the connection takes them, while the same keys are timed: the rate the program
+offered, the rate the app folded, the app's CPU and RSS. The feeder's own ceiling (frames
+encoded and written to /dev/null) is measured first.
 
-Run: python benchmarks/bench_many_ops.py [--quick]
-Nothing is asserted; the figures and the ratios between the settings are printed.
+Run: python benchmarks/bench_many_ops.py [--quick | --program-only]
+Nothing is asserted; the figures are printed (the machine's load average with them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import os
 import statistics
+import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import psutil
 
-from zlprof import protocol
 from zlprof.roofline import MachinePeaks
-from zlprof.session import SessionState
 from zlprof.sources import LiveSource, Source
-from zlprof.tui import model
 from zlprof.tui.app import ZlprofApp
 from zlprof.tui.screens.main import MainScreen
 
@@ -44,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "tests" / "programs" / "many_ops.py"
 NAMES = 10_000
 SIZE = (120, 40)
-UNCAPPED = 10**9
+FLOOD = ROOT / "benchmarks" / "flood_program.py"
 
 
 class BenchApp(ZlprofApp):
@@ -56,25 +53,6 @@ class BenchApp(ZlprofApp):
 
     def post_display_hook(self) -> None:
         self.paints.append(time.perf_counter())
-
-
-class Setting:
-    """``default`` or ``uncapped`` (every path, rows rebuilt on every refresh)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._reuse = model.reusable_rows
-
-    def state(self) -> SessionState:
-        return SessionState(max_paths=UNCAPPED) if self.name == "uncapped" else SessionState()
-
-    def __enter__(self) -> Setting:
-        if self.name == "uncapped":
-            model.reusable_rows = lambda *a, **k: None  # type: ignore[assignment]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        model.reusable_rows = self._reuse  # type: ignore[assignment]
 
 
 def pct(values: list[float], q: int) -> float:
@@ -127,32 +105,27 @@ def cpu_s(proc: psutil.Process) -> float:
     return t.user + t.system
 
 
-async def phase_program(setting: Setting, names: int, quick: bool, keys: bool = True) -> dict[str, float]:
+async def phase_program(names: int, quick: bool) -> dict[str, float]:
     proc = psutil.Process()
-    with setting:
-        src = LiveSource([sys.executable, str(PROGRAM), "--names", str(names), "--idle", "600"], None,
-                         state=setting.state())
-        src.start()
-        app = BenchApp(src)
-        try:
-            async with app.run_test(size=SIZE) as pilot:
-                t0 = time.monotonic()
-                while not any("idling" in line for line in list(src.stdout_tail)):
-                    await pilot.pause(0.1)
-                load_s = time.monotonic() - t0
-                await pilot.pause(3.0)  # the last frames folded and shown
-                idle_s = 5.0 if quick else 10.0
-                c0, w0 = cpu_s(proc), time.perf_counter()
-                await asyncio.sleep(idle_s)
-                cpu = (cpu_s(proc) - c0) / (time.perf_counter() - w0)
-                rss = proc.memory_info().rss
-                if keys:
-                    lat = await typing_and_sorting(app, 5 if quick else 15)
-                else:  # a few filter keys only: one key takes seconds here
-                    lat = {"filter": await key_latency(app, FILTER_KEYS[:4]), "sort": []}
-                rows = len(src.state.op_rows())
-        finally:
-            src.stop()
+    src = LiveSource([sys.executable, str(PROGRAM), "--names", str(names), "--idle", "600"], None)
+    src.start()
+    app = BenchApp(src)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            t0 = time.monotonic()
+            while not any("idling" in line for line in list(src.stdout_tail)):
+                await pilot.pause(0.1)
+            load_s = time.monotonic() - t0
+            await pilot.pause(3.0)  # the last frames folded and shown
+            idle_s = 5.0 if quick else 10.0
+            c0, w0 = cpu_s(proc), time.perf_counter()
+            await asyncio.sleep(idle_s)
+            cpu = (cpu_s(proc) - c0) / (time.perf_counter() - w0)
+            rss = proc.memory_info().rss
+            lat = await typing_and_sorting(app, 5 if quick else 15)
+            rows = len(src.state.op_rows())
+    finally:
+        src.stop()
     return summary(lat) | {"load_s": load_s, "cpu": cpu, "rss": rss / 2**20, "rows": rows}
 
 
@@ -166,69 +139,49 @@ def summary(lat: dict[str, list[float]]) -> dict[str, float]:
     return out
 
 
-class FloodSource(Source):
-    """Folds frames of measurements over NAMES paths as fast as one thread can."""
-
-    kind = "bench"
-
-    def __init__(self, state: SessionState) -> None:
-        super().__init__(state)
-        rng = np.random.default_rng(0)
-        self.frames: list[bytes] = []
-        t = 0
-        for _ in range(64):
-            path = rng.integers(1, NAMES + 1, size=8192).astype(np.int32)
-            dur = rng.lognormal(8, 1, size=8192).astype(np.int64)
-            t0 = t + np.cumsum(dur) + np.arange(8192)
-            t = int(t0[-1] + dur[-1])
-            self.frames.append(protocol.encode_measurements(1, path, t0, t0 + dur))
-        self.span = t
-        self.stop_flag = threading.Event()
-
-    def start(self) -> None:
-        names = [(i, 0, f"op{i:05d}") for i in range(1, NAMES + 1)]
-        self.state.ingest_many(protocol.decode_stream(protocol.encode_names(names)))
-        self._set_status("running")
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        dec = protocol.FrameDecoder()
-        lap = 0
-        while not self.stop_flag.is_set():
-            for raw in self.frames:
-                if self.stop_flag.is_set():
-                    break
-                frames, _ = dec.feed_raw(raw)
-                if lap:
-                    for fr in frames:
-                        for k in ("t0", "t1"):
-                            fr.body[k] = fr.body[k] + lap * self.span
-                self.state.ingest_many(frames)
-                time.sleep(0)  # let the UI thread in, as a reader blocked on a pipe would
-            lap += 1
-
-    def stop(self) -> None:
-        self.stop_flag.set()
-        self._set_status("stopped")
+def sent(src: LiveSource) -> tuple[int, float]:
+    """The flood program's last "sent N in S s" line: (measurements, seconds)."""
+    for line in reversed(list(src.stdout_tail)):
+        if line.startswith("sent "):
+            parts = line.split()
+            return int(parts[1]), float(parts[3])
+    return 0, 0.0
 
 
-async def phase_flood(setting: Setting, quick: bool) -> dict[str, float]:
+def feeder_ceiling(seconds: float = 2.0) -> float:
+    """Measurements a second the flood program encodes and writes to /dev/null."""
+    out = subprocess.run(
+        [sys.executable, str(FLOOD), "--rate", "0", "--seconds", str(seconds), "--idle", "0", "--null"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.splitlines()
+    line = [x for x in out if x.startswith("sent ")][-1].split()
+    return int(line[1]) / float(line[3])
+
+
+async def phase_flood(rate: float, quick: bool) -> dict[str, float]:
     proc = psutil.Process()
-    with setting:
-        src = FloodSource(setting.state())
-        src.start()
-        app = BenchApp(src)
-        try:
-            async with app.run_test(size=SIZE) as pilot:
-                await pilot.pause(1.0)
-                m0, w0, c0 = src.state.measurements, time.perf_counter(), cpu_s(proc)
-                lat = await typing_and_sorting(app, 5 if quick else 15)
-                rate = (src.state.measurements - m0) / (time.perf_counter() - w0)
-                cpu = (cpu_s(proc) - c0) / (time.perf_counter() - w0)
-                rss = proc.memory_info().rss
-        finally:
-            src.stop()
-    return summary(lat) | {"rate": rate / 1e6, "cpu": cpu, "rss": rss / 2**20}
+    src = LiveSource([sys.executable, str(FLOOD), "--names", str(NAMES), "--rate", str(rate),
+                      "--seconds", "600"], None)
+    src.start()
+    app = BenchApp(src)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            while not any(line.startswith("sent ") for line in list(src.stdout_tail)):
+                await pilot.pause(0.1)
+            await pilot.pause(2.0)
+            m0, w0, c0, s0 = src.state.measurements, time.perf_counter(), cpu_s(proc), sent(src)
+            lat = await typing_and_sorting(app, 5 if quick else 15)
+            wall = time.perf_counter() - w0
+            folded = (src.state.measurements - m0) / wall
+            cpu = (cpu_s(proc) - c0) / wall
+            s1 = sent(src)
+            offered = (s1[0] - s0[0]) / (s1[1] - s0[1]) if s1[1] > s0[1] else float("nan")
+            rss = proc.memory_info().rss
+            rows = len(src.state.op_rows())
+    finally:
+        src.stop()
+    return summary(lat) | {"offered": offered / 1e6, "rate": folded / 1e6, "cpu": cpu,
+                           "rss": rss / 2**20, "rows": rows}
 
 
 def print(*args: object, **kw: object) -> None:  # noqa: A001
@@ -262,31 +215,55 @@ ROWS = [
 
 
 async def main(quick: bool) -> None:
-    print(f"app at {SIZE[0]}x{SIZE[1]}, refresh 5 Hz; {psutil.cpu_count()} cores (shared: figures are noisy)")
-    default, uncapped = Setting("default"), Setting("uncapped")
+    print(f"app at {SIZE[0]}x{SIZE[1]}, refresh 5 Hz; {psutil.cpu_count()} cores (shared: figures are noisy); "
+          f"load average {os.getloadavg()[0]:.1f}")
     print("  real program, 1,000 names ...")
-    ref = await phase_program(default, 1_000, quick)
+    ref = await phase_program(1_000, quick)
     print("  real program, 10,000 names ...")
-    big = await phase_program(default, NAMES, quick)
-    print("  real program, 10,000 names, every path kept, rows rebuilt every refresh ...")
-    old = await phase_program(uncapped, NAMES, quick, keys=False)
-    print("  flood over 10,000 paths ...")
-    flood = await phase_flood(default, quick)
+    big = await phase_program(NAMES, quick)
+    print("  flood feeder alone (to /dev/null) ...")
+    ceiling = feeder_ceiling()
+    print("  flood over 10,000 paths at 1 M meas/s ...")
+    flood = await phase_flood(1e6, quick)
+    print("  flood over 10,000 paths, as fast as the app takes it ...")
+    flood_max = await phase_flood(0, quick)
     table(
         "1. real program (tests/programs/many_ops.py: N names x 3 rounds, then idle); "
         "ratios to the first column",
-        [("1,000 names", ref), ("10,000 names", big), ("10k, uncapped", old)],
+        [("1,000 names", ref), ("10,000 names", big)],
         ROWS,
     )
-    print("   (uncapped: every path kept and the rows rebuilt on every refresh, as before issue 11;"
-          " only 4 filter keys timed)")
     print("   targets: key p95 <= 100 ms, app CPU while idle < 50 % of a core")
     table(
-        "2. flood: measurements over 10,000 paths as fast as one feeder thread folds them",
-        [("flood", flood)],
-        [("ingested (M meas/s)", "rate", "{:.2f}"), ("app CPU (cores)", "cpu", "{:.2f}"), *ROWS[2:]],
+        f"2. flood (benchmarks/flood_program.py; the feeder alone writes {ceiling / 1e6:.1f} M meas/s "
+        "to /dev/null)",
+        [("1 M/s offered", flood), ("max", flood_max)],
+        [("offered (M meas/s)", "offered", "{:.2f}"), ("folded (M meas/s)", "rate", "{:.2f}"),
+         ("app CPU (cores)", "cpu", "{:.2f}"), ROWS[0], *ROWS[2:]],
     )
+    print(f"   load average {os.getloadavg()[0]:.1f} at the end")
+
+
+async def program_only() -> None:
+    """``--program-only``: phase 1 at 10,000 names alone, the raw key latencies as one JSON
+    line (to pool several runs, or to interleave this version with another checkout)."""
+    import json
+
+    lat: dict[str, list[float]] = {}
+    orig = typing_and_sorting
+
+    async def keep(app: BenchApp, sorts: int) -> dict[str, list[float]]:
+        got = await orig(app, sorts)
+        lat.update(got)
+        return got
+
+    globals()["typing_and_sorting"] = keep
+    res = await phase_program(NAMES, False)
+    print(json.dumps({"load": os.getloadavg()[0], "cpu": res["cpu"], "rss": res["rss"], **lat}))
 
 
 if __name__ == "__main__":
-    asyncio.run(main("--quick" in sys.argv))
+    if "--program-only" in sys.argv:
+        asyncio.run(program_only())
+    else:
+        asyncio.run(main("--quick" in sys.argv))

@@ -48,7 +48,7 @@ async def test_app_shows_what_the_replay_has_folded() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await support.settle(pilot)
         table = app.main_screen.query_one(OpsTable)
-        keys = [r.key.value for r in table.ordered_rows]
+        keys = table.keys()
         full = src.state.stats_for(src.state.path_id("forward_pass")).count
         assert "forward_pass" in keys
         assert table.get_cell("forward_pass", "count").plain == f"{full:,}"

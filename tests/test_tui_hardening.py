@@ -283,7 +283,7 @@ async def test_odd_names_show_on_one_line() -> None:
         await settle(pilot)
         program_order(app)
         await pilot.pause()
-        keys = [r.key.value for r in app.main_screen.query_one(OpsTable).ordered_rows]
+        keys = app.main_screen.query_one(OpsTable).keys()
         assert keys == ["two\\nlines", "two\\nlines/esc\\x1b[31m", "a\u2215b"]
 
 
@@ -316,37 +316,73 @@ async def test_more_paths_than_the_cap_fold_into_other() -> None:
     app = make_app(src)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
-        keys = [r.key.value for r in app.main_screen.query_one(OpsTable).ordered_rows]
+        keys = app.main_screen.query_one(OpsTable).keys()
         assert len(keys) == 101 and OTHER_NAME in keys
         assert any("more than 100 distinct call paths" in w for w in src.state.warnings)
         # said under the operations panel, not in a toast over the data
         assert "more than 100 distinct call paths" in str(app.main_screen.query_one("#ops-panel").border_subtitle)
         await pilot.press("f", "o", "p", "0", "0", "0", "0", "1")
         await pilot.pause(0.2)
-        keys = [r.key.value for r in app.main_screen.query_one(OpsTable).ordered_rows]
+        keys = app.main_screen.query_one(OpsTable).keys()
         assert keys == ["op00001"]
 
 
-async def test_a_large_table_holds_the_first_rows_and_says_so() -> None:
-    from zlprof.tui.model import MAX_TABLE_ROWS
-
-    paths = [(i, 0, f"op{i:05d}") for i in range(1, 501)]
-    src = FeedSource(paths)
+async def test_a_large_table_holds_every_row_and_draws_only_those_on_screen() -> None:
+    names = [f"op{i:05d}" for i in range(1, 2001)]
+    src = FeedSource([(i, 0, n) for i, n in enumerate(names, 1)])
     src.start()
     src.feed(1)
     app = make_app(src)
     async with app.run_test(size=(160, 30)) as pilot:
         await settle(pilot)
         table = app.main_screen.query_one(OpsTable)
-        assert table.row_count == MAX_TABLE_ROWS and table.total_rows == 500
-        assert f"first {MAX_TABLE_ROWS} of 500 rows" in str(app.main_screen.query_one("#ops-panel").border_title)
-        program_order(app)
-        await pilot.press("f", "0", "0", "4", "9")  # a filter reaches the rows past the cut
-        await pilot.pause(0.2)
-        keys = [r.key.value for r in table.ordered_rows]
-        assert keys == ["op00049", "op00490", "op00491", "op00492", "op00493", "op00494",
-                        "op00495", "op00496", "op00497", "op00498", "op00499"]
+        assert table.row_count == 2000 and sorted(table.keys()) == names
         assert "rows (f filters)" not in str(app.main_screen.query_one("#ops-panel").border_title)
+        program_order(app)
+        await pilot.pause()
+        drawn = table.rows_drawn
+        await pilot.press("end")  # the last row is reachable: every row is in the table
+        await pilot.pause()
+        assert table.cursor_key() == "op02000"
+        top = round(table.scroll_y)
+        assert top + table.page_rows() == 2000  # scrolled to it
+        # only rows that came on screen were drawn, not the 2,000 rows of the table
+        assert 0 < table.rows_drawn - drawn <= 2 * table.page_rows()
+
+
+async def test_filter_applies_per_key_stroke_over_thousands_of_paths() -> None:
+    names = [f"op{i:05d}" for i in range(1, 2001)]  # MAX_PATHS of them
+    src = FeedSource([(i, 0, n) for i, n in enumerate(names, 1)])
+    src.start()
+    src.feed(1)
+    app = make_app(src)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle(pilot)
+        program_order(app)
+        table = app.main_screen.query_one(OpsTable)
+        await pilot.press("f")
+        typed = ""
+        for key in ["0", "2", "9", "backspace", "1", "7", "backspace", "backspace", "backspace", "1", "9", "9"]:
+            await pilot.press(key)  # no pause: the key's own handler shows the rows
+            typed = typed[:-1] if key == "backspace" else typed + key
+            assert table.keys() == [n for n in names if typed in n], typed
+        assert table.keys() == ["op00199", *(f"op0199{i}" for i in range(10))]  # typed "0199"
+        # the filter kept (Enter): cursor and sort work on the filtered rows
+        await pilot.press("enter")
+        on = table.cursor_key()
+        await pilot.press("s", "s")  # program order -> count -> total (largest first)
+        await pilot.pause()
+        totals = {r.full: r.stats.total_ms for r in src.state.op_rows()}
+        assert table.keys() == sorted(table.keys(), key=lambda k: -totals[k])
+        assert table.cursor_key() == on  # the cursor stays on its op
+        await pilot.press("home", "down", "down")
+        assert table.cursor_key() == table.keys()[2]
+        # a click on another row moves the cursor there; a second click opens it
+        await pilot.click(OpsTable, offset=(4, 1 + 5))
+        assert table.cursor_key() == table.keys()[5]
+        await pilot.click(OpsTable, offset=(4, 1 + 5))
+        await pilot.pause()
+        assert isinstance(app.screen, DrillDownScreen)
 
 
 def test_a_program_that_never_measures_is_named_by_its_command(tmp_path: Path) -> None:

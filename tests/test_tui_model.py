@@ -21,8 +21,8 @@ from zlprof.tui.model import (
     TableOptions,
     build_table,
     columns_for_width,
-    plan_table,
 )
+from zlprof.tui.viewmodels.ops_rows import OpsRows
 
 
 @pytest.fixture(scope="module")
@@ -124,49 +124,73 @@ def test_collapse_hides_the_subtree(rows) -> None:  # noqa: ANN001
     assert fp.collapsed and fp.label.startswith("▸")
 
 
-# --------------------------------------------------------------------------- diffs
+# --------------------------------------------------------------------------- the row model
 
 
-def _shown(views):  # noqa: ANN001, ANN202
-    return [v.key for v in views], {v.key: model.display_cells(v) for v in views}
+def _many_rows(groups: int = 30, per: int = 40) -> list[OpRow]:
+    """A session of groups x per call paths (a tree two deep), with varied statistics."""
+    s = SessionState()
+    names = []
+    pid = 0
+    for g in range(groups):
+        pid += 1
+        top = pid
+        names.append((top, 0, f"group{g:02d}"))
+        for i in range(per):
+            pid += 1
+            names.append((pid, top, f"op{g:02d}_{i:03d}"))
+    s.ingest_many(protocol.decode_stream(protocol.encode_names(names)))
+    rng = np.random.default_rng(3)
+    ids = rng.integers(1, pid + 1, size=20_000).astype(np.int32)
+    dur = rng.lognormal(8, 1, size=ids.size).astype(np.int64)
+    t0 = np.cumsum(dur) + np.arange(ids.size)
+    s.ingest_many(protocol.decode_stream(protocol.encode_measurements(1, ids, t0, t0 + dur)))
+    return s.op_rows()
 
 
-def test_plan_is_empty_when_nothing_changed(rows) -> None:  # noqa: ANN001
-    views = build_table(rows, TableOptions())
-    order, cells = _shown(views)
-    plan = plan_table(order, cells, views)
-    assert plan.empty
+def test_row_model_orders_as_build_table_and_formats_only_what_is_read() -> None:
+    rows = _many_rows()
+    m = OpsRows()
+    for opts in (TableOptions(), TableOptions(sort="total", descending=True),
+                 TableOptions(sort="name", flat=True), TableOptions(sort="p95", descending=True, filter="_01"),
+                 TableOptions(collapsed=frozenset({"group03", "group07"}))):
+        m.update(rows, opts, COLUMNS)
+        full = build_table(rows, opts)
+        assert m.keys() == [v.key for v in full]
+        before = m.formatted
+        assert m.view(len(m) // 2) == full[len(m) // 2]
+        assert m.formatted - before <= 1  # one row formatted, not the table
+    assert len(build_table(rows, TableOptions())) == 30 * 41
 
 
-def test_plan_lists_only_changed_cells(state: SessionState) -> None:
-    s = load_session(FIXTURE)
-    before = build_table(s.op_rows(), TableOptions())
-    order, cells = _shown(before)
-    pid = s.path_id("sampling")
-    t = s.last_ns + 1000
-    s.ingest(protocol.Frame("meas", {
-        "tid": 1, "n": 1, "path": np.array([pid], np.int32),
-        "t0": np.array([t], np.int64), "t1": np.array([t + 50_000_000], np.int64),
-    }))
-    after = build_table(s.op_rows(), TableOptions())
-    plan = plan_table(order, cells, after)
-    assert not plan.add and not plan.remove and not plan.reorder
-    changed = {(k, i) for k, i, _ in plan.changes}
-    assert ("sampling", 1) in changed  # count
-    assert all(k in ("sampling",) or i == 3 for k, i in changed)  # elsewhere only shares move
+def test_row_model_filter_per_key_stroke_matches_a_fresh_build() -> None:
+    rows = _many_rows()
+    m = OpsRows()
+    typed = ""
+    for key in ["o", "p", "1", "2", "BS", "0", "_", "0", "BS", "BS", "BS", "BS", "BS", "g", "r"]:
+        typed = typed[:-1] if key == "BS" else typed + key
+        opts = TableOptions(sort="total", descending=True, filter=typed)
+        m.update(rows, opts, COLUMNS)
+        fresh = build_table(rows, opts)
+        assert m.keys() == [v.key for v in fresh], typed
+        assert [m.view(i).match for i in range(len(m))] == [v.match for v in fresh], typed
+    # an ancestor dimmed under a filter is shown plain again once the filter is gone
+    m.update(rows, TableOptions(filter="op05_001"), COLUMNS)
+    assert m.keys() == ["group05", "group05/op05_001"]
+    assert not m.view(0).match
+    m.update(rows, TableOptions(), COLUMNS)
+    assert m.view(m.index(m.keys()[0]) or 0).match
 
 
-def test_plan_adds_removes_and_reorders() -> None:
-    a = model.RowView("a", 1, 0, "a", ("1",))
-    b = model.RowView("b", 2, 0, "b", ("2",))
-    c = model.RowView("c", 3, 0, "c", ("3",))
-    order, cells = _shown([a, b])
-    plan = plan_table(order, cells, [c, a])
-    assert plan.remove == ["b"] and [r.key for r in plan.add] == ["c"] and plan.reorder
-    plan = plan_table(order, cells, [a, b, c])
-    assert not plan.reorder  # appended at the end: add_row puts it there already
-    plan = plan_table(order, cells, [b, a])
-    assert plan.reorder and not plan.changes
+def test_row_model_recomputes_only_on_change() -> None:
+    rows = _many_rows(3, 4)
+    m = OpsRows()
+    assert m.update(rows, TableOptions(), COLUMNS)
+    assert not m.update(rows, TableOptions(), COLUMNS)
+    assert m.update(list(rows), TableOptions(), COLUMNS)  # a new rows list: new data
+    key = m.keys()[1]
+    assert key in m.views and m.views[key].key == key and "nope" not in m.views
+    assert m.index("nope") is None and len(m.views) == len(m) == 15
 
 
 # --------------------------------------------------------------------------- panels
@@ -433,13 +457,3 @@ def test_compare_rows_texts_and_order(state: SessionState) -> None:
     by_change = model.compare_rows(res, order="change")
     assert sorted(r.key for r in by_change) == sorted(r.key for r in rows)
     assert all("/" in r.label or r.label.strip() == r.label for r in by_change)
-
-
-def test_build_table_limited_cuts_in_display_order_and_counts(state: SessionState) -> None:
-    opts = model.TableOptions(sort="total", descending=True)
-    full = model.build_table(state.op_rows(), opts)
-    cut, total = model.build_table_limited(state.op_rows(), opts, limit=3)
-    assert total == len(full) and [r.key for r in cut] == [r.key for r in full[:3]]
-    flat = model.TableOptions(flat=True)
-    cut, total = model.build_table_limited(state.op_rows(), flat, limit=2)
-    assert len(cut) == 2 and total == len(model.build_table(state.op_rows(), flat))

@@ -32,7 +32,7 @@ def make_app(source, peaks=PEAKS) -> ZlprofApp:  # noqa: ANN001
 
 def on_screen(table: OpsTable) -> list[str]:
     """Keys of the rows the table shows now (scrolled into view, within its height)."""
-    keys = [r.key.value for r in table.ordered_rows]
+    keys = table.keys()
     top = round(table.scroll_y)
     return keys[top : top + table.page_rows()]
 

@@ -99,6 +99,14 @@ class Refresher:
             snap.opening = opening.opening(snap.rows, snap.rows_wall_ns, peaks, prev.opening)
         self._opening_peaks = peaks
 
+    def _warm_shares(self, snap: Snapshot, prev: Snapshot | None) -> None:
+        """New rows on the main screen: their time-share bars, in the mode shown, are
+        computed here so the UI thread finds them ready (model.share_bars keeps them)."""
+        if not isinstance(snap.request, model.MainRequest) or (prev is not None and snap.rows is prev.rows):
+            return
+        screen = getattr(self.app, "main_screen", None)
+        model.warm_share_bars(snap.rows, (getattr(screen, "share_mode", model.SHARE_MODES[0]),))
+
     def _run(self) -> None:
         while True:
             self._wake.wait()
@@ -113,6 +121,7 @@ class Refresher:
                 prev = self.prev if self.prev is not None and self.prev_generation == generation else None
                 snap = model.collect(self.state, req, prev)
                 self._collect_opening(snap, prev)
+                self._warm_shares(snap, prev)
                 self.app.collect_extra(snap)
                 baseline_view.collect(self.app.baseline, self.state, snap)
             except Exception as exc:  # never let a bad frame kill the display thread

@@ -48,7 +48,7 @@ class SnapshotScreen(Screen[None]):
     """A screen fed by the Refresher's snapshots (see the module's docstring)."""
 
     #: the snapshot the screen shows (set by the app; always applied, never compared)
-    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, init=False)
+    snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, init=False, repaint=False)
     #: the app's view settings this screen shows and asks with
     settings: reactive[ViewSettings] = reactive(ViewSettings(), init=False)
 

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 from textual.widgets.data_table import RowDoesNotExist
 
 from ..actions import MAIN_IDS, bindings
@@ -37,7 +37,7 @@ from ..opening import DEFAULT_DESCENDING, DEFAULT_SORT, Opening, cursor_after_so
 from ..widgets import baseline as baseline_widgets
 from ..widgets.charts import MemoryGraph, ShareBars
 from ..widgets.headline import HeadlineBar
-from ..widgets.ops_table import OpsTable
+from ..widgets.ops_table import FilterInput, OpsTable
 from ..widgets.status import CrashPanel, Panel, StatusBar
 from .base import OpenDrill, SnapshotScreen
 
@@ -94,7 +94,7 @@ class MainScreen(SnapshotScreen):
             with Panel(id="ops-panel", title="operations · ms"):
                 yield baseline_widgets.BaselineLine(id="baseline-line")
                 yield OpsTable(id="ops")
-                yield Input(placeholder="filter ops by name (Enter keeps, Esc clears)", id="filter", compact=True)
+                yield FilterInput(placeholder="filter ops by name (Enter keeps, Esc clears)", id="filter", compact=True)
             with Vertical(id="side"):
                 with Panel(id="share-panel", title="time share · by block"):
                     yield ShareBars(id="shares")
@@ -366,10 +366,10 @@ class MainScreen(SnapshotScreen):
         if view is not None:
             self.post_message(OpenDrill(view.path_id))
 
-    @on(DataTable.RowSelected, "#ops")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(OpsTable.RowSelected, "#ops")
+    def _row_selected(self, event: OpsTable.RowSelected) -> None:
         event.stop()
-        view = self.query_one(OpsTable).row_views.get(event.row_key.value or "")
+        view = self.query_one(OpsTable).row_views.get(event.key)
         if view is not None:
             self.post_message(OpenDrill(view.path_id))
 

@@ -1,12 +1,12 @@
 """The operations table: its columns (which fit a width), sort keys, filter and tree
-options, the rows (:func:`build_table`) and the cell diff that lets the table update in
-place (:func:`plan_table`). No widgets, no statistics (those come from SessionState)."""
+options and the display order of the rows (:func:`display_order`, formatted row by row
+with :func:`row_view`). No widgets, no statistics (those come from SessionState)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ...session import OpRow
@@ -131,92 +131,122 @@ def _label(row: OpRow, opts: TableOptions, has_children: bool) -> str:
     return "  " * row.depth + glyph + row.name
 
 
-#: The operations table holds at most this many rows: the first ones of the current
-#: order (filter, sort or collapse to reach the others; the panel title says how many
-#: are left out). A table widget of thousands of rows costs seconds per key.
-MAX_TABLE_ROWS = 200
+@dataclass(frozen=True)
+class TableEntry:
+    """One row of the display order, before formatting: the op and where it sits."""
+
+    row: OpRow
+    has_children: bool
+    #: False for an ancestor kept only to hold a filter match in the tree
+    match: bool = True
+
+
+def row_view(e: TableEntry, opts: TableOptions, columns: Iterable[Column] = COLUMNS) -> RowView:
+    """The formatted row of ``e`` (its label and one text per column)."""
+    r = e.row
+    kids = e.has_children and not opts.flat
+    return RowView(
+        key=r.full,
+        path_id=r.path_id,
+        depth=0 if opts.flat else r.depth,
+        label=_label(r, opts, kids),
+        cells=tuple(c.text(r) for c in columns),
+        has_children=kids,
+        collapsed=kids and r.full in opts.collapsed,
+        match=e.match,
+    )
+
+
+class _Tree:
+    """The parent/child structure of one ``rows`` list (SessionState.op_rows, tree
+    order), and its siblings' orders by sort key (computed once per key)."""
+
+    def __init__(self, rows: list[OpRow]) -> None:
+        self.rows = rows
+        self.by_full = {r.full: r for r in rows}
+        self.children: dict[str, list[OpRow]] = {}
+        self.roots: list[OpRow] = []
+        for r in rows:
+            if r.parent and r.parent in self.by_full:
+                self.children.setdefault(r.parent, []).append(r)
+            else:
+                self.roots.append(r)
+        self.lowered = {r.full: r.full.lower() for r in rows}
+        self._sorted: dict[tuple[str, bool, bool], dict[str, list[OpRow]]] = {}
+
+    def ordered(self, items: list[OpRow], parent: str, sort: str, reverse: bool, flat: bool) -> list[OpRow]:
+        """``items`` (the children of ``parent``, or every row when ``flat``) in display
+        order; sorted once per (sort, direction) and kept."""
+        if sort == "tree":
+            return items[::-1] if reverse else items
+        cache = self._sorted.setdefault((sort, reverse, flat), {})
+        got = cache.get(parent)
+        if got is None:
+            got = cache[parent] = sorted(items, key=lambda r: _sort_value(r, sort), reverse=reverse)
+        return got
+
+
+def display_order(rows: list[OpRow], opts: TableOptions, tree: _Tree | None = None,
+                  candidates: set[str] | None = None) -> tuple[list[TableEntry], set[str]]:
+    """Rows to display, in display order, after filtering, collapsing and sorting
+    (nothing formatted): (the entries, the set of keys matching the filter).
+
+    ``rows`` come in tree order (SessionState.op_rows). In tree mode siblings are sorted
+    under their parent and a filter keeps the ancestors of every match (marked
+    ``match=False``); in flat mode all rows are sorted together. ``tree``: the structure
+    of ``rows`` if already built; ``candidates``: a superset of the matches (the matches
+    of a shorter filter this one extends), to test fewer names.
+    """
+    t = tree if tree is not None and tree.rows is rows else _Tree(rows)
+    needle = opts.filter.strip().lower()
+    if not needle:
+        matched = set(t.by_full)
+    else:
+        low = t.lowered
+        pool = candidates if candidates is not None else low.keys()
+        matched = {k for k in pool if k in low and needle in low[k]}
+    reverse = opts.descending
+    if opts.flat:
+        every = t.ordered(rows, "", opts.sort, reverse, True)
+        return [TableEntry(r, False) for r in every if r.full in matched], matched
+
+    # tree mode: keep the ancestors of matches
+    by_full = t.by_full
+    if needle:
+        keep: set[str] = set()
+        for full in matched:
+            r = by_full[full]
+            keep.add(full)
+            while r.parent and r.parent in by_full and r.parent not in keep:
+                keep.add(r.parent)
+                r = by_full[r.parent]
+    else:
+        keep = matched
+    children = t.children
+    collapsed = () if needle else opts.collapsed
+    out: list[TableEntry] = []
+
+    def walk(items: list[OpRow], parent: str) -> None:
+        for r in t.ordered(items, parent, opts.sort, reverse, False):
+            full = r.full
+            if full not in keep:
+                continue
+            kids = children.get(full)
+            out.append(TableEntry(r, bool(kids), full in matched))
+            if kids and full not in collapsed:
+                walk(kids, full)
+
+    walk(t.roots, "")
+    return out, matched
 
 
 def build_table(
     rows: list[OpRow], opts: TableOptions, columns: Iterable[Column] = COLUMNS
 ) -> list[RowView]:
-    """Rows to display, in display order, after filtering, collapsing and sorting.
-
-    ``rows`` come in tree order (SessionState.op_rows). In tree mode siblings are sorted
-    under their parent and a filter keeps the ancestors of every match (marked
-    ``match=False``); in flat mode all rows are sorted together and show full paths.
-    """
-    return build_table_limited(rows, opts, columns, None)[0]
-
-
-def build_table_limited(
-    rows: list[OpRow], opts: TableOptions, columns: Iterable[Column] = COLUMNS,
-    limit: int | None = MAX_TABLE_ROWS,
-) -> tuple[list[RowView], int]:
-    """:func:`build_table`, cut to the first ``limit`` rows of the display order (None:
-    no cut): (the rows, how many rows the whole table has). Rows past the cut are counted,
-    not formatted."""
+    """Every row to display, formatted, in display order (see :func:`display_order`;
+    the table itself formats only the rows on screen: viewmodels.ops_rows)."""
     cols = tuple(columns)
-    needle = opts.filter.strip().lower()
-    by_full = {r.full: r for r in rows}
-    children: dict[str, list[OpRow]] = {}
-    roots: list[OpRow] = []
-    for r in rows:
-        if r.parent and r.parent in by_full:
-            children.setdefault(r.parent, []).append(r)
-        else:
-            roots.append(r)
-
-    matched = {r.full for r in rows if not needle or needle in r.full.lower()}
-
-    def view(r: OpRow, match: bool = True) -> RowView:
-        kids = bool(children.get(r.full)) and not opts.flat
-        return RowView(
-            key=r.full,
-            path_id=r.path_id,
-            depth=0 if opts.flat else r.depth,
-            label=_label(r, opts, kids),
-            cells=tuple(c.text(r) for c in cols),
-            has_children=kids,
-            collapsed=kids and r.full in opts.collapsed,
-            match=match,
-        )
-
-    reverse = opts.descending
-
-    def ordered(items: list[OpRow]) -> list[OpRow]:
-        if opts.sort == "tree":
-            return items[::-1] if reverse else items
-        return sorted(items, key=lambda r: _sort_value(r, opts.sort), reverse=reverse)
-
-    cap = len(rows) + 1 if limit is None else max(0, limit)
-    if opts.flat:
-        flat = ordered([r for r in rows if r.full in matched])
-        return [view(r) for r in flat[:cap]], len(flat)
-
-    # tree mode: keep the ancestors of matches
-    keep: set[str] = set()
-    for full in matched:
-        r = by_full[full]
-        keep.add(full)
-        while r.parent and r.parent in by_full and r.parent not in keep:
-            keep.add(r.parent)
-            r = by_full[r.parent]
-
-    out: list[RowView] = []
-    total = 0
-
-    def walk(items: list[OpRow]) -> None:
-        nonlocal total
-        for r in ordered([i for i in items if i.full in keep]):
-            total += 1
-            if len(out) < cap:
-                out.append(view(r, r.full in matched))
-            if r.full not in opts.collapsed or needle:
-                walk(children.get(r.full, []))
-
-    walk(roots)
-    return out, total
+    return [row_view(e, opts, cols) for e in display_order(rows, opts)[0]]
 
 
 #: Prefix of a label cell drawn dimmed (an ancestor kept only for a filter match).
@@ -226,40 +256,3 @@ DIM = "\x00dim:"
 def display_cells(r: RowView) -> tuple[str, ...]:
     """What the table shows for a row: the label (maybe marked dim) and the value cells."""
     return (r.label if r.match else DIM + r.label, *r.cells)
-
-
-@dataclass
-class TablePlan:
-    """How to turn the displayed table into the new rows without rebuilding it."""
-
-    remove: list[str] = field(default_factory=list)
-    add: list[RowView] = field(default_factory=list)
-    #: (row key, column index in the cell tuple (0 = label), new text)
-    changes: list[tuple[str, int, str]] = field(default_factory=list)
-    order: list[str] = field(default_factory=list)
-    reorder: bool = False
-
-    @property
-    def empty(self) -> bool:
-        return not (self.remove or self.add or self.changes or self.reorder)
-
-
-def plan_table(
-    old_order: list[str], old_cells: dict[str, tuple[str, ...]], new: list[RowView]
-) -> TablePlan:
-    """The cell-level difference between what is shown and ``new``."""
-    plan = TablePlan(order=[r.key for r in new])
-    new_keys = set(plan.order)
-    plan.remove = [k for k in old_order if k not in new_keys]
-    for r in new:
-        cells = display_cells(r)
-        prev = old_cells.get(r.key)
-        if prev is None:
-            plan.add.append(r)
-            continue
-        for i, (a, b) in enumerate(zip(prev, cells, strict=True)):
-            if a != b:
-                plan.changes.append((r.key, i, b))
-    kept_old = [k for k in old_order if k in new_keys]
-    plan.reorder = kept_old + [r.key for r in plan.add] != plan.order
-    return plan

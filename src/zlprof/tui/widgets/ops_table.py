@@ -1,23 +1,32 @@
-"""The operations table: a DataTable updated cell by cell, never rebuilt on new data.
+"""The operations table: a virtual table that renders only the rows on screen.
 
-Rows are keyed by the op's full path. :meth:`OpsTable.show_rows` diffs the new rows
-against what is displayed (model.plan_table) and applies only the difference: removed
-rows, added rows, changed cells (``update_cell``) and, when the order changed, one
-``sort`` by rank. The cursor stays on the op it was on. The columns are rebuilt only when
-the table's width crosses a point where a column appears or disappears.
+Every row of the view (all the session's call paths, filtered, sorted, collapsed) is in
+a row model held outside the widget (viewmodels.ops_rows.OpsRows); the widget is a
+ScrollView whose ``render_line`` formats and draws the one row at that line, so the cost
+of a refresh, a key stroke or a new sort is that of the rows on screen, whatever the
+number of paths. It looks and behaves as the DataTable it replaces (the same component
+classes and styles, a heading row that stays in place, a row cursor, hover, click, Enter).
 """
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from rich.cells import cell_len, set_cell_size
+from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.actions import SkipAction
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.renderables.styled import Styled
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Input
+from textual.widgets.data_table import RowDoesNotExist
 
 from ...session import OpRow
 from ...source_caps import Seekable
@@ -25,56 +34,88 @@ from ..baseline_view import MIN_TABLE_WIDTH, marker_style
 from ..model import (
     COLUMN_BY_KEY,
     COLUMN_PADDING,
-    DIM,
-    MAX_TABLE_ROWS,
     Column,
     RowView,
     TableOptions,
-    build_table_limited,
     columns_for_width,
-    display_cells,
-    plan_table,
 )
+from ..viewmodels.ops_rows import OpsRows, RowViews
+
+#: Cells of padding each side of a cell (COLUMN_PADDING in all).
+PAD = COLUMN_PADDING // 2
 
 
-class OpCell(Text):
-    """The label cell; it carries its row key so rows can be ordered by rank."""
-
-    def __init__(self, text: str, key: str, dim: bool = False) -> None:
-        super().__init__(text, style="dim" if dim else "", no_wrap=True, overflow="ellipsis", end="")
-        self.row_key = key
-
-
-def _value_cell(text: str) -> Text:
-    return Text(text, style=marker_style(text), justify="right", no_wrap=True, end="")
-
-
-class _PassStyles:
-    """Component styles with their rich_style computed once (for one render pass)."""
-
-    def __init__(self, styles) -> None:  # noqa: ANN001
-        self._styles = styles
-        self.rich_style = styles.rich_style
-
-    def __getattr__(self, name: str):  # noqa: ANN204
-        return getattr(self._styles, name)
-
-
-class OpsTable(DataTable):
+class OpsTable(ScrollView, can_focus=True):
     """Per-operation statistics, one row per call path."""
 
-    BINDINGS = [
-        # shown in the footer (DataTable's own Enter binding is hidden)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # shown in the footer
         Binding("enter", "select_cursor", "Open", key_display="⏎", tooltip="Open the op's drill-down"),
         Binding("-", "collapse", "Collapse", show=False, tooltip="Collapse the subtree (on a leaf: go to its parent)"),
         Binding("+,=", "expand", "Expand", show=False, tooltip="Expand the subtree"),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("right", "cursor_right", "Cursor right", show=False),
+        Binding("left", "cursor_left", "Cursor left", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("ctrl+home", "scroll_top", "Top", show=False),
+        Binding("ctrl+end", "scroll_bottom", "Bottom", show=False),
+        Binding("home", "scroll_home", "Home", show=False),
+        Binding("end", "scroll_end", "End", show=False),
     ]
+
+    # the component classes and default look of Textual's DataTable (row cursor, no zebra)
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "datatable--cursor",
+        "datatable--hover",
+        "datatable--header",
+        "datatable--header-cursor",
+        "datatable--header-hover",
+    }
 
     DEFAULT_CSS = """
     OpsTable {
+        background: $surface;
+        color: $foreground;
         height: 1fr;
         scrollbar-size-vertical: 1;
         scrollbar-size-horizontal: 0;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .datatable--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .datatable--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        & > .datatable--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .datatable--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .datatable--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        & > .datatable--header-cursor {
+            background: $accent-darken-1;
+            color: $foreground;
+        }
+        & > .datatable--header-hover {
+            background: $accent 30%;
+        }
+        & > .datatable--hover {
+            background: $block-hover-background;
+        }
     }
     """
 
@@ -86,28 +127,91 @@ class OpsTable(DataTable):
             self.key = key
             self.collapse = collapse
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+    class RowSelected(Message):
+        """The user opened the row of ``key`` (Enter, or a click on the cursor's row)."""
+
+        def __init__(self, table: OpsTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> OpsTable:
+            return self.table
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        #: every row of the view, in display order (formatted when drawn)
+        self.model = OpsRows()
         self.shown_columns: tuple[Column, ...] = ()
         self.op_width = 0
-        self._order: list[str] = []
-        self._cells: dict[str, tuple[str, ...]] = {}
-        self.row_views: dict[str, RowView] = {}
         self._source: tuple[list[OpRow], TableOptions] = ([], TableOptions())
         self._sort: tuple[str, bool] = ("tree", False)
-        #: number of update_cell calls made (for tests and benchmarks)
-        self.cell_updates = 0
+        self._cursor = 0
+        self._hover: int | None = None
+        self._show_hover = False
+        #: column layouts made (for tests and benchmarks)
         self.rebuilds = 0
-        #: rows the table holds at most (model.MAX_TABLE_ROWS), and rows of the whole view
-        self.max_rows: int | None = MAX_TABLE_ROWS
-        self.total_rows = 0
+        #: rows drawn (for tests and benchmarks: only the rows on screen are)
+        self.rows_drawn = 0
         #: composed cell styles by position (the same from one refresh to the next)
         self._cell_styles: dict[tuple[object, ...], Style] = {}
+        #: the last line drawn per row key: (what it was drawn from, the row, the line)
+        self._lines: dict[str, tuple[tuple[object, ...], RowView, Strip]] = {}
+        self._header: tuple[object, Strip] | None = None
         #: columns after the statistics (the baseline comparison's), when they fit
         self.extra_columns: tuple[Column, ...] = ()
         #: has the user moved the cursor (a key or a click)? Until then the screen may
         #: place it (tui.opening: on the dominant op)
         self.user_moved = False
+
+    # ------------------------------------------------------------------ the model
+
+    @property
+    def row_count(self) -> int:
+        return len(self.model)
+
+    @property
+    def total_rows(self) -> int:
+        """Rows of the whole view (every one is in the table)."""
+        return len(self.model)
+
+    @property
+    def row_views(self) -> RowViews:
+        """The shown rows by key (a row is formatted when looked up)."""
+        return self.model.views
+
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
+
+    def keys(self) -> list[str]:
+        """The keys of every row, in display order."""
+        return self.model.keys()
+
+    def get_row_index(self, key: str) -> int:
+        index = self.model.index(key)
+        if index is None:
+            raise RowDoesNotExist(f"no row {key!r}")
+        return index
+
+    def column_keys(self) -> list[str]:
+        return ["op", *(c.key for c in self.shown_columns)]
+
+    def heading(self, column_key: str) -> Text:
+        """The heading of a column as shown (with the sort arrow)."""
+        col = COLUMN_BY_KEY.get(column_key) or next((c for c in self.extra_columns if c.key == column_key), None)
+        label = "op" if column_key == "op" or col is None else col.label
+        return self._heading(column_key, label, right=column_key != "op")
+
+    def get_cell(self, key: str, column_key: str) -> Text:
+        """The cell of row ``key`` in column ``column_key`` as shown."""
+        view = self.model.view_of(key)
+        if view is None:
+            raise RowDoesNotExist(f"no row {key!r}")
+        index = self.column_keys().index(column_key)
+        text = (view.label, *view.cells)[index]
+        return Text(text, style=self._own_style(view, index, text))
 
     def set_extra_columns(self, columns: tuple[Column, ...]) -> None:
         """Show ``columns`` after the statistics (rebuilds the columns if they changed)."""
@@ -123,7 +227,7 @@ class OpsTable(DataTable):
         return max(0, self.size.width - 1)
 
     def ensure_columns(self) -> bool:
-        """(Re)create the columns if the width calls for a different set. True if rebuilt."""
+        """Choose the columns for the width (True if they changed) and show the rows."""
         width = self.layout_width()
         if width <= 0:
             return False
@@ -133,21 +237,12 @@ class OpsTable(DataTable):
             extra, room = (), width
         cols, op_width = columns_for_width(room)
         cols = cols + extra
-        if cols == self.shown_columns and op_width == self.op_width and self.columns:
+        if cols == self.shown_columns and op_width == self.op_width:
             return False
-        cursor_key = self.cursor_key()
         self.shown_columns, self.op_width = cols, op_width
-        self.clear(columns=True)
         self.rebuilds += 1
-        self.add_column(self._heading("op", "op"), width=op_width, key="op")
-        for c in cols:
-            self.add_column(self._heading(c.key, c.label, right=True), width=c.width, key=c.key)
-        self._order, self._cells = [], {}
-        rows, options = self._source
-        if rows:
-            views, self.total_rows = build_table_limited(rows, options, cols, self.max_rows)
-            self._apply(views)
-            self._restore_cursor(cursor_key, 0)
+        self._invalidate()
+        self._show(self.cursor_key(), self._cursor)
         return True
 
     def _heading(self, key: str, label: str, right: bool = False) -> Text:
@@ -163,280 +258,292 @@ class OpsTable(DataTable):
 
     def set_sort(self, key: str, descending: bool) -> None:
         """Show the sort column and direction in the headings."""
-        if (key, descending) == self._sort:
-            return
-        self._sort = (key, descending)
-        for ck, column in self.columns.items():
-            name = ck.value or ""
-            col = COLUMN_BY_KEY.get(name) or next((c for c in self.extra_columns if c.key == name), None)
-            label = "op" if name == "op" or col is None else col.label
-            column.label = self._heading(name, label, right=name != "op")
-        self.notify_style_update()
+        if (key, descending) != self._sort:
+            self._sort = (key, descending)
+            self._header = None
+            self.refresh()
 
     # ------------------------------------------------------------------ rows
 
     def cursor_key(self) -> str | None:
-        if not self.row_count:
+        if not len(self.model):
             return None
-        try:
-            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        except CellDoesNotExist:
-            return None
-        return row_key.value
+        return self.model.key(min(self._cursor, len(self.model) - 1))
 
     def cursor_view(self) -> RowView | None:
-        key = self.cursor_key()
-        return self.row_views.get(key) if key else None
+        if not len(self.model):
+            return None
+        return self.model.view(min(self._cursor, len(self.model) - 1))
 
     def show_ops(self, rows: list[OpRow], options: TableOptions) -> None:
-        """Show SessionState rows under ``options``, changing only the cells that differ."""
+        """Show SessionState rows under ``options`` (the cursor stays on its op)."""
         self._source = (rows, options)
         self.set_sort(options.sort, options.descending)
         if self.ensure_columns():
-            return  # rebuilt from the rows just stored
-        if not self.columns:
+            return  # shown from the rows just stored
+        self._show(self.cursor_key(), self._cursor)
+
+    def _show(self, cursor_key: str | None, fallback_row: int) -> None:
+        if not self.shown_columns:
             return  # not laid out yet: shown once the width is known
-        cursor_key = self.cursor_key()
-        cursor_row = self.cursor_row
-        views, self.total_rows = build_table_limited(rows, options, self.shown_columns, self.max_rows)
-        self._apply(views)
-        self._restore_cursor(cursor_key, cursor_row)
-
-    def _cell(self, index: int, text: str, key: str) -> Text:
-        if index == 0:
-            dim = text.startswith(DIM)
-            return OpCell(text[len(DIM):] if dim else text, key, dim)
-        return _value_cell(text)
-
-    def _apply(self, rows: list[RowView]) -> None:
-        ncols = 1 + len(self.shown_columns)
-        plan = plan_table(self._order, self._cells, rows)
-        self.row_views = {r.key: r for r in rows}
-        if plan.empty:
+        rows, options = self._source
+        if not self.model.update(rows, options, self.shown_columns):
             return
-        col_keys = ["op", *(c.key for c in self.shown_columns)]
-        for key in plan.remove:
-            try:
-                self.remove_row(key)
-            except RowDoesNotExist:
-                pass
-            self._cells.pop(key, None)
-        for r in plan.add:
-            cells = display_cells(r)[:ncols]
-            self.add_row(*(self._cell(i, t, r.key) for i, t in enumerate(cells)), key=r.key)
-            self._cells[r.key] = cells
-        for key, index, text in plan.changes:
-            if index >= ncols:
-                continue
-            self.update_cell(key, col_keys[index], self._cell(index, text, key))
-            self.cell_updates += 1
-            old = self._cells[key]
-            self._cells[key] = old[:index] + (text,) + old[index + 1 :]
-        if plan.reorder:
-            rank = {k: i for i, k in enumerate(plan.order)}
-            self.sort("op", key=lambda cell: rank.get(getattr(cell, "row_key", ""), 0))
-        self._order = plan.order
+        n = len(self.model)
+        self._set_virtual_size(Size(sum(self._widths()), n + 1))
+        index = self.model.index(cursor_key) if cursor_key is not None else None
+        self._cursor = index if index is not None else max(0, min(fallback_row, n - 1))
+        self._hover = None if self._hover is None or self._hover >= n else self._hover
+        self.refresh()
 
-    def _restore_cursor(self, key: str | None, fallback_row: int) -> None:
-        if not self.row_count:
+    def _set_virtual_size(self, size: Size) -> None:
+        """A new number of rows. Setting ``virtual_size`` lays out the whole screen
+        (tens of ms on the main screen), needed only when the scrollbar comes or goes;
+        otherwise the scrollbar and scroll range are updated in place (as Textual's own
+        _size_updated does for a resize without layout)."""
+        if size == self.virtual_size:
             return
-        if key is not None and key in self.row_views:
-            try:
-                index = self.get_row_index(key)
-            except RowDoesNotExist:
-                index = min(fallback_row, self.row_count - 1)
-        else:
-            index = min(fallback_row, self.row_count - 1)
-        if index != self.cursor_row:
-            self.move_cursor(row=index, animate=False)
+        height = self.container_size.height
+        if not height or (size.height > height) != self.show_vertical_scrollbar:
+            self.virtual_size = size
+            return
+        self.set_reactive(OpsTable.virtual_size, size)
+        self._scroll_update(size)
+
+    def move_cursor(self, row: int | None = None, animate: bool = False, scroll: bool = True) -> None:
+        """Put the cursor on ``row`` (clamped) and, with ``scroll``, bring it into view."""
+        n = len(self.model)
+        if row is None or not n:
+            return
+        row = max(0, min(row, n - 1))
+        if row != self._cursor:
+            self._cursor = row
+            self.refresh()
+        if scroll:
+            self._scroll_to_cursor(animate)
+
+    def _scroll_to_cursor(self, animate: bool = False) -> None:
+        page = self.page_rows()
+        top = round(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=animate, force=True)
+        elif self._cursor >= top + page:
+            self.scroll_to(y=self._cursor - page + 1, animate=animate, force=True)
 
     def select_key(self, key: str, user: bool = True) -> bool:
         """Put the cursor on the row of ``key`` (True if it is shown). ``user``: the
         user's choice (the screen then stops placing the cursor itself)."""
-        if key not in self.row_views:
+        index = self.model.index(key)
+        if index is None:
             return False
         if user:
             self.user_moved = True
-        try:
-            self.move_cursor(row=self.get_row_index(key), animate=False)
-        except RowDoesNotExist:
-            return False
+        self.move_cursor(row=index)
         return True
+
+    def page_rows(self) -> int:
+        """Rows of data on screen at once (the heading excluded)."""
+        return max(1, self.scrollable_content_region.height - 1)
 
     # ------------------------------------------------------------------ rendering
 
-    # DataTable asks for its own rich_style (a walk up the DOM) on every line, and for the
-    # header component's on every row. Within one render pass they cannot change, so they
-    # are computed once per pass.
-    _pass_cache: dict[object, object] | None = None
-
-    def render_lines(self, crop):  # noqa: ANN001, ANN201
-        self._pass_cache = {}
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._pass_cache = None
-
-    @property
-    def rich_style(self) -> Style:
-        cache = self._pass_cache
-        if cache is None:
-            return super().rich_style
-        style = cache.get("self")
-        if style is None:
-            style = cache["self"] = super().rich_style
-        return style  # type: ignore[return-value]
-
-    def get_component_styles(self, *names: str):  # noqa: ANN201
-        cache = self._pass_cache
-        if cache is None:
-            return super().get_component_styles(*names)
-        styles = cache.get(names)
-        if styles is None:
-            styles = cache[names] = _PassStyles(super().get_component_styles(*names))
-        return styles
-
-    def _render_cell(
-        self,
-        row_index: int,
-        column_index: int,
-        base_style: Style,
-        width: int,
-        cursor: bool = False,
-        hover: bool = False,
-    ) -> list[list[Segment]]:
-        """A fast path for this table's cells (one line of Text with one style).
-
-        DataTable renders every cell through Rich's console (Padding inside Styled), about
-        0.3 ms a cell, and any ``update_cell`` invalidates every cached cell; so a refresh
-        of a live table repaints all visible cells whether they changed or not. Building
-        the padded segment directly gives the same output roughly 20x cheaper. Same cache
-        and the same cursor/hover styles as DataTable (textual is pinned); anything else
-        (headers, multi-line or multi-style cells) takes DataTable's own path.
-        """
-        if row_index < 0 or column_index < 0:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        row_key = self._row_locations.get_key(row_index)
-        column_key = self._column_locations.get_key(column_index)
-        cache_key = (
-            row_key,
-            column_key,
-            base_style,
-            cursor,
-            hover,
-            self._show_hover_cursor,
-            self._update_count,
-            self._pseudo_class_state,
-        )
-        lines = self._cell_render_cache.get(cache_key)
-        if lines is not None:
-            return lines
-        value = self._data.get(row_key, {}).get(column_key) if row_key is not None else None
-        if not isinstance(value, Text) or value.spans or "\n" in value.plain or self.rows[row_key].height != 1:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        own = value.style
-        skey = (
-            row_index,
-            column_index,
-            base_style,
-            cursor,
-            hover,
-            own,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self._pseudo_class_state,
-        )
-        style = self._cell_styles.get(skey)
-        if style is None:
-            fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
-            component_style, post_style = self._get_styles_to_render_cell(
-                False,
-                False,
-                fixed,
-                hover,
-                cursor,
-                self.show_cursor,
-                self._show_hover_cursor,
-                self.cursor_foreground_priority == "css",
-                self.cursor_background_priority == "css",
-            )
-            own_style = Style.parse(own) if isinstance(own, str) else own
-            style = (
-                base_style
-                + Style.from_meta({"row": row_index, "column": column_index})
-                + component_style
-                + (own_style or Style.null())
-                + post_style
-            )
-            if len(self._cell_styles) > 20_000:
-                self._cell_styles.clear()
-            self._cell_styles[skey] = style
-        pad = self.cell_padding
-        inner = max(0, width - 2 * pad)
-        text = value.plain
-        if cell_len(text) > inner:
-            if value.overflow == "ellipsis" and inner > 0:
-                text = set_cell_size(text, inner - 1) + "…"
-            else:
-                text = set_cell_size(text, inner)
-        elif value.justify == "right":
-            text = " " * (inner - cell_len(text)) + text
-        elif value.justify == "center":
-            gap = inner - cell_len(text)
-            text = " " * (gap // 2) + text + " " * (gap - gap // 2)
-        else:
-            text = text + " " * (inner - cell_len(text))
-        lines = [[Segment(" " * pad + text + " " * pad, style)]]
-        self._cell_render_cache[cache_key] = lines
-        return lines
+    def _invalidate(self) -> None:
+        self._lines = {}
+        self._header = None
+        self.refresh()
 
     def notify_style_update(self) -> None:
         self._cell_styles = {}  # a theme or CSS change restyles every cell
+        self._lines = {}
+        self._header = None
         super().notify_style_update()
+
+    def _own_style(self, view: RowView, index: int, text: str) -> str:
+        if index == 0:
+            return "" if view.match else "dim"
+        return marker_style(text) or ""
+
+    def _cell_style(self, base: Style, row: int, column: int, cursor: bool, hover: bool, own: str) -> Style:
+        key = (base, row, column, cursor, hover, own)
+        style = self._cell_styles.get(key)
+        if style is None:
+            component = Style()
+            if hover:
+                component += self.get_component_rich_style("datatable--hover")
+            if cursor:
+                component += self.get_component_rich_style("datatable--cursor")
+            # DataTable's default priorities: the cursor's colour over the cell's own
+            # (css), the cell's own background over the cursor's (renderable)
+            post = Style.from_color(color=component.color) if cursor else Style.null()
+            style = (
+                base
+                + Style.from_meta({"row": row, "column": column})
+                + component
+                + (Style.parse(own) if own else Style.null())
+                + post
+            )
+            if len(self._cell_styles) > 20_000:
+                self._cell_styles.clear()
+            self._cell_styles[key] = style
+        return style
+
+    @staticmethod
+    def _fit(text: str, width: int, right: bool, ellipsis: bool) -> str:
+        inner = max(0, width - 2 * PAD)
+        if cell_len(text) > inner:
+            text = set_cell_size(text, inner - 1) + "…" if ellipsis and inner > 0 else set_cell_size(text, inner)
+        elif right:
+            text = " " * (inner - cell_len(text)) + text
+        else:
+            text = text + " " * (inner - cell_len(text))
+        return " " * PAD + text + " " * PAD
+
+    def _widths(self) -> list[int]:
+        return [self.op_width + 2 * PAD, *(c.width + 2 * PAD for c in self.shown_columns)]
+
+    _pass: tuple[Style, object] | None = None
+
+    def render_lines(self, crop):  # noqa: ANN001, ANN201
+        # the widget's style and pseudo classes cannot change within one render pass
+        self._pass = (self.rich_style, self.get_pseudo_class_state())
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass = None
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base, pseudo = self._pass or (self.rich_style, self.get_pseudo_class_state())
+        if y == 0:
+            return self._header_line(width, base, pseudo)
+        index = y - 1 + round(self.scroll_y)
+        if index >= len(self.model) or not self.shown_columns:
+            return Strip.blank(width, base)
+        return self._row_line(index, width, base, pseudo)
+
+    def _header_line(self, width: int, base: Style, pseudo: object) -> Strip:
+        key = (width, base, pseudo, self.shown_columns, self.op_width, self._sort)
+        if self._header is not None and self._header[0] == key:
+            return self._header[1]
+        header = self.get_component_styles("datatable--header").rich_style
+        console = self.app.console
+        segments: list[Segment] = []
+        for i, (ck, w) in enumerate(zip(self.column_keys(), self._widths(), strict=True)):
+            # as DataTable draws its heading cells (through Rich), for the same look
+            options = console.options.update_dimensions(w, 1).update(no_wrap=True)
+            lines = console.render_lines(
+                Styled(Padding(self.heading(ck), (0, PAD)),
+                       pre_style=header + Style.from_meta({"row": -1, "column": i}) + Style(),
+                       post_style=Style.from_color(color=None) + Style.null()),
+                options,
+            )
+            segments.extend(lines[0])
+        rest = max(0, width - sum(self._widths()))
+        segments.append(Segment(" " * rest, header + Style.from_meta({"row": -1, "column": 0, "out_of_bounds": True})))
+        strip = Strip(segments).adjust_cell_length(width, base).simplify()
+        self._header = (key, strip)
+        return strip
+
+    def _row_line(self, index: int, width: int, base: Style, pseudo: object) -> Strip:
+        view = self.model.view(index)
+        cursor = index == self._cursor
+        hover = index == self._hover and self._show_hover
+        key = (index, cursor, hover, width, base, pseudo)
+        got = self._lines.get(view.key)
+        if got is not None and got[1] is view and got[0] == key:
+            return got[2]
+        self.rows_drawn += 1
+        segments: list[Segment] = []
+        texts = (view.label, *view.cells)
+        for i, w in enumerate(self._widths()):
+            text = texts[i] if i < len(texts) else ""
+            own = self._own_style(view, i, text)
+            fitted = self._fit(text, w, right=i > 0, ellipsis=i == 0)
+            segments.append(Segment(fitted, self._cell_style(base, index, i, cursor, hover, own)))
+        rest = max(0, width - sum(self._widths()))
+        extend = base
+        if hover:
+            extend += self.get_component_rich_style("datatable--hover")
+        if cursor:
+            extend += self.get_component_rich_style("datatable--cursor")
+        segments.append(Segment(" " * rest, extend + Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})))
+        strip = Strip(segments).adjust_cell_length(width, base).simplify()
+        if len(self._lines) > 1_000:
+            self._lines = {}
+        self._lines[view.key] = (key, view, strip)
+        return strip
 
     # ------------------------------------------------------------------ events
 
     def on_resize(self) -> None:
         self.ensure_columns()
 
-    # left / right / Home / End: in a live session they move in the tree (left and right
-    # also collapse and expand, like - and +); in a replay they seek, so they pass up to
-    # the screen's replay bindings (the table never scrolls sideways: columns fit)
+    def _on_mouse_move(self, event: events.MouseMove) -> None:
+        row = event.style.meta.get("row") if event.style.meta else None
+        hover = row if isinstance(row, int) and row >= 0 else None
+        if hover != self._hover or not self._show_hover:
+            self._hover, self._show_hover = hover, hover is not None
+            self.refresh()
+
+    def _on_leave(self, _: events.Leave) -> None:
+        if self._show_hover:
+            self._show_hover = False
+            self.refresh()
+
+    def _no_hover(self) -> None:
+        if self._show_hover:
+            self._show_hover = False
+            self.refresh()
+
+    async def _on_click(self, event: events.Click) -> None:
+        meta = event.style.meta
+        row = meta.get("row") if meta else None
+        if not isinstance(row, int) or row < 0 or row >= len(self.model):
+            return
+        self.user_moved = True
+        again = row == self._cursor
+        self.move_cursor(row=row)
+        if again:
+            self.post_message(self.RowSelected(self, self.model.key(row)))
+        event.stop()
+
+    def action_select_cursor(self) -> None:
+        key = self.cursor_key()
+        if key is not None:
+            self.post_message(self.RowSelected(self, key))
 
     def _replay(self) -> bool:
+        # left / right / Home / End: in a live session they move in the tree (left and
+        # right also collapse and expand, like - and +); in a replay they seek, so they
+        # pass up to the screen's replay bindings (the table never scrolls sideways)
         return isinstance(getattr(self.app, "source", None), Seekable)
 
-    def action_cursor_up(self) -> None:
+    def _user_move(self, row: int) -> None:
         self.user_moved = True
-        super().action_cursor_up()
+        self._no_hover()
+        self.move_cursor(row=row)
+
+    def action_cursor_up(self) -> None:
+        self._user_move(self._cursor - 1)
 
     def action_cursor_down(self) -> None:
-        self.user_moved = True
-        super().action_cursor_down()
+        self._user_move(self._cursor + 1)
 
     def action_page_up(self) -> None:
-        self.user_moved = True
-        super().action_page_up()
+        page = self.page_rows()
+        self.scroll_relative(y=-page, animate=False, force=True)
+        self._user_move(self._cursor - page)
 
     def action_page_down(self) -> None:
-        self.user_moved = True
-        super().action_page_down()
+        page = self.page_rows()
+        self.scroll_relative(y=page, animate=False, force=True)
+        self._user_move(self._cursor + page)
 
     def action_scroll_top(self) -> None:
-        self.user_moved = True
-        super().action_scroll_top()
+        self._user_move(0)
 
     def action_scroll_bottom(self) -> None:
-        self.user_moved = True
-        super().action_scroll_bottom()
-
-    def on_click(self) -> None:
-        # (DataTable's own _on_click moves the cursor; this only notes that the user did)
-        self.user_moved = True
-
-    def page_rows(self) -> int:
-        """Rows of data on screen at once (the heading excluded)."""
-        return max(1, self.size.height - (self.header_height if self.show_header else 0))
+        self._user_move(len(self.model) - 1)
 
     def action_cursor_left(self) -> None:
         if self._replay():
@@ -451,16 +558,12 @@ class OpsTable(DataTable):
     def action_scroll_home(self) -> None:
         if self._replay():
             raise SkipAction()
-        self.user_moved = True
-        if self.row_count:
-            self.move_cursor(row=0, animate=False)
+        self._user_move(0)
 
     def action_scroll_end(self) -> None:
         if self._replay():
             raise SkipAction()
-        self.user_moved = True
-        if self.row_count:
-            self.move_cursor(row=self.row_count - 1, animate=False)
+        self._user_move(len(self.model) - 1)
 
     def action_collapse(self) -> None:
         view = self.cursor_view()
@@ -476,3 +579,22 @@ class OpsTable(DataTable):
         view = self.cursor_view()
         if view is not None and view.has_children and view.collapsed:
             self.post_message(self.Collapse(view.key, False))
+
+
+class FilterInput(Input):
+    """The ops table's filter box: an Input whose key strokes do not lay out the screen.
+
+    Textual's Input sets its ``virtual_size`` (a layout reactive) to its text's width on
+    every change, so each key stroke re-laid out the whole main screen (tens of ms, the
+    largest cost of a filter key once the table was virtual). The box has a fixed size;
+    only its scroll range follows the text, updated in place.
+    """
+
+    def _watch_value(self, value: str) -> None:
+        if not self.styles.auto_dimensions:
+            size = Size(self.content_width, 1)
+            if size != self.virtual_size:
+                # set without the layout; Input's own assignment is then no change
+                self.set_reactive(Input.virtual_size, size)
+                self._scroll_update(size)
+        super()._watch_value(value)
