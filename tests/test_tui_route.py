@@ -14,9 +14,9 @@ from zlprof.recording import load_session
 from zlprof.tui import model
 from zlprof.tui.model import CrashView, DrillRequest, MainRequest, ViewSettings
 from zlprof.tui.screens.base import ViewChanged
-from zlprof.tui.viewmodels.facts import ScreenView
 from zlprof.tui.screens.drilldown import DrillDownScreen
 from zlprof.tui.screens.main import MainScreen
+from zlprof.tui.viewmodels.facts import ScreenView
 from zlprof.tui.widgets.ops_table import OpsTable
 from zlprof.tui.widgets.status import CrashPanel, StatusBar
 
