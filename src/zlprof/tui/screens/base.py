@@ -64,8 +64,9 @@ class SnapshotScreen(Screen[None]):
     snapshot: reactive[Snapshot | None] = reactive(None, always_update=True, init=False, repaint=False)
     #: the app's view settings this screen shows and asks with
     settings: reactive[ViewSettings] = reactive(ViewSettings(), init=False)
-    #: the header's facts, sent alone when nothing else changed (set by the app)
-    header: reactive[Header | None] = reactive(None, always_update=True, init=False)
+    #: the header's facts, sent alone when nothing else changed (set by the app; the
+    #: widgets that change repaint themselves, not the whole screen)
+    header: reactive[Header | None] = reactive(None, always_update=True, init=False, repaint=False)
 
     def __init__(
         self,
