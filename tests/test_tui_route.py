@@ -13,9 +13,10 @@ from fixtures.tui_support import FIXTURE
 from zlprof.recording import load_session
 from zlprof.tui import model
 from zlprof.tui.model import CrashView, DrillRequest, MainRequest, ViewSettings
-from zlprof.tui.screens.base import SnapshotWanted
+from zlprof.tui.screens.base import ViewChanged
 from zlprof.tui.screens.drilldown import DrillDownScreen
 from zlprof.tui.screens.main import MainScreen
+from zlprof.tui.viewmodels.facts import ScreenView
 from zlprof.tui.widgets.ops_table import OpsTable
 from zlprof.tui.widgets.status import CrashPanel, StatusBar
 
@@ -26,7 +27,9 @@ class Bare(App[None]):
     def __init__(self, screen: MainScreen | DrillDownScreen) -> None:
         super().__init__()
         self.first = screen
+        #: the force flags of the ViewChanged messages, and the views they carried
         self.wanted: list[bool] = []
+        self.views: list[ScreenView] = []
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(VARIABLE_DEFAULTS)  # the widgets' colour variables ($zl-running ...)
@@ -34,8 +37,9 @@ class Bare(App[None]):
     def on_mount(self) -> None:
         self.push_screen(self.first)
 
-    def on_snapshot_wanted(self, message: SnapshotWanted) -> None:
+    def on_view_changed(self, message: ViewChanged) -> None:
         self.wanted.append(message.force)
+        self.views.append(message.view)
 
 
 def status_of(snap: model.Snapshot) -> model.StatusView:
@@ -121,3 +125,59 @@ def test_the_header_and_crash_facts_come_from_the_source() -> None:
     assert header_facts(src) != before
     crash = crash_view(src)
     assert crash == CrashView("exit status 1", ("ValueError: boom",))
+
+
+async def test_the_screens_say_what_they_show_in_messages() -> None:
+    """Up, the screen posts what it shows (its request, its extra panels on screen, its
+    pages of panels) when that changes: the app never reads a screen for it."""
+    screen = MainScreen()
+    app = Bare(screen)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert app.views[-1] == ScreenView(MainRequest(), hints=True, roofline=True, pages=1)
+        screen.settings = ViewSettings(window=True)  # the app's settings, down
+        await pilot.pause()
+        assert app.views[-1].request == MainRequest(window=True)  # the new request, up
+        n = len(app.views)
+        screen.settings = ViewSettings(window=True)  # the same: nothing to say
+        await pilot.pause()
+        assert len(app.views) == n
+        # narrower: the lower panels come in pages; only the shown ones are said shown
+        await pilot.resize_terminal(80, 40)
+        await pilot.pause()
+        await pilot.pause()
+        last = app.views[-1]
+        assert last.pages == len(screen.pages) > 1
+        shown = set(screen.pages[screen.panel_page])
+        assert last.hints == ("hints-panel" in shown)
+        assert last.roofline == ("roofline-panel" in shown)
+
+
+async def test_a_header_change_alone_takes_no_snapshot() -> None:
+    """The header's facts (here: the program ended) reach the screen alone, in its
+    ``header`` reactive, from the last snapshot's counters; no snapshot is taken. New
+    data takes one, carrying the header."""
+    from fixtures.tui_support import FeedSource, settle
+    from zlprof.tui.app import ZlprofApp
+
+    src = FeedSource()
+    src.start()
+    src.feed(3)
+    app = ZlprofApp(src, peaks=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(StatusBar)
+        assert bar.view is not None and bar.view.state == "running"
+        taken = app.refresher.taken
+        src._set_status("ended")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if bar.view.state == "ended":
+                break
+        assert bar.view.state == "ended" and bar.view.measurements == "15"
+        assert app.refresher.taken == taken
+        assert isinstance(app.screen, MainScreen) and app.screen.header is not None
+        src.feed(1)
+        await settle(pilot)
+        assert app.refresher.taken > taken and bar.view.measurements == "20"

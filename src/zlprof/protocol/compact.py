@@ -266,7 +266,8 @@ def decode_compact(body: Any, stream: int = 0, version: int = 2) -> list[Frame]:
         if top == 2:
             refs = np.flatnonzero(end == 2)
             j = refs - vals[2][refs].astype(np.int64)
-            if int(j.min()) < 0 or int(j.max()) >= n or bool(np.any(end[j] == 2)):
+            # (np.min/np.max: numpy 2.5's stubs have no argument-less ndarray.min for j's dtype)
+            if int(np.min(j)) < 0 or int(np.max(j)) >= n or bool(np.any(end[j] == 2)):
                 raise ProtocolError("compact frame with a bad start reference")
             t0[refs] = t0[j] - dur[refs]
         if mem:

@@ -9,10 +9,13 @@ Threads and timers (who does what):
   statistics, memory series or the drill-down model; :meth:`ZlprofApp.collect_extra`:
   the header and the crash (source_view.py), the hints and the roofline placement) and
   posts it to the app, which sets it in the screen's ``snapshot`` reactive
-  (screens/base.py): the one route from state to screen. Only one snapshot is in flight:
-  when the UI is slower than the timer, display frames are skipped, never data; when the
-  state's ``version``, the request and the header's facts are unchanged, no snapshot is
-  taken at all;
+  (screens/base.py): the one route from state to screen. The screens say what they show
+  (their request, their panels on screen) in ViewChanged messages; the app keeps the
+  latest of each (``views``) and never reads a screen for it. Only one snapshot is in
+  flight: when the UI is slower than the timer, display frames are skipped, never data;
+  when the state's ``version`` and the request are unchanged, no snapshot is taken at
+  all: a change of the header's facts alone (the clock, a stall, the end) is sent to the
+  screen by itself (:meth:`ZlprofApp.show_header`, in its ``header`` reactive);
 * the **UI thread** applies a snapshot: the operations table is diffed cell by cell, the
   charts redraw for their size. Keys are handled between snapshots, so they stay fast
   under any ingest load.
@@ -32,6 +35,7 @@ class, :class:`~zlprof.tui.extra_panels.ExtraPanels`; the view models are
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -41,6 +45,7 @@ from textual.app import SystemCommand
 from textual.binding import BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.signal import Signal
 from textual.widgets import Input
 
 from ..session import WHOLE, View
@@ -65,7 +70,7 @@ from .keys import REPLAY_ACTIONS, SEEK_STEP_S, bindings_of
 from .model import Snapshot, ViewSettings
 from .refresher import Refresher, SnapshotReady
 from .run import run_app as run_app  # (re-exported: cli.py and tests import it from here)
-from .screens.base import OpenDrill, SnapshotScreen, SnapshotWanted
+from .screens.base import OpenDrill, SnapshotScreen, ViewChanged
 from .screens.compare import CompareScreen
 from .screens.confirm import ConfirmScreen
 from .screens.drilldown import DrillDownScreen
@@ -74,9 +79,7 @@ from .screens.main import MainScreen
 from .screens.output import OutputScreen
 from .screens.sessions import SessionsScreen
 from .source_view import crash_view, header_facts, source_status
-from .widgets.hints_panel import HintsPanel
-from .widgets.roofline_panel import RooflinePanel
-from .widgets.timeline import TimelineBar
+from .viewmodels.facts import Header, ScreenView
 
 #: Screen refreshes per second (the issue asks for 4-10 Hz).
 REFRESH_HZ = 5.0
@@ -133,7 +136,11 @@ class ZlprofApp(ExtraPanels):
         #: said under the roofline panel when the cached peaks predate per-level roofs
         self.peaks_stale: str | None = None
         self._peaks_loading = False
-        self.main_screen = MainScreen(settings=self.view_settings(), replay=self.replay)
+        #: published when a replay moved (a seek or speed key): its timeline bars show it
+        self.replay_moved: Signal[None] = Signal(self, "replay_moved")
+        #: what each snapshot screen shows, as it last said (ViewChanged)
+        self.views: weakref.WeakKeyDictionary[Screen[Any], ScreenView] = weakref.WeakKeyDictionary()
+        self.main_screen = self._new_main_screen()
         self.last_snapshot: Snapshot | None = None
         #: applied to each snapshot on the Refresher thread (collect_extra)
         self.rate_meter = model.RateMeter()
@@ -172,19 +179,51 @@ class ZlprofApp(ExtraPanels):
         if not self.screen_stack:
             return  # shutting down (or not started): no screen to show anything on
         self.ticks += 1
-        screen = self.screen
-        if isinstance(screen, FED_SCREENS):
+        view = self.shown_view()
+        if view is not None:
             version = self.source.state.version
-            self._hints_wanted = self._visible(screen, HintsPanel)
+            self._hints_wanted = view.hints
             # the hints or the roofline are due: take a snapshot even if the table has
             # nothing new (the roofline follows ops_version, not memory readings)
             force = self._hints_wanted and self._hints_version != version and self._extra_due(self._hints_at)
-            force = self._update_roofline(screen, self.source.state.ops_version) or force
+            force = self._update_roofline(view, id(self.screen), self.source.state.ops_version) or force
             force = force or baseline_view.due(self.baseline, self.source.state)
-            # the header (state, clock) comes with the snapshot: a new one when it changes
+            # the header (state, clock) comes with a snapshot, or alone when only it changed
             header = (header_facts(self.source), self.peaks_stale)
-            if self.refresher.request(screen.view_request(), force=force or header != self._header_asked):
+            if self.refresher.request(view.request, force=force):
                 self._header_asked = header
+            elif header != self._header_asked and not self.refresher.busy:
+                self._header_asked = header
+                self.show_header()
+
+    def shown_view(self) -> ScreenView | None:
+        """What the snapshot screen on top shows (as it said); None for another screen,
+        or before the screen has said it."""
+        screen = self.screen
+        return self.views.get(screen) if isinstance(screen, FED_SCREENS) else None
+
+    def show_header(self) -> None:
+        """The header's facts changed, nothing else: show them from the last snapshot's
+        counters and the source's facts now, without taking a snapshot (a clock shown in
+        tenths would otherwise take five whole snapshots a second of an idle session)."""
+        screen, view, snap = self.screen, self.shown_view(), self.last_snapshot
+        if not isinstance(screen, FED_SCREENS) or view is None or snap is None or snap.request != view.request:
+            self.request_refresh(force=True)
+            return
+        screen.header = self.header(snap)
+
+    def header(self, snap: Snapshot) -> Header:
+        """The header's facts: the source's status with ``snap``'s counters, the crash, the
+        note in place of the headline, the peaks' age (either thread)."""
+        stalled = self.source.status in ("stalled", "silent") and snap.measurements == 0
+        return Header(
+            status=source_status(
+                self.source, snap, paused=self.paused, window=self.window, replay=self.replay_name
+            ),
+            crash=crash_view(self.source),
+            note=NO_MEASUREMENTS if stalled else "",
+            peaks_stale=self.peaks_stale or "",
+        )
 
     def up_to_date(self) -> bool:
         """Does the active screen show the state's current version (panels included)?
@@ -192,41 +231,44 @@ class ZlprofApp(ExtraPanels):
         For tests and benchmarks: True once the last snapshot of the current data has
         been applied and the hints / roofline (when on screen) have caught up.
         """
-        screen = self.screen
-        if not isinstance(screen, FED_SCREENS):
+        if not isinstance(self.screen, FED_SCREENS):
             return not self.refresher.busy
+        view = self.shown_view()
+        if view is None:
+            return False  # the screen has not said what it shows yet
         version = self.source.state.version
         r = self.refresher
-        if r.busy or r.last_version != version or r.last_request != screen.view_request():
+        if r.busy or r.last_version != version or r.last_request != view.request:
             return False
-        hints_shown = self._visible(screen, HintsPanel)
-        if hints_shown and self._hints_version != version:
+        if view.hints and self._hints_version != version:
             return False
-        if (
-            not self.paused
-            and self._visible(screen, RooflinePanel)
-            and self._roofline_version != self.source.state.ops_version
-        ):
+        if not self.paused and view.roofline and self._roofline_version != self.source.state.ops_version:
             return False
         return True
 
     def request_refresh(self, force: bool = False) -> None:
         if not self.screen_stack:
             return
-        screen = self.screen
-        if isinstance(screen, FED_SCREENS):
-            self.refresher.request(screen.view_request(), force=force)
+        view = self.shown_view()
+        if view is not None:
+            self.refresher.request(view.request, force=force)
 
-    def on_snapshot_wanted(self, message: SnapshotWanted) -> None:
-        """A screen's view changed: take a snapshot for it now."""
-        self.request_refresh(force=message.force)
+    def on_view_changed(self, message: ViewChanged) -> None:
+        """A screen says what it shows: kept; a new request (or ``force``) is taken now."""
+        message.stop()
+        before = self.views.get(message.screen)
+        self.views[message.screen] = message.view
+        if message.force or before is None or before.request != message.view.request:
+            self.request_refresh(force=True)
+        if before is None or before.pages != message.view.pages:
+            self.refresh_bindings()
 
     def update_timeline(self) -> None:
         """Show the replay's position at once (after a seek or a speed key; the timeline
-        bar follows its replay on its own timer otherwise)."""
+        bar follows its replay on its own timer otherwise): the bars subscribe to
+        ``replay_moved``."""
         if self.replay is not None:
-            for bar in self.screen.query(TimelineBar):
-                bar.update_timeline()
+            self.replay_moved.publish(None)
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         if message.generation != self.source_generation:
@@ -237,7 +279,8 @@ class ZlprofApp(ExtraPanels):
             if not self.screen_stack:
                 return  # shutting down: nothing to show it on
             screen = self.screen
-            if isinstance(screen, FED_SCREENS) and snap.request == screen.view_request():
+            view = self.shown_view()
+            if isinstance(screen, FED_SCREENS) and view is not None and snap.request == view.request:
                 self.last_snapshot = snap
                 with self.batch_update():
                     try:
@@ -256,13 +299,8 @@ class ZlprofApp(ExtraPanels):
         snapshot: the measurement rate, the header, the crash, the note in place of the
         headline, the peaks' age; then the hints and the roofline (ExtraPanels)."""
         snap.measurements_per_s = self.rate_meter.apply(snap).measurements_per_s
-        snap.status = source_status(
-            self.source, snap, paused=self.paused, window=self.window, replay=self.replay_name
-        )
-        snap.crash = crash_view(self.source)
-        stalled = self.source.status in ("stalled", "silent") and snap.measurements == 0
-        snap.note = NO_MEASUREMENTS if stalled else ""
-        snap.peaks_stale = self.peaks_stale or ""
+        h = self.header(snap)
+        snap.status, snap.crash, snap.note, snap.peaks_stale = h.status, h.crash, h.note, h.peaks_stale
         super().collect_extra(snap)
 
     @property
@@ -280,6 +318,9 @@ class ZlprofApp(ExtraPanels):
         """The file name of the recording being replayed (None for a live session)."""
         replay = self.replay
         return None if replay is None else Path(replay.path).name
+
+    def _new_main_screen(self) -> MainScreen:
+        return MainScreen(settings=self.view_settings(), replay=self.replay, replay_moved=self.replay_moved)
 
     def view_settings(self) -> ViewSettings:
         """The view settings the screens show and ask with (pause, window, processes)."""
@@ -319,8 +360,7 @@ class ZlprofApp(ExtraPanels):
             f"statistics of the last {model.WINDOW_S:.0f} s" if self.window else "cumulative statistics",
             timeout=2,
         )
-        self._push_settings()
-        self.request_refresh(force=True)
+        self._push_settings()  # a new request: the screen says so (ViewChanged), a snapshot follows
 
     def action_reset(self) -> None:
         self.source.state.reset()
@@ -340,8 +380,7 @@ class ZlprofApp(ExtraPanels):
             if view is not None and view != self.proc_view:
                 self.proc_view = view
                 self.notify(f"showing {self.proc_view_label}", timeout=2)
-                self._push_settings()
-                self.request_refresh(force=True)
+                self._push_settings()  # (a new request: ViewChanged takes the snapshot)
 
         self.push_screen(ProcessesScreen(self.source, self.proc_view), callback=picked)
 
@@ -458,7 +497,7 @@ class ZlprofApp(ExtraPanels):
         stopper = threading.Thread(target=old.stop, name="zlprof-stop-old-source", daemon=True)
         stopper.start()
         self.replaced.append((old, stopper))
-        main = MainScreen(settings=self.view_settings(), replay=self.replay)
+        main = self._new_main_screen()
         if self.screen is self.main_screen:
             self.switch_screen(main)
         else:
@@ -519,6 +558,7 @@ class ZlprofApp(ExtraPanels):
             full=self.source.state.name_of(path_id),
             settings=self.view_settings(),
             replay=self.replay,
+            replay_moved=self.replay_moved,
         )
         self.push_screen(screen, callback=lambda _r: self.request_refresh(force=True))
 
@@ -534,7 +574,7 @@ class ZlprofApp(ExtraPanels):
         targets = {"app": self, "main": self.main_screen, "drill": screen}
         entries = palette_entries(
             replay=self.seekable,
-            pages=len(self.main_screen.pages) > 1,
+            pages=(main.pages if (main := self.views.get(self.main_screen)) else 1) > 1,
             drill=isinstance(screen, DrillDownScreen),
         )
         for a in entries:

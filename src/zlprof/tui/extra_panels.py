@@ -1,7 +1,8 @@
 """The roofline and hints panels' part of the app: loading the machine peaks (in a
 worker thread; never measured while a live program runs), computing the hints on the
 Refresher thread and placing the ops on the roofline there too, into the snapshot, each
-at most every ``EXTRA_EVERY_S``; the UI thread only says which panels are on screen. The
+at most every ``EXTRA_EVERY_S``; the UI thread only says which panels are on screen
+(as the screens said: ScreenView). The
 screens show what a snapshot carries (screens/base.py).
 
 :class:`ExtraPanels` is the base class of ``ZlprofApp`` (app.py): the attributes below
@@ -16,13 +17,11 @@ import time
 from typing import Any
 
 from textual.app import App
-from textual.screen import Screen
-from textual.widget import Widget
 
 from ..sources import Source
-from .model import MainRequest, RooflineShown, Snapshot
-from .screens.drilldown import DrillDownScreen
-from .widgets.roofline_panel import RooflinePanel, placed_view
+from .model import DrillRequest, MainRequest, RooflineShown, Snapshot
+from .viewmodels.facts import ScreenView
+from .widgets.roofline_panel import placed_view
 
 #: The roofline and hints panels update at most this often (seconds): they read the
 #: whole session and change slowly, so they must not cost what the table costs.
@@ -108,10 +107,6 @@ class ExtraPanels(App[int]):
         note(None)
         self.call_from_thread(self.request_refresh, True)
 
-    def _visible(self, screen: Screen, widget_type: type[Widget]) -> bool:
-        """Is a widget of this type shown (not display:none, not zero-sized) on ``screen``?"""
-        return any(w.region.area > 0 for w in screen.query(widget_type))
-
     @staticmethod
     def _extra_due(last: float) -> bool:
         return time.monotonic() - last >= EXTRA_EVERY_S
@@ -153,17 +148,18 @@ class ExtraPanels(App[int]):
         except Exception:  # a rule failing must not stop the display (the panel keeps
             pass  # the hints it shows; the next due refresh tries again)
 
-    def _update_roofline(self, screen: Screen, version: int) -> bool:
-        """UI thread, on the timer: say whether the roofline is wanted (on screen, not
-        paused) and for which highlighted op; True when a placement is due (the Refresher
-        thread then places the ops into the next snapshot)."""
-        if self.paused or not self._visible(screen, RooflinePanel):
+    def _update_roofline(self, view: ScreenView, screen_key: int, version: int) -> bool:
+        """UI thread, on the timer: say whether the roofline is wanted (on the screen on
+        top, ``view``, as it said; not paused) and for which highlighted op (a drill-down's);
+        True when a placement is due (the Refresher thread then places the ops into the
+        next snapshot). ``screen_key``: the screen's identity (a new screen redraws)."""
+        if self.paused or not view.roofline:
             self._roofline_want = None
             return False
         highlight = None
-        if isinstance(screen, DrillDownScreen):
-            highlight = self.source.state.name_of(screen.path_id)
-        key = (id(screen), highlight, id(self.peaks), self.peaks_note, id(self.source.state))
+        if isinstance(view.request, DrillRequest):
+            highlight = self.source.state.name_of(view.request.path_id)
+        key = (screen_key, highlight, id(self.peaks), self.peaks_note, id(self.source.state))
         self._roofline_want = (highlight, key)
         return key != self._roofline_key or (
             version != self._roofline_version and self._extra_due(self._roofline_at)

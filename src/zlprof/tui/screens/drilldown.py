@@ -79,6 +79,7 @@ class DrillDownScreen(SnapshotScreen):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is not None:
             self.apply_snapshot(snap)
+            self.shown(snap)
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         self.last = snap

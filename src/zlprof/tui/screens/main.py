@@ -34,6 +34,7 @@ from ..model import (
     share_title,
 )
 from ..opening import DEFAULT_DESCENDING, DEFAULT_SORT, Opening, cursor_after_sort, panel_pages
+from ..viewmodels.facts import Header
 from ..widgets import baseline as baseline_widgets
 from ..widgets.charts import MemoryGraph, ShareBars
 from ..widgets.headline import HeadlineBar
@@ -133,9 +134,14 @@ class MainScreen(SnapshotScreen):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is not None:
             self.apply_snapshot(snap)
+            self.shown(snap)
 
     def watch_settings(self) -> None:
         self._retitle()
+        super().watch_settings()
+
+    def panel_pages(self) -> int:
+        return max(1, len(self.pages))
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         """Show a snapshot (the header always; the panels unless the view is paused)."""
@@ -164,18 +170,26 @@ class MainScreen(SnapshotScreen):
         self.show_extra(snap)
 
     def show_facts(self, snap: Snapshot) -> None:
-        """What is shown even while the view is paused: the header, the crash panel, the
-        note in place of the headline, the session's warnings, the peaks' age."""
+        """What is shown even while the view is paused: the header (show_header), the
+        session's warnings."""
         self.show_status(snap)
-        crash = self.query_one(CrashPanel)
-        if snap.crash is None:
-            crash.hide()
-        else:
-            crash.show_crash(snap.crash.reason, list(snap.crash.lines))
-        self.show_note(snap.note)
         if snap.warnings != self._warned and self.show_warnings(snap.warnings):
             self._warned = snap.warnings
-        self.panel_note("roofline-panel", snap.peaks_stale)
+
+    def show_header(self, header: Header) -> None:
+        """The header's facts: the status bar, the crash panel, the note in place of the
+        headline, the peaks' age under the roofline."""
+        super().show_header(header)
+        try:
+            crash = self.query_one(CrashPanel)
+        except NoMatches:
+            return  # not composed yet (or being torn down): the next header says it
+        if header.crash is None:
+            crash.hide()
+        else:
+            crash.show_crash(header.crash.reason, list(header.crash.lines))
+        self.show_note(header.note)
+        self.panel_note("roofline-panel", header.peaks_stale)
 
     def _place_cursor(self, opening: Opening) -> None:
         """Until the user moves it, the cursor sits on the dominant op (tui.opening), when
@@ -283,6 +297,7 @@ class MainScreen(SnapshotScreen):
             self.pages = pages
             self.panel_page = 0
             self.refresh_bindings()
+            self.call_after_refresh(self.post_view)
         if not pages:
             return
         self.panel_page %= len(pages)
@@ -324,7 +339,7 @@ class MainScreen(SnapshotScreen):
         if len(self.pages) > 1:
             self.panel_page = (self.panel_page + 1) % len(self.pages)
             self.layout_panels()
-            self.want_snapshot()
+            self.call_after_refresh(self.want_snapshot)  # once the new panels are laid out
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next_panels":

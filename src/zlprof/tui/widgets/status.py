@@ -85,10 +85,13 @@ class StatusBar(Widget):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.view: StatusView | None = None
+        #: how many times a new view was shown (benchmarks/bench_idle_cpu.py counts them)
+        self.updates = 0
 
     def update_status(self, view: StatusView) -> None:
         if view != self.view:
             self.view = view
+            self.updates += 1
             self.refresh()
 
     def render(self) -> Text:

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import events
+from textual.signal import Signal
 from textual.widget import Widget
 
 from ...source_caps import Seekable
@@ -54,9 +55,12 @@ class TimelineBar(Widget):
     TimelineBar > .timeline--dim { color: $text-muted; }
     """
 
-    def __init__(self, source: Seekable, **kwargs: Any) -> None:
+    def __init__(self, source: Seekable, moved: Signal[None] | None = None, **kwargs: Any) -> None:
+        """``moved``: published when the replay moved (a seek or speed key): the bar
+        shows it at once instead of at its next tick."""
         super().__init__(**kwargs)
         self.source = source
+        self._moved = moved
         self.view: TimelineView | None = None
         #: where the progress bar starts and how wide it is (for clicks), in content cells
         self._bar_at = (0, 0)
@@ -64,6 +68,8 @@ class TimelineBar(Widget):
     def on_mount(self) -> None:
         self.update_timeline()
         self.set_interval(EVERY_S, self.update_timeline, name="zlprof-timeline")
+        if self._moved is not None:
+            self._moved.subscribe(self, lambda _data: self.update_timeline(), immediate=True)
 
     def update_timeline(self, timeline: Any = None) -> bool:
         """Show ``timeline`` (default: read the source's now); True if it changed."""
