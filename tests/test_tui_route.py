@@ -135,7 +135,8 @@ async def test_the_screens_say_what_they_show_in_messages() -> None:
     async with app.run_test(size=(200, 60)) as pilot:
         await pilot.pause()
         await pilot.pause()
-        assert app.views[-1] == ScreenView(MainRequest(), hints=True, roofline=True, pages=1)
+        assert app.views[-1] == ScreenView(MainRequest(), hints=True, roofline=True, pages=1,
+                                           share_mode="block")
         screen.settings = ViewSettings(window=True)  # the app's settings, down
         await pilot.pause()
         assert app.views[-1].request == MainRequest(window=True)  # the new request, up
@@ -152,6 +153,9 @@ async def test_the_screens_say_what_they_show_in_messages() -> None:
         shown = set(screen.pages[screen.panel_page])
         assert last.hints == ("hints-panel" in shown)
         assert last.roofline == ("roofline-panel" in shown)
+        await pilot.press("b")  # the share bars' grouping, up (the refresher warms that mode)
+        await pilot.pause()
+        assert app.views[-1].share_mode == screen.share_mode != "block"
 
 
 async def test_a_header_change_alone_takes_no_snapshot() -> None:

@@ -104,8 +104,9 @@ class Refresher:
         computed here so the UI thread finds them ready (model.share_bars keeps them)."""
         if not isinstance(snap.request, model.MainRequest) or (prev is not None and snap.rows is prev.rows):
             return
-        screen = getattr(self.app, "main_screen", None)
-        model.warm_share_bars(snap.rows, (getattr(screen, "share_mode", model.SHARE_MODES[0]),))
+        view = self.app.views.get(self.app.main_screen)
+        mode = view.share_mode if view is not None and view.share_mode else model.SHARE_MODES[0]
+        model.warm_share_bars(snap.rows, (mode,))
 
     def _run(self) -> None:
         while True:

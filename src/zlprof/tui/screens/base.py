@@ -95,6 +95,10 @@ class SnapshotScreen(Screen[None]):
         """How many pages of lower panels the screen has (``n`` cycles them)."""
         return 1
 
+    def share_mode_shown(self) -> str | None:
+        """How the screen groups its time-share bars (None: it shows none)."""
+        return None
+
     def shows(self, widget_type: type[Widget]) -> bool:
         """Is a widget of this type shown (not display:none, not zero-sized)?"""
         return any(w.region.area > 0 for w in self.query(widget_type))
@@ -106,6 +110,7 @@ class SnapshotScreen(Screen[None]):
             hints=self.shows(HintsPanel),
             roofline=self.shows(RooflinePanel),
             pages=self.panel_pages(),
+            share_mode=self.share_mode_shown(),
         )
 
     def post_view(self, force: bool = False) -> None:

@@ -214,11 +214,15 @@ class MainScreen(SnapshotScreen):
             self.panel_note("share-panel", subtitle)  # the page hint shares the border
             self.query_one(ShareBars).update_bars(share_bars(self.last.rows, by=self.share_mode))
 
+    def share_mode_shown(self) -> str | None:
+        return self.share_mode
+
     def action_share_mode(self) -> None:
         """Time-share bars by block (summed over layers) or one per call path."""
         i = SHARE_MODES.index(self.share_mode)
         self.share_mode = SHARE_MODES[(i + 1) % len(SHARE_MODES)]
         self._render_shares()
+        self.post_view()  # the refresher warms the bars in this mode from now on
 
     def _render_rows(self) -> None:
         if self.last is None:

@@ -81,3 +81,6 @@ class ScreenView:
     hints: bool = False
     roofline: bool = False
     pages: int = 1
+    #: how the time-share bars are grouped (main screen; None elsewhere): the refresher
+    #: computes them in that mode ahead of the UI thread
+    share_mode: str | None = None
