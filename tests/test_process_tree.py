@@ -484,8 +484,15 @@ def test_threads_racing_to_their_first_measure_share_one_channel(tmp_path: Path)
 
 STUCK = textwrap.dedent(
     """
-    import ctypes, signal, sys, threading, zlprof
+    import ctypes, os, signal, sys, threading, zlprof
     libc = ctypes.CDLL(None, use_errno=True)
+    with zlprof.measure("parent"):
+        pass
+    pid = os.fork()  # the watcher is for children (a pool worker's parent waits for it)
+    if pid:
+        print("child", pid, flush=True)
+        os.waitpid(pid, 0)
+        sys.exit(0)
     for _ in range(500):
         with zlprof.measure("before_stuck"):
             pass
@@ -499,7 +506,6 @@ STUCK = textwrap.dedent(
             libc.pause()
     threading.Thread(target=other, daemon=True).start()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-    print("stuck", flush=True)
     libc.pause()
     """
 )
@@ -509,9 +515,9 @@ STUCK = textwrap.dedent(
 def test_sigterm_missed_by_a_blocked_main_thread_still_ends_the_process(
     tmp_path: Path, watcher: bool
 ) -> None:
-    """Found in the suite (a Pool.terminate() that hung): the watcher thread finishes a
-    SIGTERM the main thread cannot handle, flushing first. Control: without it, the
-    process sleeps on (and is killed by the test)."""
+    """Found in the suite (a Pool.terminate() that hung): in a child process, the watcher
+    thread finishes a SIGTERM the main thread cannot handle, flushing first. Control:
+    without it, the child sleeps on (and is killed by the test)."""
     script = tmp_path / "stuck.py"
     script.write_text(STUCK)
     src = LiveSource([sys.executable, str(script), "watcher" if watcher else "no-watcher"],
@@ -519,15 +525,22 @@ def test_sigterm_missed_by_a_blocked_main_thread_still_ends_the_process(
     src.start()
     try:
         deadline = time.monotonic() + 300
-        while not any("stuck" in line for line in list(src.stdout_tail)):
-            assert time.monotonic() < deadline and not src.finished, "the program never blocked"
+        child = None
+        while child is None:
+            assert time.monotonic() < deadline and not src.finished, "the program never forked"
+            child = next((int(line.split()[1]) for line in list(src.stdout_tail)
+                          if line.startswith("child ")), None)
             time.sleep(0.05)
-        assert src.proc is not None
-        os.kill(src.proc.pid, signal.SIGTERM)
+        while _counts(src.state).get("before_stuck", 0) < 500:  # the child is blocked
+            assert time.monotonic() < deadline and not src.finished, _counts(src.state)
+            time.sleep(0.05)
+        os.kill(child, signal.SIGTERM)
         if watcher:
-            assert src.wait(300), "SIGTERM did not end the blocked process"
-            assert src.state.end_status == -signal.SIGTERM
-            assert _counts(src.state) == {"before_stuck": 500}
+            assert src.wait(300), "SIGTERM did not end the blocked child"
+            row = next(p for p in src.state.process_rows() if p.pid == child)
+            assert row.state == "killed" and row.status == -signal.SIGTERM
+            assert src.state.processes[row.stream].said_bye  # it flushed, then died
+            assert _counts(src.state) == {"parent": 1, "before_stuck": 500}
         else:
             assert not src.wait(3.0)  # the hang the watcher prevents
     finally:

@@ -173,7 +173,8 @@ def _install_exit_hooks(prof: Profiler) -> None:
     try:
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _on_sigterm)
-            _start_watcher()
+            if mp is not None and mp.parent_process() is not None:
+                _start_watcher()  # a worker: its parent may wait for it forever
     except (ValueError, OSError):  # not the main thread: no handler
         pass
 
@@ -204,22 +205,26 @@ def _after_fork_child() -> None:
     _FORKED = True
     _default_lock = threading.Lock()  # another thread may have held it across the fork
     _sigterm_once = threading.Lock()
-    if _watch_fds is not None:
-        # the wakeup fd is the parent's pipe: a new one (and thread) for this process
-        r, w = _watch_fds
-        _watch_fds = None
-        try:
-            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-                _start_watcher(inherited=w)
-            elif (old := signal.set_wakeup_fd(-1)) != w:
+    # A forked child (a pool worker, most often) whose SIGTERM handler is ours gets a
+    # watcher of its own: its parent may wait for it (Pool.terminate) forever. The wakeup
+    # fd, when it is the parent's pipe, is never left pointing there.
+    inherited = _watch_fds
+    _watch_fds = None
+    w = inherited[1] if inherited is not None else -1
+    try:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            _start_watcher(inherited=w)
+        if inherited is not None and _watch_fds is None:
+            # no watcher of our own: no wakeup fd rather than the parent's pipe
+            if (old := signal.set_wakeup_fd(-1)) != w:
                 signal.set_wakeup_fd(old)  # the program's own: leave it be
-        except (ValueError, OSError):
+    except (ValueError, OSError):
+        pass
+    for fd in inherited or ():
+        try:
+            os.close(fd)
+        except OSError:
             pass
-        for fd in (r, w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
     for p in _forking:
         try:
             p._after_fork_child()
