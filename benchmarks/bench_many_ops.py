@@ -15,7 +15,11 @@ fast as the connection takes them, while the same keys are timed: the rate the p
 offered, the rate the app folded, the app's CPU and RSS. The feeder's own ceiling (frames
 encoded and written to /dev/null) is measured first.
 
-Run: python benchmarks/bench_many_ops.py [--quick | --program-only]
+``--flood-only [--hold S]``: the flood at 1 M/s alone, held S seconds (30) before the
+keys are timed, as one JSON line: measurements folded and RSS every 5 s, the fold rate,
+and the Refresher's snapshots (how many, their total time, how many kept the last rows).
+
+Run: python benchmarks/bench_many_ops.py [--quick | --program-only | --flood-only [--hold S]]
 Nothing is asserted; the figures are printed (the machine's load average with them).
 """
 
@@ -29,6 +33,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -158,7 +163,7 @@ def feeder_ceiling(seconds: float = 2.0) -> float:
     return int(line[1]) / float(line[3])
 
 
-async def phase_flood(rate: float, quick: bool) -> dict[str, float]:
+async def phase_flood(rate: float, quick: bool, hold: float = 0.0) -> dict[str, Any]:
     proc = psutil.Process()
     src = LiveSource([sys.executable, str(FLOOD), "--names", str(NAMES), "--rate", str(rate),
                       "--seconds", "600"], None)
@@ -170,6 +175,13 @@ async def phase_flood(rate: float, quick: bool) -> dict[str, float]:
                 await pilot.pause(0.1)
             await pilot.pause(2.0)
             m0, w0, c0, s0 = src.state.measurements, time.perf_counter(), cpu_s(proc), sent(src)
+            r0 = (app.refresher.taken, app.refresher.seconds, getattr(app.refresher, "paced", 0))
+            timeline = []
+            while time.perf_counter() - w0 < hold:
+                await asyncio.sleep(5.0)
+                timeline.append((round(time.perf_counter() - w0, 1),
+                                 round(src.state.measurements / 1e6, 2),
+                                 round(proc.memory_info().rss / 2**20)))
             lat = await typing_and_sorting(app, 5 if quick else 15)
             wall = time.perf_counter() - w0
             folded = (src.state.measurements - m0) / wall
@@ -178,10 +190,13 @@ async def phase_flood(rate: float, quick: bool) -> dict[str, float]:
             offered = (s1[0] - s0[0]) / (s1[1] - s0[1]) if s1[1] > s0[1] else float("nan")
             rss = proc.memory_info().rss
             rows = len(src.state.op_rows())
+            r = app.refresher
+            snaps = {"snapshots": r.taken - r0[0], "snapshot_s": round(r.seconds - r0[1], 2),
+                     "kept_rows": getattr(r, "paced", 0) - r0[2], "wall_s": round(wall, 1)}
     finally:
         src.stop()
     return summary(lat) | {"offered": offered / 1e6, "rate": folded / 1e6, "cpu": cpu,
-                           "rss": rss / 2**20, "rows": rows}
+                           "rss": rss / 2**20, "rows": rows, "timeline": timeline, **snaps}
 
 
 def print(*args: object, **kw: object) -> None:  # noqa: A001
@@ -262,8 +277,19 @@ async def program_only() -> None:
     print(json.dumps({"load": os.getloadavg()[0], "cpu": res["cpu"], "rss": res["rss"], **lat}))
 
 
+async def flood_only(hold: float) -> None:
+    import json
+
+    load0 = os.getloadavg()[0]
+    res = await phase_flood(1e6, False, hold)
+    print(json.dumps({"load": [load0, os.getloadavg()[0]], **res}))
+
+
 if __name__ == "__main__":
-    if "--program-only" in sys.argv:
+    if "--flood-only" in sys.argv:
+        i = sys.argv.index("--hold") if "--hold" in sys.argv else -1
+        asyncio.run(flood_only(float(sys.argv[i + 1]) if i >= 0 else 30.0))
+    elif "--program-only" in sys.argv:
         asyncio.run(program_only())
     else:
         asyncio.run(main("--quick" in sys.argv))

@@ -71,8 +71,12 @@ def main() -> None:
         sink = prof._sink
 
         def send(data: bytes) -> None:
-            sink.write(data)
-            sink.flush()
+            # under the profiler's lock, as its own writes: its flusher thread writes to
+            # the same sink (unlocked, the two raced: BufferError, the program died and
+            # the bench saw the fold "stall")
+            with prof._lock:
+                sink.write(data)
+                sink.flush()
 
     print(f"flooding {n_paths} paths at {a.rate or 'max'} meas/s for {a.seconds:g} s", flush=True)
     t_start = time.perf_counter()

@@ -84,11 +84,42 @@ def test_histogram_takes_over_past_limit_within_0_1_percent() -> None:
 
 def test_histogram_memory_is_bounded() -> None:
     acc = OpAccumulator(exact_limit=1000)
-    acc.add(np.arange(1, 5000, dtype=np.int64))
+    acc.add(np.arange(1, 50_000, dtype=np.int64))
     size1 = acc.nbytes()
     for _ in range(20):
         acc.add(np.arange(1, 50_000, dtype=np.int64))
     assert acc.nbytes() == size1
+    # the histogram holds the buckets its values span, never more than all of them
+    ring = acc.nbytes() - acc.hist.nbytes()
+    acc.add(np.array([0, 10**14], np.int64))
+    assert acc.hist.nbytes() <= LogHistogram.NBUCKETS * 8
+    assert acc.nbytes() - ring == acc.hist.nbytes()
+
+
+def test_sparse_histogram_matches_dense_buckets() -> None:
+    """Counts, merges and quantiles over the histogram's own range equal a dense count
+    of every bucket."""
+    rng = np.random.default_rng(3)
+    parts = [rng.integers(10**3, 10**5, 500), rng.integers(1, 50, 200),
+             rng.integers(10**8, 10**9, 300), np.array([0, 10**14])]
+    h = LogHistogram()
+    other = LogHistogram()
+    for i, p in enumerate(parts):
+        (h if i % 2 == 0 else other).add(p)
+    h.merge(other)
+    allv = np.concatenate(parts)
+    dense = np.bincount(LogHistogram.bucket_of(allv), minlength=LogHistogram.NBUCKETS)
+    assert np.array_equal(h.counts, dense)
+    idx, counts = h.nonzero()
+    assert np.array_equal(idx, np.flatnonzero(dense)) and np.array_equal(counts, dense[idx])
+    assert h.total == len(allv)
+    s = np.sort(allv)
+    for q, v in zip([1, 50, 95, 99], h.quantiles([1, 50, 95, 99]), strict=True):
+        exact = s[min(len(s) * q // 100, len(s) - 1)]
+        assert v == pytest.approx(max(exact, 0), rel=1e-3, abs=1)
+    b = LogHistogram()
+    b.add_buckets(np.array([5, 900, 5]), np.array([2, 3, 4]))
+    assert b.counts[5] == 6 and b.counts[900] == 3 and b.total == 9
 
 
 def test_histogram_bucket_error_bound() -> None:

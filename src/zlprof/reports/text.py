@@ -21,7 +21,8 @@ def estimator_note(rows: list[OpRow]) -> str:
     if not hist:
         return "all percentiles exact"
     return (
-        f"{len(hist)} op(s) past the exact-sample limit use a log-bucket histogram "
+        f"{len(hist)} op(s) past the exact-sample limit (per op or per session) use a "
+        "log-bucket histogram "
         "(<= 0.1 % relative error)"
     )
 

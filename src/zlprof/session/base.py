@@ -17,7 +17,13 @@ from typing import Any, Self
 import numpy as np
 
 from .. import protocol, rates
-from ..stats import DEFAULT_EXACT_LIMIT, LogHistogram, OpAccumulator
+from ..stats import (
+    DEFAULT_EXACT_BUDGET,
+    DEFAULT_EXACT_LIMIT,
+    DEFAULT_RECENT_BUDGET,
+    LogHistogram,
+    OpAccumulator,
+)
 from .rows import MAX_PATHS, PathInfo, ProcessInfo, RequestTiming, _Series
 
 _IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), frozenset)
@@ -89,6 +95,11 @@ class _StateBase:
     #: costs, a reset. Memory readings and logs leave it alone, so a view can skip
     #: rebuilding a large table while a program idles.
     ops_version: int = 0
+    #: exact samples kept over all accumulators (see _Paths._keep_budgets): past it, the
+    #: ops holding the most exact samples move to their histogram
+    exact_budget: int = DEFAULT_EXACT_BUDGET
+    #: recent samples kept over all accumulators' rings (each an equal share)
+    recent_budget: int = DEFAULT_RECENT_BUDGET
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()

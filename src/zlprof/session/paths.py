@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..names import sanitize_block_name
-from ..stats import OpAccumulator
+from ..stats import DEFAULT_RECENT_CAPACITY, MIN_RECENT_CAPACITY, OpAccumulator
 from .base import _StateBase
 from .rows import OTHER_NAME, OTHER_PID, PathInfo
 
@@ -124,6 +124,7 @@ class _Paths(_StateBase):
             # fold); it gets its own accumulators when another thread or process shows up
             self._single_key = next(iter(groups))
             self._fold_into(self.ops, *next(iter(cols.values())))
+            self._keep_budgets()
             return
         self._split_single()
         if len(cols) == 1:
@@ -132,6 +133,44 @@ class _Paths(_StateBase):
             self._fold_into(self.ops, *_join(list(cols.values())))
         for key, c in cols.items():
             self._fold_into(self.thread_ops.setdefault(key, {}), *c)
+        self._keep_budgets()
+
+    def _accumulators(self) -> list[OpAccumulator]:
+        """Every accumulator holding samples: per op, per thread, the latencies."""
+        out = [*self.ops.values(), self.ttft, self.tpot, self.itl]
+        for ops in self.thread_ops.values():
+            out.extend(ops.values())
+        return out
+
+    def exact_samples(self) -> int:
+        """Exact samples held over the whole session (at most ``exact_budget`` after a fold)."""
+        return sum(a.exact_count for a in self._accumulators())
+
+    def _keep_budgets(self) -> None:
+        """Hold the session's exact samples within ``exact_budget`` and its recent rings
+        within ``recent_budget``, after every fold block (so after any fold the exact
+        samples never exceed the budget; a ring keeps at least MIN_RECENT_CAPACITY).
+
+        Exact samples: past the budget, the ops holding the most exact samples move to
+        their histogram first, until the rest fit. The histogram's error (0.1 %) is
+        smallest next to the sampling noise exactly where an op has most samples, each
+        move frees the most memory, and the many ops with few samples, where the
+        nearest-rank value of the samples themselves matters most, stay exact.
+        Recent rings: each accumulator's share of the budget, rounded down to a power of
+        two (so a growing number of paths resizes the rings only a few times)."""
+        accs = self._accumulators()
+        total = sum(a.exact_count for a in accs)
+        if total > self.exact_budget:
+            for a in sorted((a for a in accs if a.exact_count), key=lambda a: -a.exact_count):
+                total -= a.spill()
+                if total <= self.exact_budget:
+                    break
+        share = self.recent_budget // max(1, len(accs))
+        cap = max(MIN_RECENT_CAPACITY, min(DEFAULT_RECENT_CAPACITY, 1 << max(0, share.bit_length() - 1)))
+        if cap < DEFAULT_RECENT_CAPACITY:
+            for a in accs:
+                if a.recent_capacity > cap:
+                    a.limit_recent(cap)
 
     def _split_single(self) -> None:
         """A second thread or process appeared: give the first one its own accumulators

@@ -11,7 +11,9 @@ Definitions (as in the seed profiler):
 Each op keeps its samples exactly while it has at most ``exact_limit`` of them (default
 100,000). Past that the samples move into a bounded log-bucket histogram (bucket ratio
 1.002, representative value the bucket's geometric middle, so any percentile is within
-0.1 % of the true sample value) and memory stays flat however long a session runs.
+0.1 % of the true sample value) and memory stays flat however long a session runs. A
+session also bounds the exact samples of all its ops together (``DEFAULT_EXACT_BUDGET``,
+8 M) and the recent rings (``DEFAULT_RECENT_BUDGET``): see ``SessionState``.
 ``PerformanceStats.estimator`` says which is in force.
 
 The package's rooms: :mod:`.summary` (PerformanceStats, nearest rank, exact statistics),
@@ -22,7 +24,14 @@ The package's rooms: :mod:`.summary` (PerformanceStats, nearest rank, exact stat
 
 from __future__ import annotations
 
-from .accumulator import DEFAULT_EXACT_LIMIT, DEFAULT_RECENT_CAPACITY, OpAccumulator
+from .accumulator import (
+    DEFAULT_EXACT_BUDGET,
+    DEFAULT_EXACT_LIMIT,
+    DEFAULT_RECENT_BUDGET,
+    DEFAULT_RECENT_CAPACITY,
+    MIN_RECENT_CAPACITY,
+    OpAccumulator,
+)
 from .fit import linear_fit
 from .grouping import Groups, group_by
 from .histogram import LogHistogram
@@ -37,8 +46,11 @@ from .summary import (
 )
 
 __all__ = [
+    "DEFAULT_EXACT_BUDGET",
     "DEFAULT_EXACT_LIMIT",
+    "DEFAULT_RECENT_BUDGET",
     "DEFAULT_RECENT_CAPACITY",
+    "MIN_RECENT_CAPACITY",
     "NS_PER_MS",
     "PERCENTILE_NOTE",
     "Groups",

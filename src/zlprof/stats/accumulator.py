@@ -19,6 +19,18 @@ from .summary import NS_PER_MS, PerformanceStats, nearest_rank, stats_from_durat
 
 DEFAULT_EXACT_LIMIT = 100_000
 DEFAULT_RECENT_CAPACITY = 1 << 15
+#: exact samples a whole session keeps, over all its ops (8 M durations: 64 MB); past it
+#: the ops holding the most exact samples move to their histogram (SessionState)
+DEFAULT_EXACT_BUDGET = 8_000_000
+#: an op's unsorted batches are joined into one array once there are this many
+CHUNKS_JOINED = 64
+#: samples an op past its exact samples gathers before binning them into its histogram
+HIST_BATCH = 1024
+#: recent samples a whole session keeps, over all its ops' rings (4 M: 64 MB, an end time
+#: and a duration each); each ring gets an equal share, a power of two, at least
+#: MIN_RECENT_CAPACITY and at most DEFAULT_RECENT_CAPACITY
+DEFAULT_RECENT_BUDGET = 4_000_000
+MIN_RECENT_CAPACITY = 1 << 10
 
 
 @dataclass
@@ -31,7 +43,11 @@ class OpAccumulator:
     # exact mode: every sample so far, sorted, plus batches not merged in yet
     _sorted: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     _chunks: list[np.ndarray] = field(default_factory=list)
-    hist: LogHistogram | None = None
+    _hist: LogHistogram | None = None
+    #: batches for the histogram not yet binned (binned HIST_BATCH samples at a time:
+    #: binning costs a few NumPy calls however small the batch)
+    _hpend: list[np.ndarray] = field(default_factory=list)
+    _n_hpend: int = 0
     mem_allocated: int = 0
     mem_peak: int = 0
     mem_delta: int = 0
@@ -46,14 +62,35 @@ class OpAccumulator:
     #: medians of consecutive blocks of the raw samples, in arrival order (the unit of the
     #: baseline comparison's test, significance.py)
     blocks: BlockMedians = field(default_factory=BlockMedians)
+    #: exact samples held (in _sorted and _chunks); 0 once the histogram holds them
+    _n_exact: int = 0
 
     @property
     def count(self) -> int:
         return self.moments.n
 
     @property
+    def hist(self) -> LogHistogram | None:
+        """The histogram holding the samples (None while they are exact), every sample
+        binned."""
+        self._flush_hist()
+        return self._hist
+
+    def _flush_hist(self) -> None:
+        if self._hpend:
+            assert self._hist is not None
+            pend = self._hpend
+            self._hist.add(pend[0] if len(pend) == 1 else np.concatenate(pend))
+            self._hpend, self._n_hpend = [], 0
+
+    @property
+    def exact_count(self) -> int:
+        """Samples held exactly (what an exact-sample budget counts): 0 past the limit."""
+        return self._n_exact
+
+    @property
     def estimator(self) -> str:
-        return "exact" if self.hist is None else "histogram"
+        return "exact" if self._hist is None else "histogram"
 
     def add(
         self,
@@ -120,21 +157,15 @@ class OpAccumulator:
         histogram from then on (raw values of the summarised samples are gone)."""
         self.moments.add_aggregate(*agg)
         base = LogHistogram()
-        np.add.at(base.counts, np.clip(buckets.astype(np.int64), 0, LogHistogram.NBUCKETS - 1),
-                  counts)
+        base.add_buckets(buckets, counts)
         if self.base_hist is None:
             self.base_hist = base
         else:
             self.base_hist.merge(base)
         self.base_n += agg[0]
-        if self.hist is None:
-            self.hist = LogHistogram()
-            self.hist.add(self._sorted)
-            if self._chunks:
-                self.hist.add(np.concatenate(self._chunks))
-            self._chunks = []
-            self._sorted = np.zeros(0, np.int64)
-        self.hist.merge(base)
+        self.spill()
+        assert self._hist is not None
+        self._hist.merge(base)
         self.mem_allocated += mem[0]
         self.mem_delta += mem[1]
         self.mem_peak = max(self.mem_peak, mem[2])
@@ -142,39 +173,81 @@ class OpAccumulator:
 
     def histogram_buckets(self) -> tuple[np.ndarray, np.ndarray]:
         """(bucket indices, counts) of every sample's LogHistogram bucket, non-empty only."""
-        if self.hist is not None:
-            counts = self.hist.counts
-        else:
+        h = self.hist
+        if h is None:
             h = LogHistogram()
             d = self.sorted_durations()
             if d is not None:
                 h.add(d)
-            counts = h.counts
-        idx = np.flatnonzero(counts)
-        return idx.astype(np.uint32), counts[idx]
+        idx, counts = h.nonzero()
+        return idx.astype(np.uint32), counts
 
     def _keep(self, d: np.ndarray) -> None:
         """Keep samples exactly until past the limit, then in the bounded histogram."""
-        if self.hist is not None:
-            self.hist.add(d)
+        if self._hist is not None:
+            self._hpend.append(d)
+            self._n_hpend += len(d)
+            if self._n_hpend >= HIST_BATCH or len(self._hpend) >= CHUNKS_JOINED:
+                self._flush_hist()
             return
         self._chunks.append(d)
+        self._n_exact += len(d)
+        if len(self._chunks) >= CHUNKS_JOINED:
+            # small batches joined into one array: few array objects per op, and no view
+            # keeps a whole fold block alive
+            self._chunks = [np.concatenate(self._chunks)]
         if self.moments.n > self.exact_limit:
-            self.hist = LogHistogram()
-            self.hist.add(self._sorted)
-            self.hist.add(np.concatenate(self._chunks))
-            self._chunks = []
-            self._sorted = np.zeros(0, np.int64)
+            self.spill()
+
+    def spill(self) -> int:
+        """Move the exact samples into the histogram (past the per-op limit, or when the
+        session's exact-sample budget runs out: SessionState); the op's percentiles come
+        from the histogram from then on. Returns the number of exact samples freed."""
+        if self._hist is not None:
+            return 0
+        freed = self._n_exact
+        self._hist = LogHistogram()
+        self._hist.add(self._sorted)
+        if self._chunks:
+            self._hist.add(np.concatenate(self._chunks))
+        self._chunks = []
+        self._sorted = np.zeros(0, np.int64)
+        self._n_exact = 0
+        return freed
+
+    def limit_recent(self, capacity: int) -> None:
+        """Keep at most ``capacity`` recent samples from now on (the most recent ones
+        stay): a session with many ops shares a budget for its recent rings."""
+        if capacity >= self.recent_capacity:
+            return
+        if self._r_t1 is not None:
+            t1, d = self.recent()
+            t1, d = t1[len(t1) - min(len(t1), capacity) :], d[len(d) - min(len(d), capacity) :]
+            k = len(d)
+            self._r_t1, self._r_d = t1.copy(), d.copy()  # (shorter than capacity: grows)
+            self._r_pos = k % capacity
+            self._r_len = k
+        self.recent_capacity = capacity
 
     def _add_recent(self, t1: np.ndarray, d: np.ndarray) -> None:
+        """Append to the ring of recent samples. The ring's arrays grow (doubling) up to
+        ``recent_capacity`` as samples come, so a rarely-called op holds a few of them,
+        not a full ring; while they are shorter than the capacity, the ring has not
+        wrapped (its samples are ``[0, _r_len)`` in order)."""
         cap = self.recent_capacity
-        if self._r_t1 is None:
-            self._r_t1 = np.zeros(cap, dtype=np.int64)
-            self._r_d = np.zeros(cap, dtype=np.int64)
-        assert self._r_d is not None
         if len(d) >= cap:
             t1, d = t1[-cap:], d[-cap:]
         n = len(d)
+        size = 0 if self._r_t1 is None else len(self._r_t1)
+        if size < cap and self._r_len + n > size:
+            grown = min(cap, max(2 * size, self._r_len + n, 16))
+            new_t1 = np.zeros(grown, dtype=np.int64)
+            new_d = np.zeros(grown, dtype=np.int64)
+            if self._r_t1 is not None and self._r_d is not None:
+                new_t1[: self._r_len] = self._r_t1[: self._r_len]
+                new_d[: self._r_len] = self._r_d[: self._r_len]
+            self._r_t1, self._r_d = new_t1, new_d
+        assert self._r_t1 is not None and self._r_d is not None
         pos = self._r_pos
         first = min(n, cap - pos)
         self._r_t1[pos : pos + first] = t1[:first]
@@ -203,7 +276,7 @@ class OpAccumulator:
     def sorted_durations(self) -> np.ndarray | None:
         """Every sample, sorted. New batches are sorted on their own and merged in, so a
         refresh costs O(n) copying, not an O(n log n) sort of everything."""
-        if self.hist is not None:
+        if self._hist is not None:
             return None
         if self._chunks:
             new = np.sort(np.concatenate(self._chunks))
@@ -218,24 +291,26 @@ class OpAccumulator:
     def quantiles_ns(self, qs: list[float]) -> list[float]:
         if self.moments.n == 0:
             return [math.nan for _ in qs]
-        if self.hist is not None:
+        h = self.hist
+        if h is not None:
             lo, hi = self.moments.lo, self.moments.hi
-            return [min(max(v, lo), hi) for v in self.hist.quantiles(qs)]
+            return [min(max(v, lo), hi) for v in h.quantiles(qs)]
         s = self.sorted_durations()
         assert s is not None
         return [nearest_rank(s, q) for q in qs]
 
     def histogram_counts(self, edges_ns: np.ndarray) -> np.ndarray:
         """Counts of samples between the given bucket edges (for drill-down plots)."""
-        if self.hist is None:
+        if self._hist is None:
             d = self.durations()
             assert d is not None  # exact mode keeps every sample
             counts, _ = np.histogram(d, bins=edges_ns)
             return counts
-        reps = np.array(
-            [LogHistogram.representative(b) for b in range(LogHistogram.NBUCKETS)]
-        )
-        counts, _ = np.histogram(reps, bins=edges_ns, weights=self.hist.counts)
+        assert self._hist is not None
+        self._flush_hist()
+        idx, weights = self._hist.nonzero()
+        reps = np.array([LogHistogram.representative(int(b)) for b in idx], dtype=np.float64)
+        counts, _ = np.histogram(reps, bins=edges_ns, weights=weights)
         return counts.astype(np.int64)
 
     def stats(self, name: str = "", wall_ns: int = 0) -> PerformanceStats:
@@ -288,10 +363,13 @@ class OpAccumulator:
         out.base_n = self.base_n
         out.base_hist = None if self.base_hist is None else self.base_hist.copy()
         out.blocks = self.blocks.copy() if samples else BlockMedians()
+        out._hpend, out._n_hpend = [], 0
+        out._n_exact = self._n_exact if samples else 0
         if samples:
             out._sorted = self._sorted.copy()
             out._chunks = [c.copy() for c in self._chunks]
-            out.hist = None if self.hist is None else self.hist.copy()
+            hist = self.hist
+            out._hist = None if hist is None else hist.copy()
             out._r_t1 = None if self._r_t1 is None else self._r_t1.copy()
             out._r_d = None if self._r_d is None else self._r_d.copy()
             out._r_pos = self._r_pos
@@ -301,7 +379,7 @@ class OpAccumulator:
             out._chunks = []
             # the shape: past the exact limit (an empty histogram), a recent ring (empty
             # arrays) holding _r_len samples
-            out.hist = None if self.hist is None else LogHistogram()
+            out._hist = None if self._hist is None else LogHistogram()
             ring = self._r_t1 is not None
             out._r_t1 = np.zeros(0, np.int64) if ring else None
             out._r_d = np.zeros(0, np.int64) if ring else None
@@ -315,19 +393,19 @@ class OpAccumulator:
         in fold order), as the original had them."""
         self.blocks = BlockMedians()
         self.blocks.add(d)
-        if self.hist is not None:
-            self.hist = LogHistogram()
+        if self._hist is not None:
+            self._hpend, self._n_hpend = [], 0
+            self._hist = LogHistogram()
             if self.base_hist is not None:
-                self.hist.merge(self.base_hist)
-            self.hist.add(d)
+                self._hist.merge(self.base_hist)
+            self._hist.add(d)
         else:
             self._chunks = [d.copy()] if len(d) else []
+            self._n_exact = len(d)
         if self._r_t1 is not None:
             n, k, cap = len(d), self._r_len, self.recent_capacity
-            self._r_t1 = np.zeros(cap, np.int64)
-            self._r_d = np.zeros(cap, np.int64)
-            self._r_t1[:k] = t1[n - k : n]
-            self._r_d[:k] = d[n - k : n]
+            self._r_t1 = t1[n - k : n].copy()  # (grows to the capacity as samples come)
+            self._r_d = d[n - k : n].copy()
             self._r_pos = k % cap
 
     def merged(self, others: list[OpAccumulator]) -> OpAccumulator:
@@ -339,18 +417,20 @@ class OpAccumulator:
             out.mem_delta += acc.mem_delta
             out.mem_peak = max(out.mem_peak, acc.mem_peak)
             out.last_t1 = max(out.last_t1, acc.last_t1)
-        if all(a.hist is None for a in [self, *others]) and out.moments.n <= out.exact_limit:
+        if all(a._hist is None for a in [self, *others]) and out.moments.n <= out.exact_limit:
             chunks = [a.sorted_durations() for a in [self, *others]]
             out._chunks = [c for c in chunks if c is not None]  # (all exact: none is None)
+            out._n_exact = sum(len(c) for c in out._chunks)
         else:
-            out.hist = LogHistogram()
+            out._hist = LogHistogram()
             for a in [self, *others]:
-                if a.hist is not None:
-                    out.hist.merge(a.hist)
+                hist = a.hist
+                if hist is not None:
+                    out._hist.merge(hist)
                 else:
                     d = a.durations()
                     if d is not None:
-                        out.hist.add(d)
+                        out._hist.add(d)
         ts, ds = zip(*(a.recent() for a in [self, *others]), strict=True)
         t = np.concatenate(ts)
         d = np.concatenate(ds)
@@ -360,8 +440,9 @@ class OpAccumulator:
 
     def nbytes(self) -> int:
         n = sum(c.nbytes for c in self._chunks) + self._sorted.nbytes
-        if self.hist is not None:
-            n += self.hist.nbytes()
+        n += sum(p.nbytes for p in self._hpend)
+        if self._hist is not None:
+            n += self._hist.nbytes()
         if self._r_t1 is not None and self._r_d is not None:
             n += self._r_t1.nbytes + self._r_d.nbytes
         return n

@@ -17,6 +17,13 @@ from textual.message import Message
 from . import baseline_view, model, opening
 from .model import Snapshot
 
+#: after a snapshot whose op rows took ``c`` seconds to build (under the session's lock),
+#: the rows of the same view are rebuilt no sooner than ``PACE * c`` seconds later; the
+#: snapshots between keep the last rows and refresh the rest. Rebuilding then holds the
+#: lock at most 1 / (1 + PACE) of the time, and the thread folding a flood of measurements
+#: keeps the rest. A changed view (a key) rebuilds at once.
+PACE = 3.0
+
 if TYPE_CHECKING:
     from .app import ZlprofApp
 
@@ -53,6 +60,9 @@ class Refresher:
         self.taken = 0
         self.skipped = 0
         self.seconds = 0.0
+        #: snapshots that kept the last rows (PACE), and when rows may be rebuilt next
+        self.paced = 0
+        self._rows_at = 0.0
         #: the peaks the last opening (headline) was computed with
         self._opening_peaks: Any = None
         self._thread = threading.Thread(target=self._run, name="zlprof-refresher", daemon=True)
@@ -120,7 +130,8 @@ class Refresher:
             try:
                 version = self.state.version
                 prev = self.prev if self.prev is not None and self.prev_generation == generation else None
-                snap = model.collect(self.state, req, prev)
+                due = prev is None or req != self.last_request or t0 >= self._rows_at
+                snap = model.collect(self.state, req, prev, rows_due=due)
                 self._collect_opening(snap, prev)
                 self._warm_shares(snap, prev)
                 self.app.collect_extra(snap)
@@ -129,8 +140,15 @@ class Refresher:
                 self.busy = False
                 self.app.call_from_thread(self.app.notify, f"refresh failed: {exc}", severity="error")
                 continue
-            self.seconds += time.perf_counter() - t0
+            t1 = time.perf_counter()
+            self.seconds += t1 - t0
             self.taken += 1
+            if snap.rows_stale:
+                # shown, but not current: up_to_date stays False and the timer asks again
+                self.paced += 1
+                version = -1
+            elif prev is None or snap.rows is not prev.rows:
+                self._rows_at = t1 + PACE * (t1 - t0)
             self.last_request, self.last_version = req, version
             self.prev, self.prev_generation = snap, generation
             if not self.app.post_message(SnapshotReady(snap, generation)):

@@ -63,6 +63,9 @@ class Snapshot:
     #: the state's ops_version and session clock the rows were computed at
     ops_version: int = -1
     rows_ns: int = 0
+    #: the rows are an earlier snapshot's, kept although measurements arrived since (the
+    #: Refresher spaces costly rebuilds of the rows: collect's ``rows_due``)
+    rows_stale: bool = False
     #: the span the rows' shares are of (ns): the session's wall time, or the window
     rows_wall_ns: int = 0
     #: what ``tokens_per_s`` divides (rates.recent_rate): "output tokens / last 10 s"
@@ -112,11 +115,15 @@ def reusable_rows(state: SessionState, request: Any, prev: Snapshot | None) -> l
     return prev.rows
 
 
-def collect(state: SessionState, request: Any, prev: Snapshot | None = None) -> Snapshot:
+def collect(
+    state: SessionState, request: Any, prev: Snapshot | None = None, rows_due: bool = True
+) -> Snapshot:
     """Gather what ``request`` needs from ``state`` (takes the state's lock).
 
     ``prev``: the last snapshot taken; its op rows are reused (the same list object)
-    when :func:`reusable_rows` says they still hold.
+    when :func:`reusable_rows` says they still hold, or, with ``rows_due`` False, whenever
+    ``prev`` was taken for the same request (the snapshot is then ``rows_stale``; the
+    header and the other figures are fresh).
     """
     with state.lock:
         recent = rates.recent_rate(state, WINDOW_S)
@@ -144,13 +151,17 @@ def collect(state: SessionState, request: Any, prev: Snapshot | None = None) -> 
                 sum(1 for p in procs.values() if p.state == "running"), len(procs))
         if isinstance(request, MainRequest):
             rows = reusable_rows(state, request, prev)
+            if rows is None and not rows_due and prev is not None and prev.request == request:
+                rows = prev.rows
+                snap.rows_stale = True
             if rows is None:
                 snap.rows, snap.rows_ns = (
                     state.op_rows(WINDOW_S if request.window else None, request.view),
                     state.last_ns,
                 )
             else:
-                snap.rows, snap.rows_ns = rows, prev.rows_ns  # type: ignore[union-attr]
+                assert prev is not None  # (rows are only ever prev's)
+                snap.rows, snap.rows_ns, snap.ops_version = rows, prev.rows_ns, prev.ops_version
             # the headline's shares are of what the table's are (session.thread_wall_ns)
             snap.rows_wall_ns = state.thread_wall_ns(
                 request.view, WINDOW_S if request.window else None
