@@ -18,7 +18,7 @@ SRC = ROOT / "src" / "zlprof"
 
 # The `type: ignore` comments in src/ may only go down: lower this when you remove some,
 # never raise it (fix the type error instead).
-MAX_TYPE_IGNORES = 21
+MAX_TYPE_IGNORES = 18
 
 IGNORE = re.compile(r"#\s*type:\s*ignore")
 
