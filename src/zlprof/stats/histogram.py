@@ -90,7 +90,7 @@ class LogHistogram:
         """Add ``counts[i]`` samples to bucket ``buckets[i]`` (a recording's summary)."""
         b = np.clip(np.asarray(buckets).astype(np.int64), 0, self.NBUCKETS - 1)
         if len(b):
-            self._cover(int(b.min()), int(b.max()))
+            self._cover(int(np.min(b)), int(np.max(b)))
             np.add.at(self._c, b - self._lo, np.asarray(counts, dtype=np.int64))
 
     def merge(self, other: LogHistogram) -> None:
