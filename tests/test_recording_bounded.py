@@ -410,7 +410,9 @@ def test_session_passing_its_budget_many_times_keeps_the_whole_sessions_counts(
         for f in frames:
             w.write_raw(f)
             sizes.append(w.bytes_written)
-    assert w.compactions >= 3
+    # inline: one compaction each time the budget is passed; in the background a job
+    # still running when the budget is passed again takes both (how many: timing)
+    assert w.compactions >= (1 if background else 3)
     assert w.failure is None
     assert p.stat().st_size <= budget * 1.1
     if not background:  # inline, the file never grows past the budget by more than a chunk
