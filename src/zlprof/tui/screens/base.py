@@ -20,6 +20,7 @@ Holds no statistics and computes nothing: what is shown is in the snapshot.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from textual.message import Message
@@ -87,9 +88,14 @@ class SnapshotScreen(Screen[None]):
 
     # ------------------------------------------------------------------ up: messages
 
-    def view_request(self) -> Any:
-        """The request this screen's snapshots are taken with (the subclass's)."""
-        raise NotImplementedError
+    #: the request this screen's snapshots are taken with (a MainRequest or a
+    #: DrillRequest): every subclass defines it (checked when the class is made)
+    view_request: Callable[[], Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not callable(getattr(cls, "view_request", None)):
+            raise TypeError(f"{cls.__name__} must define view_request()")
 
     def panel_pages(self) -> int:
         """How many pages of lower panels the screen has (``n`` cycles them)."""
