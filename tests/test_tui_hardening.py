@@ -400,3 +400,49 @@ def test_a_program_that_never_measures_is_named_by_its_command(tmp_path: Path) -
         text = run_paragraph(state, [])
         assert "(unknown program)" not in text and text.startswith(Path(PY).name)
         assert "exited with status 4" in text and text.count("status 4") == 1
+
+
+async def test_filter_keys_and_new_data_do_not_lay_out_the_screen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A layout of the main screen costs tens of ms: typing in the filter box and new
+    samples of the same rows must not cause one (Screen._refresh_layout counts them; only
+    the count of rows or a panel's height changing may). New hints may: they are held
+    still here (a new hint is rare, a new sample is not)."""
+    from textual.screen import Screen
+
+    from zlprof.tui.widgets.hints_panel import HintsPanel
+
+    monkeypatch.setattr(HintsPanel, "update_view", lambda self, hints: False)
+
+    layouts = {"n": 0}
+    original = Screen._refresh_layout
+
+    def counted(self, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        layouts["n"] += 1
+        return original(self, *a, **kw)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    names = [f"op{i:05d}" for i in range(1, 301)]
+    src = FeedSource([(i, 0, n) for i, n in enumerate(names, 1)])
+    src.start()
+    src.feed(1)
+    app = make_app(src)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        table = app.main_screen.query_one(OpsTable)
+        await pilot.press("f")
+        await pilot.pause()
+        before = layouts["n"]
+        for key in "op001":
+            await pilot.press(key)
+        await pilot.pause()
+        assert sorted(table.keys()) == [n for n in names if "op001" in n]
+        assert layouts["n"] == before, "a filter key stroke laid out the screen"
+        await pilot.press("escape")  # the filter cleared: every row again
+        await pilot.pause()
+        assert table.row_count == 300
+        before = layouts["n"]
+        seen = src.state.measurements
+        src.feed(3)  # more samples of the same 300 rows
+        await wait_for(pilot, lambda: app.refresher.last_version == src.state.version and src.state.measurements > seen)
+        await pilot.pause(0.3)
+        assert layouts["n"] == before, "new samples of the same rows laid out the screen"

@@ -39,7 +39,8 @@ class BaselineLine(Static):
 
         style = "bold red" if counts.get(Verdict.SLOWER) else ("bold green" if counts.get(Verdict.FASTER) else "dim")
         text.append(view.summary(), style)
-        self.update(text)
+        # one line of fixed height: new text needs no layout (showing the line does)
+        self.update(text, layout=not self.has_class("-shown"))
         self.set_class(True, "-shown")
 
 

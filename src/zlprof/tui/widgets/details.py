@@ -43,7 +43,10 @@ class StatsPanel(Static):
             if d.nbytes:
                 t.add_row("FLOP/byte", f"{d.flops / d.nbytes:.3f}", "")
         t.add_row("estimator", d.estimator, "")
-        self.update(t)
+        # the panel's height is its row count: the same count needs no layout
+        rows = t.row_count
+        self.update(t, layout=rows != getattr(self, "_rows", None))
+        self._rows = rows
 
 
 class ChildrenTable(DataTable):

@@ -32,6 +32,7 @@ class HeadlineBar(Widget):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.text = "no measurements yet"
         self.note = ""
+        self._laid_out_height = -1
 
     def show(self, text: str | None = None, note: str | None = None) -> None:
         """Show ``text`` (the headline) or, while it is set, ``note`` (a state message)."""
@@ -41,7 +42,17 @@ class HeadlineBar(Widget):
         if note is not None and note != self.note:
             self.note, changed = note, True
         if changed:
-            self.refresh(layout=True)
+            # the bar is as high as its text wrapped (at most 2 lines): the screen is laid
+            # out again only when that height changes, not for every new percentage
+            height = self._height()
+            self.refresh(layout=height != self._laid_out_height)
+            self._laid_out_height = height
+
+    def _height(self) -> int:
+        width = self.content_size.width
+        if not width or not self.is_mounted:
+            return -1
+        return min(2, len(Text(self.shown).wrap(self.app.console, width)))
 
     @property
     def shown(self) -> str:

@@ -44,6 +44,9 @@ class HintsPanel(VerticalScroll):
         self._key: tuple[Any, ...] | None = None
         self._body = Static(Text("no hints yet"), markup=False)
         self._styled_with: tuple[Any, ...] = ()
+        #: (width, lines) the body was last laid out for: a text of the same height
+        #: is shown without laying out the screen again
+        self._laid_out: tuple[int, int] | None = None
         #: the text on show (with its colours)
         self.shown = Text("no hints yet")
         #: how many times the text was rebuilt (cheapness is testable)
@@ -61,8 +64,17 @@ class HintsPanel(VerticalScroll):
         self.hints = list(hints)
         if self.is_mounted:  # before mounting, on_mount shows them
             self.renders += 1
-            self._body.update(self.hints_text())
+            self._show(self.hints_text())
         return True
+
+    def _show(self, text: Text) -> None:
+        """Put ``text`` in the body; the screen is laid out again only when the text's
+        height (wrapped at the body's width) changed."""
+        width = self._body.content_size.width
+        height = len(text.wrap(self.app.console, width)) if width else -1
+        shape = (width, height)
+        self._body.update(text, layout=shape != self._laid_out or width == 0)
+        self._laid_out = shape
 
     def _style_key(self) -> tuple[Any, ...]:
         st = self.get_component_rich_style
@@ -96,7 +108,7 @@ class HintsPanel(VerticalScroll):
         # component styles exist once mounted: colour the text (hints or "no hints yet")
         if self.hints:
             self.renders += 1
-        self._body.update(self.hints_text())
+        self._show(self.hints_text())
 
     def notify_style_update(self) -> None:
         """A theme change (``t``) recolours the hints.
@@ -111,4 +123,4 @@ class HintsPanel(VerticalScroll):
     def _restyle(self) -> None:
         if self.is_mounted and self._style_key() != self._styled_with:
             self.renders += 1
-            self._body.update(self.hints_text())
+            self._show(self.hints_text())

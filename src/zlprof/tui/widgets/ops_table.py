@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.renderables.styled import Styled
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Input
 from textual.widgets.data_table import RowDoesNotExist
 
@@ -308,7 +309,7 @@ class OpsTable(ScrollView, can_focus=True):
             self.virtual_size = size
             return
         self.set_reactive(OpsTable.virtual_size, size)
-        self._scroll_update(size)
+        update_scroll_range(self, size)
 
     def move_cursor(self, row: int | None = None, animate: bool = False, scroll: bool = True) -> None:
         """Put the cursor on ``row`` (clamped) and, with ``scroll``, bring it into view."""
@@ -585,16 +586,36 @@ class FilterInput(Input):
     """The ops table's filter box: an Input whose key strokes do not lay out the screen.
 
     Textual's Input sets its ``virtual_size`` (a layout reactive) to its text's width on
-    every change, so each key stroke re-laid out the whole main screen (tens of ms, the
+    every change, so each key stroke would lay out the whole main screen (tens of ms, the
     largest cost of a filter key once the table was virtual). The box has a fixed size;
-    only its scroll range follows the text, updated in place.
+    only its scroll range follows the text, updated in place: the public validator stores
+    the new size without a layout and hands the reactive its current value back, so
+    Textual sees no change.
     """
 
-    def _watch_value(self, value: str) -> None:
-        if not self.styles.auto_dimensions:
-            size = Size(self.content_width, 1)
-            if size != self.virtual_size:
-                # set without the layout; Input's own assignment is then no change
-                self.set_reactive(Input.virtual_size, size)
-                self._scroll_update(size)
-        super()._watch_value(value)
+    def validate_virtual_size(self, size: Size) -> Size:
+        if self.styles.auto_dimensions or not self.is_mounted:
+            return size
+        shown = self.virtual_size
+        if size != shown:
+            self.set_reactive(Input.virtual_size, size)
+            update_scroll_range(self, size)
+        return shown
+
+def update_scroll_range(widget: Widget, size: Size) -> None:
+    """The scrollbars' range and the scroll offset of ``widget`` after its virtual size
+    was set to ``size`` without a layout (the scrollbars' visibility unchanged), through
+    Textual's public attributes (what its ``_scroll_update`` does, minus the visibility)."""
+    width, height = widget.container_size
+    if widget.show_vertical_scrollbar and widget.styles.scrollbar_size_vertical:
+        bar = widget.vertical_scrollbar
+        bar.window_virtual_size = size.height
+        bar.window_size = height - widget.scrollbar_size_horizontal
+        bar.refresh()
+    if widget.show_horizontal_scrollbar and widget.styles.scrollbar_size_horizontal:
+        hbar = widget.horizontal_scrollbar
+        hbar.window_virtual_size = size.width
+        hbar.window_size = width - widget.scrollbar_size_vertical
+        hbar.refresh()
+    widget.scroll_x = widget.validate_scroll_x(widget.scroll_x)
+    widget.scroll_y = widget.validate_scroll_y(widget.scroll_y)
