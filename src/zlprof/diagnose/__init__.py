@@ -113,6 +113,7 @@ def diagnose(
     sweep: Sequence[Any] | None = None,
     *,
     rules: Iterable[str] = RULES,
+    rows: Sequence[Any] | None = None,
 ) -> list[Hint]:
     """Every rule's hints for ``state``, most severe first (rule order within a severity).
 
@@ -120,11 +121,13 @@ def diagnose(
     mappings with ``batch`` and ``tokens_per_s`` keys, or SessionStates of runs at
     different ``--batch`` (their ``config["batch"]`` and session tokens/s). Without it a
     ``batch_sweep`` list in ``state.config`` is used. ``peaks`` enables the roofline rule.
+    ``rows``: ``state.op_rows()`` when the caller has them already (the live app's
+    snapshot: building them again costs as much as the table's refresh).
     """
     wanted = set(rules)
     hints: list[Hint] = []
     with state.lock:
-        rows = state.op_rows()
+        rows = list(state.op_rows() if rows is None else rows)
         if "tail" in wanted:
             hints += rule_tail(state, rows)
         if "kv_growth" in wanted:

@@ -105,7 +105,8 @@ class _StateBase:
         self.lock = threading.RLock()
         #: ids of the paths past the cap (their measurements count as OTHER_PID)
         self.overflow: set[int] = set()
-        self._overflow_ids = np.empty(0, np.int64)
+        #: the same as an array (None: to be built from ``overflow``)
+        self._overflow_ids: np.ndarray | None = np.empty(0, np.int64)
         self.memory = _Series(["t", "rss", "traced"])
         #: requests in flight, by request id (another process's: by (stream, request id),
         #: as each process numbers its own requests)
@@ -132,6 +133,7 @@ class _StateBase:
         #: (merged parent, name) -> merged path id
         self._by_key: dict[tuple[int, str], int] = {}
         self._assigned: set[int] = set()
+        self._max_assigned = 0
         #: per (stream, thread id): merged path id -> accumulator of that thread's samples
         self.thread_ops: dict[tuple[int, int], dict[int, OpAccumulator]] = {}
         #: per stream: merged path id -> [calls, flops, bytes]

@@ -34,9 +34,24 @@ class _Folding(_Paths):
         self.ingest_many([frame])
 
     def ingest_many(self, frames: list[Frame]) -> None:
-        """Fold frames in order; consecutive measurement batches are folded together."""
+        """Fold frames in order; consecutive measurement batches are folded together.
+
+        The session's lock is taken for about one fold block of measurements at a time
+        (``fold_block``), not for the whole list: a reader (the display's snapshot) waits
+        for one block, not for a whole burst read at once."""
         if not frames:
             return
+        block = self.fold_block()
+        start = total = 0
+        for i, fr in enumerate(frames):
+            if fr.kind == "meas":
+                total += int(fr.body["n"])
+                if total >= block and i + 1 < len(frames):
+                    self._ingest_locked(frames[start : i + 1])
+                    start, total = i + 1, 0
+        self._ingest_locked(frames[start:] if start else frames)
+
+    def _ingest_locked(self, frames: list[Frame]) -> None:
         with self.lock:
             batch: list[tuple[int, dict[str, Any]]] = []
             for fr in frames:

@@ -34,8 +34,9 @@ class _Paths(_StateBase):
         merged = self._by_key.get(key)
         if merged is None:
             # the sender's own id when it is free (one process: ids as sent)
-            merged = local if local not in self._assigned else max(self._assigned) + 1
+            merged = local if local not in self._assigned else self._max_assigned + 1
             self._assigned.add(merged)
+            self._max_assigned = max(self._max_assigned, merged)
             self._by_key[key] = merged
             self._add_path(merged, parent, name)
         lut[local] = merged
@@ -82,19 +83,26 @@ class _Paths(_StateBase):
                 f"together as {OTHER_NAME!r}"
             )
         self.overflow.add(pid)
-        self._overflow_ids = np.fromiter(self.overflow, np.int64, len(self.overflow))
+        self._overflow_ids = None  # built again at the next fold (not once a path)
 
     def _fold_meas(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
         """Fold a run of measurement frames, in blocks of about ``FOLD_BLOCK`` records
         (a block's sort and gathers stay in the CPU cache: a 10 M-record run folds twice as
         fast as in one pass; each block is folded as one ``ingest_many`` of its frames)."""
         start = total = 0
+        block = self.fold_block()
         for i, (_stream, b) in enumerate(batch):
             total += int(b["n"])
-            if total >= FOLD_BLOCK and i + 1 < len(batch):
+            if total >= block and i + 1 < len(batch):
                 self._fold_block(batch[start : i + 1])
                 start, total = i + 1, 0
         self._fold_block(batch[start:] if start else batch)
+
+    def fold_block(self) -> int:
+        """Measurements folded at once: with many paths, a block holds a few dozen
+        samples of each, so the per-op cost of a block (a few appends per op) is spread
+        over more samples."""
+        return min(FOLD_BLOCK_MAX, max(FOLD_BLOCK, FOLD_PER_PATH * len(self.paths)))
 
     def _fold_block(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
         groups: dict[tuple[int, int], list[dict[str, Any]]] = {}
@@ -194,6 +202,8 @@ class _Paths(_StateBase):
         if n == 0:
             return
         if self.overflow:
+            if self._overflow_ids is None:
+                self._overflow_ids = np.fromiter(self.overflow, np.int64, len(self.overflow))
             path = np.where(np.isin(path, self._overflow_ids), np.asarray(OTHER_PID, path.dtype), path)
         # One vectorised pass computes every op's moments; each op then only appends.
         order = np.argsort(_sort_key(path), kind="stable")
@@ -253,8 +263,11 @@ class _Paths(_StateBase):
             self.last_ns = hi
 
 
-#: Records folded per block (see _Paths._fold_meas).
+#: Records folded per block (see _Paths._fold_meas): at least FOLD_BLOCK, FOLD_PER_PATH
+#: a known path, at most FOLD_BLOCK_MAX.
 FOLD_BLOCK = 1 << 16
+FOLD_PER_PATH = 32
+FOLD_BLOCK_MAX = 1 << 19
 _I16 = np.iinfo(np.int16)
 
 

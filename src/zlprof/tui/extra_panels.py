@@ -18,6 +18,7 @@ from typing import Any
 
 from textual.app import App
 
+from ..session import WHOLE
 from ..sources import Source
 from .model import DrillRequest, MainRequest, RooflineShown, Snapshot
 from .viewmodels.facts import ScreenView
@@ -120,6 +121,11 @@ class ExtraPanels(App[int]):
         ``ops_version`` (new measurements, names or costs), not memory readings.
         """
         state = self.source.state
+        # the snapshot's rows, when they are the whole session's (state.op_rows()): the
+        # panels then reuse them rather than build every op's statistics again
+        req = snap.request
+        whole = (snap.rows if isinstance(req, MainRequest) and not req.window and req.view == WHOLE
+                 else None)
         want = self._roofline_want
         if want is not None:
             highlight, key = want
@@ -131,7 +137,7 @@ class ExtraPanels(App[int]):
                 self._roofline_at = time.monotonic()
                 peaks = self.peaks
                 try:
-                    points, summary, message = placed_view(state, peaks, self.peaks_note)
+                    points, summary, message = placed_view(state, peaks, self.peaks_note, whole)
                 except Exception as exc:  # a bad cost row must not stop the display
                     points, summary, message = [], None, f"roofline unavailable: {exc}"
                 snap.roofline = RooflineShown(points, summary, message, peaks, highlight)
@@ -144,7 +150,7 @@ class ExtraPanels(App[int]):
         try:
             from .. import diagnose
 
-            snap.hints = diagnose.diagnose(state, self.peaks)
+            snap.hints = diagnose.diagnose(state, self.peaks, rows=whole)
         except Exception:  # a rule failing must not stop the display (the panel keeps
             pass  # the hints it shows; the next due refresh tries again)
 

@@ -34,16 +34,18 @@ NO_PEAKS = "no machine peaks cached: run `zlprof roofline --calibrate`"
 
 
 def placed_view(
-    state: Any, peaks: MachinePeaks | None, note: str | None = None
+    state: Any, peaks: MachinePeaks | None, note: str | None = None, rows: Any = None
 ) -> tuple[list[RooflinePoint], StreamSummary | None, str]:
     """(points, headline summary, message) for the panel: the ops of ``state`` placed
     against ``peaks`` (zlprof.roofline does the placing). The app calls it on the
-    Refresher thread and puts the result in the snapshot; the panel only shows it."""
+    Refresher thread and puts the result in the snapshot; the panel only shows it.
+    ``rows``: ``state.op_rows()`` when the caller has them already."""
     if peaks is None:
         return [], None, note or NO_PEAKS
     if state is None:
         return [], None, "roofline: waiting for data"
-    rows = state.op_rows()
+    if rows is None:
+        rows = state.op_rows()
     points = place(rows, peaks)
     message = "" if points else "roofline: no op costs yet (ops report them with zlprof.cost)"
     return points, stream_summary(rows, peaks), message
