@@ -26,6 +26,8 @@ DEFAULT_EXACT_BUDGET = 8_000_000
 CHUNKS_JOINED = 64
 #: samples an op past its exact samples gathers before binning them into its histogram
 HIST_BATCH = 1024
+#: batches put aside for the recent ring before they are written (OpAccumulator._rpend)
+RECENT_PENDING = 16
 #: recent samples a whole session keeps, over all its ops' rings (4 M: 64 MB, an end time
 #: and a duration each); each ring gets an equal share, a power of two, at least
 #: MIN_RECENT_CAPACITY and at most DEFAULT_RECENT_CAPACITY
@@ -56,8 +58,9 @@ class OpAccumulator:
     _r_pos: int = 0
     _r_len: int = 0
     #: (t1, duration) batches for the ring not written yet (written when read, or
-    #: once they hold a ring's worth or CHUNKS_JOINED batches: a fold of many ops then
-    #: costs a list append per op, not a few NumPy slice assignments)
+    #: once they hold a ring's worth or RECENT_PENDING batches: a fold of many ops then
+    #: costs a list append per op, not a few NumPy slice assignments; the batches are
+    #: views of fold blocks, so few are held, not to keep many blocks alive)
     _rpend: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     _n_rpend: int = 0
     last_t1: int = 0
@@ -242,7 +245,7 @@ class OpAccumulator:
             return
         self._rpend.append((t1, d))
         self._n_rpend += len(d)
-        if self._n_rpend >= self.recent_capacity or len(self._rpend) >= CHUNKS_JOINED:
+        if self._n_rpend >= self.recent_capacity or len(self._rpend) >= RECENT_PENDING:
             self._flush_recent()
 
     def _flush_recent(self) -> None:
