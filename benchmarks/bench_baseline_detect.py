@@ -22,6 +22,7 @@ Run: python benchmarks/bench_baseline_detect.py [--seconds 30] [--slowdown 0.10]
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,10 @@ from zlprof.significance import Verdict
 from zlprof.starvation import compare_shares, cpu_share, machine_ratio
 
 PROGRAM = Path(__file__).resolve().with_name("slowdown_program.py")
+#: the program's ops are meant to be single-threaded: a BLAS that spreads a 96 x 96 matmul
+#: over both cores of a 2-core machine makes the program fight itself (and its recorder)
+SINGLE_THREADED = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                   "MKL_NUM_THREADS": "1"}
 
 
 def record(path: Path, seconds: float, slowdown: float, load: bool = False) -> None:
@@ -64,6 +69,7 @@ def _record(path: Path, seconds: float, slowdown: float) -> None:
         [sys.executable, "-m", "zlprof", "record", "--out", str(path), "--force", "--",
          sys.executable, str(PROGRAM), "--seconds", str(seconds), "--slowdown", str(slowdown)],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=seconds * 4 + 60,
+        env=SINGLE_THREADED,
     )
 
 

@@ -30,6 +30,7 @@ Run: python benchmarks/bench_baseline_fp.py [--pairs 20] [--requests 8] [--max-t
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -112,7 +113,9 @@ def _record(path: Path, args: argparse.Namespace) -> None:
         program = Path(__file__).resolve().with_name("slowdown_program.py")
         cmd = [sys.executable, "-m", "zlprof", "record", "--out", str(path), "--force", "--",
                sys.executable, str(program), "--seconds", str(args.program)]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300,
+                       env=env)
         return
     cmd = [sys.executable, "-m", "zlprof", "record", "--preset", "tiny", "--seed", "1",
            "--requests", str(args.requests), "--max-tokens", str(args.max_tokens),

@@ -148,6 +148,10 @@ def test_a_busy_machine_makes_the_slower_verdicts_inconclusive() -> None:
     quiet = with_cpu(fed(120, scale=1.3), wait=0.02)
     view = BaselineComparator(base.state, "base.zlp", every_s=0).compare(quiet.state)
     assert view.busy is None and {c.verdict for c in view.ops.values()} == {Verdict.SLOWER}
+    # a busy machine but the ops did not move with it: the verdicts stand
+    steady = with_cpu(fed(120, scale=1.0), wait=0.5)
+    view = BaselineComparator(base.state, "base.zlp", every_s=0).compare(steady.state)
+    assert view.busy is None and Verdict.INCONCLUSIVE not in {c.verdict for c in view.ops.values()}
     # a baseline without readings: verdicts as before
     view = BaselineComparator(fed(300).state, "old.zlp", every_s=0).compare(live.state)
     assert view.busy is None and not view.cpu_known

@@ -120,13 +120,14 @@ def test_compare_shares_threshold_and_side() -> None:
 # --------------------------------------------------------------------------- recordings
 
 
-NAMES = [(1, 0, "step"), (2, 1, "work"), (3, 0, "other")]
+NAMES = [(1, 0, "step"), (2, 1, "work"), (3, 0, "other"), (4, 0, "more"), (5, 0, "most")]
 
 
 def write_run(path: Path, *, scale: float = 1.0, wait: float | None = 0.02, probe: int = 3000,
-              seconds: float = 6.0, seed: int = 0) -> Path:
-    """A recording of rounds of NAMES every 0.1 s (``work`` ~1 ms x scale), with the
-    sampler's CPU readings (``wait``: None for a recording made before them)."""
+              seconds: float = 6.0, seed: int = 0, alone: bool = False) -> Path:
+    """A recording of rounds of NAMES every 0.1 s (``work`` ~1 ms x scale, and so its
+    parent ``step``; the other ops too unless ``alone``), with the sampler's CPU readings
+    (``wait``: None for a recording made before them)."""
     rng = np.random.RandomState(seed)
     start = 10**9
     step = 100 * MS
@@ -142,11 +143,16 @@ def write_run(path: Path, *, scale: float = 1.0, wait: float | None = 0.02, prob
             pids, t0s, t1s = [], [], []
             for _ in range(4):
                 d = int(MS * scale * (1 + 0.1 * rng.rand()))
-                o = int(MS * (1 + 0.1 * rng.rand()))
-                pids += [2, 1, 3]
-                t0s += [c + 1000, c, c + d + 5000]
-                t1s += [c + 1000 + d, c + d + 3000, c + d + 5000 + o]
-                c += d + o + 10_000
+                pids += [2, 1]
+                t0s += [c + 1000, c]
+                t1s += [c + 1000 + d, c + d + 3000]
+                c += d + 5000
+                for pid in (3, 4, 5):
+                    o = int(MS * (1.0 if alone else scale) * (1 + 0.1 * rng.rand()))
+                    pids.append(pid)
+                    t0s.append(c)
+                    t1s.append(c + o)
+                    c += o + 2000
             w.write_raw(protocol.encode_measurements(1, np.array(pids), np.array(t0s), np.array(t1s)))
             gauges = {} if wait is None else {k: [int(cpu[k][i])] for k in GAUGES}
             w.write_raw(protocol.encode_memory([start + i * step], [50 * MS], [-1], gauges))
@@ -160,6 +166,8 @@ def runs(tmp_path: Path) -> dict[str, Path]:
         "old": write_run(tmp_path / "old.zlp", seed=1),
         "slow_busy": write_run(tmp_path / "slow_busy.zlp", scale=1.3, wait=0.45, seed=2),
         "slow_quiet": write_run(tmp_path / "slow_quiet.zlp", scale=1.3, seed=3),
+        "one_slow_busy": write_run(tmp_path / "one_slow_busy.zlp", scale=1.3, wait=0.45, seed=7,
+                                   alone=True),
         "fast_busy": write_run(tmp_path / "fast_busy.zlp", scale=0.7, wait=0.45, seed=4),
         "old_format": write_run(tmp_path / "old_format.zlp", seed=5, wait=None),
         "slow_old_format": write_run(tmp_path / "slow_old_format.zlp", scale=1.3, seed=6, wait=None),
@@ -178,6 +186,12 @@ def test_recordings_carry_the_readings_and_the_diff_voids_what_the_machine_expla
     # a verdict against the machine's bias stands: B faster although B had less CPU
     res = diff_sessions(a, load_session(runs["fast_busy"]))
     assert res.busy is not None and res.row("step/work").verdict == Verdict.FASTER
+    # a busy machine, but only one op (and its parent) moved, the typical op did not:
+    # the machine did not reach the medians; the op's verdict stands
+    res = diff_sessions(a, load_session(runs["one_slow_busy"]))
+    assert res.busy is not None and not res.busy_ops
+    assert res.row("step/work").verdict == Verdict.SLOWER and res.row("other").verdict == Verdict.SAME
+    assert "but the ops did not move with it (the typical op " in res.to_text()
     # a quiet machine: verdicts as before, and the text says the runs were comparable
     res = diff_sessions(a, load_session(runs["slow_quiet"]))
     assert res.busy is None and res.row("step/work").verdict == Verdict.SLOWER
@@ -195,6 +209,9 @@ def test_fail_on_exit_codes_with_a_busy_machine(runs: dict[str, Path],
     assert any(line.startswith("zlprof: INCONCLUSIVE p50>+5%: step/work median +") for line in err)
     assert not any("FAIL" in line for line in err)
     assert any("inconclusive: the machine was busy (run B waited for a CPU 45 %" in line for line in err)
+    capsys.readouterr()
+    assert main(["diff", old, str(runs["one_slow_busy"]), "--fail-on", "p50>+5%"]) == EXIT_REGRESSION
+    assert "FAIL p50>+5%: step/work median +" in capsys.readouterr().err
     # no rule a slowdown would break: a pass, busy or not
     assert main(["diff", old, str(runs["slow_busy"]), "--fail-on", "p50>+60%"]) == 0
     # without rules, diff reports and exits 0
@@ -213,7 +230,7 @@ def test_json_carries_the_machine(runs: dict[str, Path], capsys: pytest.CaptureF
     assert doc["exit_status"] == 4 and doc["violations"] == []
     assert {v["op"] for v in doc["inconclusive"]} >= {"step/work"}
     m = doc["machine"]
-    assert m["busy"]["side"] == "B" and m["busy"]["threshold"] == BUSY_RATIO
+    assert m["busy"]["side"] == "B" and m["busy"]["threshold"] == BUSY_RATIO and m["busy"]["ops_moved"]
     assert m["a"]["wait"] == pytest.approx(0.02) and m["b"]["wait"] == pytest.approx(0.45)
     assert m["note"].startswith("inconclusive: the machine was busy")
     row = next(r for r in doc["rows"] if r["op"] == "step/work")

@@ -208,7 +208,8 @@ class BaselineComparator:
             rows.append(compare_op(name, "op", base, fz, self._stats.get(name), st))
         decide_rows(rows, self.alpha, self.min_effect)
         busy = compare_shares(self.cpu, cpu)
-        mark_busy(rows, busy)
+        if not mark_busy(rows, busy, self.min_effect):
+            busy = None  # the ops did not move with the machine: their verdicts stand
         view = BaselineView(self.label, version=version, busy=busy,
                             cpu_known=self.cpu is not None and cpu is not None)
         for r in rows:

@@ -168,6 +168,8 @@ class DiffResult:
     a_cpu: CpuShare | None = None
     b_cpu: CpuShare | None = None
     busy: Busy | None = None
+    #: with a busy machine: did the ops move with it (their verdicts voidable, mark_busy)?
+    busy_ops: bool = False
     #: violations the busy machine made inconclusive (--fail-on: EXIT_INCONCLUSIVE)
     inconclusive: list[sig.Violation] = field(default_factory=list)
 
@@ -210,10 +212,16 @@ class DiffResult:
         if self.busy is None:
             return None
         n = sum(r.verdict == Verdict.INCONCLUSIVE for r in self.rows)
-        text = "inconclusive: " + self.busy.note()
         which = "slower" if self.busy.side == "B" else "faster"
-        return text + (f"; {n} op(s) {which} in B are not reported as such" if n else
-                       f"; no op {which} in B")
+        if not self.busy_ops:
+            shift = self.shift()
+            moved = "" if shift is None else f" (the typical op {_pct(shift)})"
+            return (f"{self.busy.note()}, but the ops did not move with it{moved}: op verdicts "
+                    "stand" + (f"; {n} token latenc{'y' if n == 1 else 'ies'} {which} in B "
+                               "inconclusive" if n else ""))
+        text = "inconclusive: " + self.busy.note()
+        return text + (f"; {n} verdict(s) {which} in B are not reported as such" if n else
+                       f"; nothing {which} in B")
 
     def row(self, op: str) -> DiffRow:
         for r in self.rows:
@@ -240,7 +248,7 @@ class DiffResult:
             "machine": {
                 "a": None if self.a_cpu is None else self.a_cpu.as_dict(),
                 "b": None if self.b_cpu is None else self.b_cpu.as_dict(),
-                "busy": None if self.busy is None else self.busy.as_dict(),
+                "busy": None if self.busy is None else {**self.busy.as_dict(), "ops_moved": self.busy_ops},
                 "note": self.machine_note(),
             },
             "exit_status": self.exit_status() if self.rules else 0,
@@ -308,16 +316,46 @@ def decide_rows(rows: list[DiffRow], alpha: float = ALPHA, min_effect: float = M
                                floor=r.floor or 0.0)
 
 
-def mark_busy(rows: list[DiffRow], busy: Busy | None) -> None:
+#: the busy machine voids op verdicts only when the ops moved with it (see mark_busy)
+REQUIRE_SHIFT = True
+
+
+def ops_moved(rows: list[DiffRow], busy: Busy, min_effect: float = MIN_EFFECT) -> bool:
+    """Did the ops move as a whole the way the busy machine pushes them: the typical
+    op's median change (significance.overall_shift) at least ``min_effect`` towards
+    the run the machine slowed?"""
+    shift = sig.overall_shift([r.change.get("median") for r in rows
+                               if r.kind == "op" and r.test is not None and r.verdict != Verdict.FEW])
+    if shift is None:
+        return False
+    return shift >= min_effect if busy.side == "B" else shift <= -min_effect / (1 + min_effect)
+
+
+def mark_busy(rows: list[DiffRow], busy: Busy | None, min_effect: float = MIN_EFFECT,
+              require_shift: bool | None = None) -> bool:
     """Verdicts the busy machine explains (B slower when the machine slowed B more, B
     faster when it slowed A more) become INCONCLUSIVE; the verdict before is kept in
-    ``masked``. Verdicts against the machine's bias stand."""
+    ``masked``. Verdicts against the machine's bias stand.
+
+    Which verdicts the machine explains: token latencies (their times include the waits
+    between ops) always; ops when the ops moved as a whole with the machine
+    (:func:`ops_moved`). When the readings say the machine slowed a run but the typical
+    op did not move, the machine did not reach the ops' medians (short ops are rarely
+    preempted; see starvation.py), and an op that moved alone moved by itself.
+    ``require_shift=False`` voids op verdicts on the readings alone. Returns whether op
+    verdicts were voidable (False without a busy machine)."""
     if busy is None:
-        return
+        return False
+    if require_shift is None:
+        require_shift = REQUIRE_SHIFT
+    moved = not require_shift or ops_moved(rows, busy, min_effect)
     for r in rows:
+        if r.kind == "op" and not moved:
+            continue
         if r.verdict in (Verdict.SLOWER, Verdict.FASTER) and busy.voids(r.verdict == Verdict.SLOWER):
             r.masked = Verdict(r.verdict)
             r.verdict = Verdict.INCONCLUSIVE
+    return moved
 
 
 def diff_sessions(
@@ -356,12 +394,12 @@ def diff_sessions(
         cpu_a, cpu_b = session_share(a), session_share(b)
     decide_rows(rows, alpha, min_effect)
     busy = compare_shares(cpu_a, cpu_b)
-    mark_busy(rows, busy)
+    moved = mark_busy(rows, busy, min_effect)
     return DiffResult(
         a_label, b_label, rows, alpha, min_effect, a_summary=sa, b_summary=sb,
         warnings=[f"{a_label}: {w}" for w in sa.get("warnings", [])]
         + [f"{b_label}: {w}" for w in sb.get("warnings", [])],
-        a_cpu=cpu_a, b_cpu=cpu_b, busy=busy,
+        a_cpu=cpu_a, b_cpu=cpu_b, busy=busy, busy_ops=moved,
     )
 
 

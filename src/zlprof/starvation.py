@@ -59,7 +59,7 @@ class CpuShare:
     wait_ns: int = 0
     #: share of the machine's CPU time (every CPU) used by other processes (None: unknown)
     others: float | None = None
-    #: median thread CPU ns of the reference loop (profiler/cpu.probe; None: unknown)
+    #: median ns of the reference loop (profiler/cpu.probe; None: unknown)
     probe_ns: float | None = None
 
     @property

@@ -235,7 +235,10 @@ class Profiler(_Writer):
             self._flush_thread(ts, t)
 
     def gauge(self, name: str, value: int) -> None:
-        """Set a named memory gauge (bytes), sampled with RSS, e.g. ``kv_cache_bytes``."""
+        """Set a named memory gauge (bytes), sampled with RSS, e.g. ``kv_cache_bytes``.
+        Names beginning ``zlprof.`` are zlprof's own (profiler/cpu.py): ValueError."""
+        if name.startswith("zlprof."):
+            raise ValueError(f"gauge name {name!r}: names beginning 'zlprof.' are reserved")
         self._gauges[name] = int(value)
 
     def log(self, msg: str, level: str = "info") -> None:
