@@ -219,7 +219,7 @@ class DiffResult:
             return (f"{self.busy.note()}, but the ops did not move with it{moved}: op verdicts "
                     "stand" + (f"; {n} token latenc{'y' if n == 1 else 'ies'} {which} in B "
                                "inconclusive" if n else ""))
-        text = "inconclusive: " + self.busy.note()
+        text = f"inconclusive: {self.busy.note()}, and the typical op moved {_pct(self.shift())}"
         return text + (f"; {n} verdict(s) {which} in B are not reported as such" if n else
                        f"; nothing {which} in B")
 
@@ -565,7 +565,7 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
         out += wrap(f"machine: A {res.a_cpu.describe()}, B {res.b_cpu.describe()}; "
                     "comparable", width)
     shift = res.shift()
-    if shift is not None and abs(shift) >= res.min_effect:
+    if shift is not None and abs(shift) >= res.min_effect and not (res.busy and res.busy_ops):
         out += wrap(f"overall: the typical op moved {_pct(shift)}: the whole run was "
                     f"{'slower' if shift > 0 else 'faster'} (machine load or CPU frequency "
                     "between runs, or a change that touches everything)", width)

@@ -10,8 +10,9 @@ gauges of the ``mem`` frames (:data:`GAUGES`; the README's file format section),
 * the process's scheduler counters, summed over its threads: time on a CPU and time
   waiting on a run queue (ns; ``/proc/<pid>/task/<tid>/schedstat``: run ns, run-queue
   wait ns, timeslices). A thread's file is opened once and re-read with ``pread``; the
-  thread list is re-read every :data:`RESCAN_EVERY` samples; a thread that ended keeps
-  counting with its last reading, so both sums only grow.
+  thread list is re-read every :data:`RESCAN_EVERY` samples (at most
+  :data:`MAX_THREADS` threads, the oldest); a thread that ended keeps counting with its
+  last reading, so both sums only grow.
 * the machine's stolen, idle and total CPU time (the ``cpu`` line of ``/proc/stat``,
   USER_HZ ticks over every CPU, stored as ns): how much the hypervisor took, and how
   busy the machine was besides this process.
@@ -38,6 +39,9 @@ from .memory import close_fd
 #: idle (idle + iowait) and total CPU time, ns summed over every CPU
 RUN, WAIT = "zlprof.run_ns", "zlprof.wait_ns"
 STEAL, IDLE, TICKS = "zlprof.steal_ns", "zlprof.idle_ns", "zlprof.cpus_ns"
+#: threads read at most (each costs a ``pread`` a sample, ~1 us): the main thread and
+#: the first ones started are the measuring ones in the programs zlprof is made for
+MAX_THREADS = 32
 #: the time of :func:`probe` (not cumulative: one reading a sample)
 PROBE = "zlprof.probe_ns"
 GAUGES = (RUN, WAIT, STEAL, IDLE, TICKS, PROBE)
@@ -98,7 +102,9 @@ class CpuReader:
             tids = {int(t) for t in os.listdir(self._dir)}
         except (OSError, ValueError):
             return
-        for tid in tids - self._fds.keys():
+        for tid in sorted(tids - self._fds.keys()):
+            if len(self._fds) >= MAX_THREADS:
+                break
             try:
                 self._fds[tid] = os.open(f"{self._dir}/{tid}/schedstat", os.O_RDONLY)
             except OSError:
