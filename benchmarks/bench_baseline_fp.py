@@ -13,18 +13,24 @@ sample a unit of the U test, BH + 5 %; only where both sides hold exact samples)
     blocks, BH + 5 % + noise floor (default)
 
 Prints, per rule: pairs with at least one significant op, and significant ops out of
-the ops tested (ops with fewer than 5 samples a side get no test).
+the ops tested (ops with fewer than 5 samples a side get no test). The rules above judge
+the test alone; the last row is what zlprof reports: the default rule after the
+busy-machine guard (starvation.py) made the verdicts the machine explains "inconclusive".
+Per pair: each run's CPU wait share, the other processes' share of the machine, and the
+reference loop's B/A ratio (profiler/cpu.py); with ``--load-every K`` every K-th pair's
+second run has a ``yes > /dev/null`` beside it.
 
 With ``--program SECONDS`` the pairs are runs of benchmarks/slowdown_program.py (four
 single-threaded ops, no slowdown) of that many seconds instead of the workload.
 
 Run: python benchmarks/bench_baseline_fp.py [--pairs 20] [--requests 8] [--max-tokens 24]
-     [--threads 1] [--program SECONDS] [--keep DIR]
+     [--threads 1] [--program SECONDS] [--keep DIR] [--load-every K]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -36,6 +42,7 @@ from zlprof.diff import DiffResult, diff_sessions
 from zlprof.recording import load_session
 from zlprof.session import SessionState
 from zlprof.significance import Verdict
+from zlprof.starvation import BUSY_RATIO, cpu_share
 
 #: (name, BH-adjusted?, minimum effect, noise floor?)
 RULES = (
@@ -75,12 +82,40 @@ def every_sample_rule(res: DiffResult, a: SessionState, b: SessionState) -> tupl
     return plain, floored
 
 
-def record(path: Path, args: argparse.Namespace) -> None:
+def machine(sa: SessionState, sb: SessionState) -> str:
+    """Per-pair figures of the machine (starvation.py): each run's CPU wait share, the
+    others' share of the machine, and the reference loop's B/A ratio."""
+    ca, cb = cpu_share(sa.memory_series()), cpu_share(sb.memory_series())
+    if ca is None or cb is None:
+        return "cpu: not recorded"
+
+    def pct(v: float | None) -> str:
+        return "  ?" if v is None else f"{v * 100:3.0f}"
+
+    ratio = "    ?" if not (ca.probe_ns and cb.probe_ns) else f"{cb.probe_ns / ca.probe_ns - 1:+5.0%}"
+    return (f"wait% A {pct(ca.wait)} B {pct(cb.wait)}, others% A {pct(ca.others)} B {pct(cb.others)}, "
+            f"loop B/A {ratio}")
+
+
+def record(path: Path, args: argparse.Namespace, load: bool = False) -> None:
+    """One recording; ``load``: a ``yes > /dev/null`` runs beside it (the other core busy)."""
+    loader = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) if load else None
+    try:
+        _record(path, args)
+    finally:
+        if loader is not None:
+            loader.kill()
+            loader.wait()
+
+
+def _record(path: Path, args: argparse.Namespace) -> None:
     if args.program:
         program = Path(__file__).resolve().with_name("slowdown_program.py")
         cmd = [sys.executable, "-m", "zlprof", "record", "--out", str(path), "--force", "--",
                sys.executable, str(program), "--seconds", str(args.program)]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300,
+                       env=env)
         return
     cmd = [sys.executable, "-m", "zlprof", "record", "--preset", "tiny", "--seed", "1",
            "--requests", str(args.requests), "--max-tokens", str(args.max_tokens),
@@ -98,6 +133,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--program", type=float, default=0.0, metavar="SECONDS")
     ap.add_argument("--keep", type=Path)
+    ap.add_argument("--load-every", type=int, default=0, metavar="K",
+                    help="every K-th pair, run a `yes > /dev/null` beside its second run")
     args = ap.parse_args()
     d = args.keep or Path(tempfile.mkdtemp(prefix="zlprof-fp-"))
     d.mkdir(parents=True, exist_ok=True)
@@ -106,14 +143,17 @@ def main() -> int:
     tested_total = 0
     worst: list[tuple[float, str, int]] = []
     shifts: list[float] = []
+    inconclusive = flagged = 0
+    guarded = [0, 0]  # the default rule with the busy-machine guard: pairs, ops
     t0 = time.perf_counter()
     for i in range(args.pairs):
         a, b = d / f"pair{i:02d}-a.zlp", d / f"pair{i:02d}-b.zlp"
         if not (a.exists() and b.exists()):
             record(a, args)
-            record(b, args)
+            record(b, args, load=bool(args.load_every) and i % args.load_every == args.load_every - 1)
         sa, sb = load_session(a), load_session(b)
         res = diff_sessions(sa, sb)
+        busy = res.busy
         rows = [r for r in res.rows if r.test is not None and r.verdict != Verdict.FEW]
         tested_total += len(rows)
         for name, bh, effect, floor in RULES:
@@ -137,9 +177,16 @@ def main() -> int:
                 worst.append((r.change.get("median") or 0.0, r.op, i))
         shift = res.shift()
         shifts.append(abs(shift or 0.0))
-        print(f"pair {i + 1:2d}/{args.pairs}: {len(rows)} ops tested, default rule: "
-              f"{sum(r.significant for r in res.rows):2d} significant; the typical op moved "
-              f"{(shift or 0.0) * 100:+.1f}%", flush=True)
+        n_inc = sum(r.verdict == Verdict.INCONCLUSIVE for r in res.rows)
+        n_sig = sum(r.significant for r in res.rows)
+        flagged += busy is not None
+        inconclusive += n_inc > 0
+        guarded[0] += n_sig > 0
+        guarded[1] += n_sig
+        print(f"pair {i + 1:2d}/{args.pairs}: {len(rows)} ops, default rule: "
+              f"{n_sig:2d} significant, {n_inc:2d} inconclusive; "
+              f"typical op {(shift or 0.0) * 100:+5.1f}%; {machine(sa, sb)}"
+              + (f"; {busy.note()}" if busy is not None else ""), flush=True)
     elapsed = time.perf_counter() - t0
     print()
     what = (f"slowdown_program.py, {args.program:g} s, no slowdown" if args.program else
@@ -154,6 +201,11 @@ def main() -> int:
     for name, *_ in RULES:
         pairs, ops = hits[name]
         print(f"{name:<40} {pairs:>14d} / {args.pairs:<11d} {ops:>9d} / {tested_total:<8d}")
+    name = "the default + busy-machine guard (reported)"
+    print(f"{name:<40} {guarded[0]:>14d} / {args.pairs:<11d} {guarded[1]:>9d} / {tested_total:<8d}")
+    print(f"\npairs with an op made inconclusive by the busy machine (starvation.py): "
+          f"{inconclusive} / {args.pairs}; pairs where the machine slowed one run by more than "
+          f"{BUSY_RATIO:.0%} (whether or not any op was significant): {flagged} / {args.pairs}")
     shifts.sort()
     print(f"\nhow much the typical op moved between the two identical runs of a pair: median "
           f"{shifts[len(shifts) // 2] * 100:.1f}%, max {shifts[-1] * 100:.1f}%")

@@ -121,6 +121,63 @@ async def test_ops_table_gains_baseline_columns_and_a_summary_line() -> None:
     live.stop()
 
 
+def with_cpu(src: FeedSource, wait: float, probe: int = 3000) -> FeedSource:
+    """Give a fed source the sampler's CPU readings: ``wait`` of its runnable time spent
+    waiting for a CPU (hand-built, test_starvation.series)."""
+    from test_starvation import series
+    from zlprof import protocol
+    from zlprof.profiler.cpu import GAUGES
+
+    cols = series(wait=wait, probe=probe)
+    frame = protocol.encode_memory(cols["t"].tolist(), [50_000_000] * len(cols["t"]), [-1] * len(cols["t"]),
+                                   {k: cols[k].tolist() for k in GAUGES})
+    src.state.ingest_many(protocol.decode_stream(frame))
+    return src
+
+
+def test_a_busy_machine_makes_the_slower_verdicts_inconclusive() -> None:
+    base = with_cpu(fed(300), wait=0.02)
+    live = with_cpu(fed(120, scale=1.3), wait=0.5)
+    view = BaselineComparator(base.state, "base.zlp", every_s=0).compare(live.state)
+    assert view.busy is not None and view.cpu_known
+    assert {c.verdict for c in view.ops.values()} == {Verdict.INCONCLUSIVE}
+    assert view.summary().startswith(
+        "vs base.zlp: inconclusive: the machine was busy (this run waited for a CPU 50 % of its "
+        "time vs 2 %); 0 ops slower, 0 faster, 0 unchanged, 5 inconclusive")
+    # the same machine on both sides: the verdicts stand
+    quiet = with_cpu(fed(120, scale=1.3), wait=0.02)
+    view = BaselineComparator(base.state, "base.zlp", every_s=0).compare(quiet.state)
+    assert view.busy is None and {c.verdict for c in view.ops.values()} == {Verdict.SLOWER}
+    # a busy machine but the ops did not move with it: the verdicts stand
+    steady = with_cpu(fed(120, scale=1.0), wait=0.5)
+    view = BaselineComparator(base.state, "base.zlp", every_s=0).compare(steady.state)
+    assert view.busy is None and Verdict.INCONCLUSIVE not in {c.verdict for c in view.ops.values()}
+    # a baseline without readings: verdicts as before
+    view = BaselineComparator(fed(300).state, "old.zlp", every_s=0).compare(live.state)
+    assert view.busy is None and not view.cpu_known
+    assert {c.verdict for c in view.ops.values()} == {Verdict.SLOWER}
+
+
+async def test_baseline_line_says_the_machine_was_busy() -> None:
+    from zlprof.tui.app import ZlprofApp
+    from zlprof.tui.widgets.baseline import BaselineLine
+    from zlprof.tui.widgets.ops_table import OpsTable
+
+    base = with_cpu(fed(300), wait=0.02)
+    live = with_cpu(fed(120, scale=1.3), wait=0.5)
+    app = ZlprofApp(live, refresh_hz=10, peaks=PEAKS,
+                    baseline=BaselineComparator(base.state, "old.zlp", every_s=0))
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle(pilot)
+        line = app.main_screen.query_one(BaselineLine)
+        assert line.display
+        assert str(line.render()).startswith(
+            "vs old.zlp: inconclusive: the machine was busy (this run waited for a CPU 50 %")
+        table = app.main_screen.query_one(OpsTable)
+        assert table.get_cell("forward_pass", "base_mark").plain == "? busy"
+    live.stop()
+
+
 async def test_without_a_baseline_nothing_changes() -> None:
     from zlprof.tui.app import ZlprofApp
     from zlprof.tui.widgets.baseline import BaselineLine

@@ -13,6 +13,10 @@ by the accumulator as samples arrive: at most 24 numbers an op) are copied; the 
 on at most 24 block medians a side, run after the lock is released. The cost of a
 refresh grows with the number of ops, not with the number of samples.
 
+The machine: both sessions' CPU readings (starvation.py) are compared at every
+refresh; when the machine slowed one run notably more, the verdicts it explains become
+INCONCLUSIVE and the summary line says why (``BaselineView.busy``).
+
 ``drill_overlay`` gives the drill-down both histograms on shared log-spaced buckets.
 """
 
@@ -26,9 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from . import significance as sig
-from .diff import DiffRow, compare_op, decide_rows
+from .diff import DiffRow, compare_op, decide_rows, mark_busy
 from .session import SessionState
 from .significance import Verdict
+from .starvation import Busy, compare_shares, session_share
 from .stats import OpAccumulator, PerformanceStats
 
 
@@ -78,6 +83,11 @@ class BaselineView:
     version: int = -1
     #: the typical op's change of median (significance.overall_shift)
     shift: float | None = None
+    #: the machine slowed one run notably more than the other (starvation.py): the
+    #: verdicts it explains are INCONCLUSIVE; None when it did not or is unknown
+    busy: Busy | None = None
+    #: both runs carry CPU readings (False: an old baseline, or no /proc schedstat)
+    cpu_known: bool = False
 
     def counts(self) -> dict[Verdict, int]:
         out: dict[Verdict, int] = {}
@@ -91,7 +101,12 @@ class BaselineView:
         same = n.get(Verdict.SAME, 0) + n.get(Verdict.FEW, 0)
         bits = [f"{_ops(n.get(Verdict.SLOWER, 0))} slower", f"{n.get(Verdict.FASTER, 0)} faster",
                 f"{same} unchanged"]
-        text = f"vs {self.label}: " + ", ".join(bits)
+        if n.get(Verdict.INCONCLUSIVE):
+            bits.append(f"{n[Verdict.INCONCLUSIVE]} inconclusive")
+        text = f"vs {self.label}: "
+        if self.busy is not None:  # first: the line is cut at the terminal's width
+            text += f"{self.machine_text()}; "
+        text += ", ".join(bits)
         extra = []
         if self.only_current:
             extra.append(f"{len(self.only_current)} new")
@@ -104,9 +119,13 @@ class BaselineView:
         p50 = main.change.get("median") if main is not None else None
         if main is not None and p50 is not None:
             text += f"; {main.full} p50 {p50 * 100:+.1f} %"
-        if self.shift is not None and abs(self.shift) >= sig.MIN_EFFECT:
+        if self.busy is None and self.shift is not None and abs(self.shift) >= sig.MIN_EFFECT:
             text += f"; every op {self.shift * 100:+.0f} % (whole run: machine load?)"
         return text
+
+    def machine_text(self) -> str | None:
+        """The busy-machine note alone (None when the machine was comparable)."""
+        return None if self.busy is None else "inconclusive: " + self.busy.note("the baseline", "this run")
 
 
 def _ops(n: int) -> str:
@@ -146,6 +165,7 @@ class BaselineComparator:
             self._frozen = {n: _Frozen(a) for n, a in self._accs.items()}
             self._stats = {n: a.stats(n, baseline.wall_ns) for n, a in self._accs.items()}
             self._order = [r.full for r in baseline.op_rows() if r.full in self._accs]
+        self.cpu = session_share(baseline)
         self._last: BaselineView | None = None
         self._at = -math.inf
         self._key: tuple[int, int] = (-1, -1)
@@ -181,12 +201,17 @@ class BaselineComparator:
                     name = state.name_of(pid)
                     cur[name] = (_Frozen(acc), acc.stats(name, state.wall_ns))
             top = [r for r in state.op_rows() if r.depth == 0 and r.full in cur]
+            cpu = session_share(state)
         rows: list[DiffRow] = []
         for name, (fz, st) in cur.items():
             base = self._frozen.get(name)
             rows.append(compare_op(name, "op", base, fz, self._stats.get(name), st))
         decide_rows(rows, self.alpha, self.min_effect)
-        view = BaselineView(self.label, version=version)
+        busy = compare_shares(self.cpu, cpu)
+        if not mark_busy(rows, busy, self.min_effect):
+            busy = None  # the ops did not move with the machine: their verdicts stand
+        view = BaselineView(self.label, version=version, busy=busy,
+                            cpu_known=self.cpu is not None and cpu is not None)
         for r in rows:
             view.ops[r.op] = OpComparison(
                 r.op, Verdict(r.verdict), dict(r.change), r.q_value,

@@ -22,6 +22,11 @@ column "floor" of the text table).
 Token latencies (time to first token, time per output token, inter-token latency) are
 compared the same way, as rows of kind "latency".
 
+The machine: each recording carries its process's CPU wait, the machine's steal and a
+reference loop's speed (profiler/cpu.py); when the machine slowed one run notably more
+than the other (starvation.py), the verdicts it explains become "inconclusive" and the
+output says why (``DiffResult.busy``, the JSON's ``machine``).
+
 ``diff_sessions(a, b)`` is the data function (the app's compare screen uses it);
 ``diff_main(args)`` is ``zlprof diff A B [--format text|json] [--fail-on RULE]``: with
 rules, it exits ``EXIT_REGRESSION`` (3) when an op got significantly slower past a rule's
@@ -49,6 +54,7 @@ from .significance import (  # noqa: F401 - re-exported: the diff's vocabulary
     Verdict,
     mann_whitney_u,
 )
+from .starvation import Busy, CpuShare, compare_shares, session_share
 from .stats import OpAccumulator, PerformanceStats
 
 #: the minimum effect, under the name this module used first
@@ -85,6 +91,8 @@ class DiffRow:
     floor: float | None = None
     #: block medians tested on each side
     blocks: tuple[int, int] | None = None
+    #: the verdict before the busy machine made it "inconclusive" (starvation.py)
+    masked: Verdict | None = None
 
     @property
     def significant(self) -> bool:
@@ -121,6 +129,7 @@ class DiffRow:
             "a": stats(self.a),
             "b": stats(self.b),
             "change": {k: _num(v) for k, v in self.change.items()},
+            "verdict_before_machine": None if self.masked is None else str(self.masked),
             "test": None
             if t is None
             else {
@@ -154,6 +163,15 @@ class DiffResult:
     #: --fail-on rules checked, and what broke them
     rules: list[sig.FailRule] = field(default_factory=list)
     violations: list[sig.Violation] = field(default_factory=list)
+    #: each run's CPU availability (None: not recorded) and whether the machine slowed
+    #: one notably more than the other (starvation.py; its verdicts are inconclusive)
+    a_cpu: CpuShare | None = None
+    b_cpu: CpuShare | None = None
+    busy: Busy | None = None
+    #: with a busy machine: did the ops move with it (their verdicts voidable, mark_busy)?
+    busy_ops: bool = False
+    #: violations the busy machine made inconclusive (--fail-on: EXIT_INCONCLUSIVE)
+    inconclusive: list[sig.Violation] = field(default_factory=list)
 
     @property
     def min_change(self) -> float:
@@ -176,7 +194,34 @@ class DiffResult:
         self.violations = sig.violations(
             rules, [(r.op, Verdict(r.verdict), r.change) for r in self.rows if r.kind == "op"]
         )
+        self.inconclusive = sig.inconclusive_violations(
+            rules, [(r.op, r.masked, r.change) for r in self.rows
+                    if r.kind == "op" and r.masked is not None]
+        )
         return self.violations
+
+    def exit_status(self) -> int:
+        """0; EXIT_REGRESSION when a --fail-on rule is violated; EXIT_INCONCLUSIVE when
+        none is but one would be by an op the busy machine made inconclusive."""
+        if self.violations:
+            return sig.EXIT_REGRESSION
+        return sig.EXIT_INCONCLUSIVE if self.inconclusive else 0
+
+    def machine_note(self) -> str | None:
+        """``inconclusive: the machine was busy (...)`` or None."""
+        if self.busy is None:
+            return None
+        n = sum(r.verdict == Verdict.INCONCLUSIVE for r in self.rows)
+        which = "slower" if self.busy.side == "B" else "faster"
+        if not self.busy_ops:
+            shift = self.shift()
+            moved = "" if shift is None else f" (the typical op {_pct(shift)})"
+            return (f"{self.busy.note()}, but the ops did not move with it{moved}: op verdicts "
+                    "stand" + (f"; {n} token latenc{'y' if n == 1 else 'ies'} {which} in B "
+                               "inconclusive" if n else ""))
+        text = f"inconclusive: {self.busy.note()}, and the typical op moved {_pct(self.shift())}"
+        return text + (f"; {n} verdict(s) {which} in B are not reported as such" if n else
+                       f"; nothing {which} in B")
 
     def row(self, op: str) -> DiffRow:
         for r in self.rows:
@@ -199,7 +244,14 @@ class DiffResult:
             "warnings": list(self.warnings),
             "fail_on": [r.text for r in self.rules],
             "violations": [v.as_dict() for v in self.violations],
-            "exit_status": sig.EXIT_REGRESSION if self.violations else 0,
+            "inconclusive": [v.as_dict() for v in self.inconclusive],
+            "machine": {
+                "a": None if self.a_cpu is None else self.a_cpu.as_dict(),
+                "b": None if self.b_cpu is None else self.b_cpu.as_dict(),
+                "busy": None if self.busy is None else {**self.busy.as_dict(), "ops_moved": self.busy_ops},
+                "note": self.machine_note(),
+            },
+            "exit_status": self.exit_status() if self.rules else 0,
         }
 
     def rule(self) -> str:
@@ -264,6 +316,48 @@ def decide_rows(rows: list[DiffRow], alpha: float = ALPHA, min_effect: float = M
                                floor=r.floor or 0.0)
 
 
+#: the busy machine voids op verdicts only when the ops moved with it (see mark_busy)
+REQUIRE_SHIFT = True
+
+
+def ops_moved(rows: list[DiffRow], busy: Busy, min_effect: float = MIN_EFFECT) -> bool:
+    """Did the ops move as a whole the way the busy machine pushes them: the typical
+    op's median change (significance.overall_shift) at least ``min_effect`` towards
+    the run the machine slowed?"""
+    shift = sig.overall_shift([r.change.get("median") for r in rows
+                               if r.kind == "op" and r.test is not None and r.verdict != Verdict.FEW])
+    if shift is None:
+        return False
+    return shift >= min_effect if busy.side == "B" else shift <= -min_effect / (1 + min_effect)
+
+
+def mark_busy(rows: list[DiffRow], busy: Busy | None, min_effect: float = MIN_EFFECT,
+              require_shift: bool | None = None) -> bool:
+    """Verdicts the busy machine explains (B slower when the machine slowed B more, B
+    faster when it slowed A more) become INCONCLUSIVE; the verdict before is kept in
+    ``masked``. Verdicts against the machine's bias stand.
+
+    Which verdicts the machine explains: token latencies (their times include the waits
+    between ops) always; ops when the ops moved as a whole with the machine
+    (:func:`ops_moved`). When the readings say the machine slowed a run but the typical
+    op did not move, the machine did not reach the ops' medians (short ops are rarely
+    preempted; see starvation.py), and an op that moved alone moved by itself.
+    ``require_shift=False`` voids op verdicts on the readings alone. Returns whether op
+    verdicts were voidable (False without a busy machine)."""
+    if busy is None:
+        return False
+    if require_shift is None:
+        require_shift = REQUIRE_SHIFT
+    moved = not require_shift or ops_moved(rows, busy, min_effect)
+    for r in rows:
+        if r.kind == "op" and not moved:
+            continue
+        if r.verdict in (Verdict.SLOWER, Verdict.FASTER) and busy.voids(r.verdict == Verdict.SLOWER):
+            r.masked = Verdict(r.verdict)
+            r.verdict = Verdict.INCONCLUSIVE
+    return moved
+
+
 def diff_sessions(
     a: SessionState,
     b: SessionState,
@@ -297,11 +391,15 @@ def diff_sessions(
                 compare_op(key, "latency", la, lb, la.stats(key), lb.stats(key))
             )
         sa, sb = a.summary(), b.summary()
+        cpu_a, cpu_b = session_share(a), session_share(b)
     decide_rows(rows, alpha, min_effect)
+    busy = compare_shares(cpu_a, cpu_b)
+    moved = mark_busy(rows, busy, min_effect)
     return DiffResult(
         a_label, b_label, rows, alpha, min_effect, a_summary=sa, b_summary=sb,
         warnings=[f"{a_label}: {w}" for w in sa.get("warnings", [])]
         + [f"{b_label}: {w}" for w in sb.get("warnings", [])],
+        a_cpu=cpu_a, b_cpu=cpu_b, busy=busy, busy_ops=moved,
     )
 
 
@@ -454,14 +552,29 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
         width,
     )
     out += _throughput_lines(res, width)
+    note = res.machine_note()
+    if note is not None:
+        out += wrap(note, width)
+    elif res.a_cpu is None or res.b_cpu is None:
+        out += wrap("machine: CPU wait not recorded in "
+                    + ("A and B" if res.a_cpu is None and res.b_cpu is None
+                       else "A" if res.a_cpu is None else "B")
+                    + " (made before zlprof recorded it): a busy machine cannot be told "
+                    "from a change", width)
+    else:
+        out += wrap(f"machine: A {res.a_cpu.describe()}, B {res.b_cpu.describe()}; "
+                    "comparable", width)
     shift = res.shift()
-    if shift is not None and abs(shift) >= res.min_effect:
+    if shift is not None and abs(shift) >= res.min_effect and not (res.busy and res.busy_ops):
         out += wrap(f"overall: the typical op moved {_pct(shift)}: the whole run was "
                     f"{'slower' if shift > 0 else 'faster'} (machine load or CPU frequency "
                     "between runs, or a change that touches everything)", width)
     if res.rules:
-        out += wrap(f"--fail-on: {len(res.violations)} violation(s) of "
-                    + ", ".join(r.text for r in res.rules), width)
+        line = f"--fail-on: {len(res.violations)} violation(s) of " + ", ".join(r.text for r in res.rules)
+        if res.inconclusive and not res.violations:
+            line += (f"; {len(res.inconclusive)} inconclusive (the machine was busy): exit "
+                     f"{sig.EXIT_INCONCLUSIVE}, re-run on a quieter machine")
+        out += wrap(line, width)
     return "\n".join(out) + "\n"
 
 
@@ -477,8 +590,10 @@ def diff_main(args: argparse.Namespace) -> int:
     """``zlprof diff A B [--format text|json] [--fail-on RULE ...]``.
 
     Exit status: 0, or ``EXIT_REGRESSION`` (3) when a --fail-on rule is violated (one
-    line per violation on stderr); 2 for a bad rule or format. A bad file raises
-    RecordingError (the command line prints it as one line).
+    line per violation on stderr), or ``EXIT_INCONCLUSIVE`` (4) when none is but one
+    would be by an op whose slowdown the busy machine explains (starvation.py; one
+    ``INCONCLUSIVE`` line each and the machine's figures on stderr); 2 for a bad rule or
+    format. A bad file raises RecordingError (the command line prints it as one line).
     """
     from .recording import load_session
 
@@ -511,4 +626,9 @@ def diff_main(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     for v in res.violations:
         print(f"zlprof: {v.line()}", file=sys.stderr)
-    return sig.EXIT_REGRESSION if res.violations else 0
+    if rules and not res.violations:
+        for v in res.inconclusive:
+            print(f"zlprof: {v.line()}", file=sys.stderr)
+        if res.inconclusive and res.busy is not None:
+            print(f"zlprof: {res.machine_note()}", file=sys.stderr)
+    return res.exit_status() if rules else 0

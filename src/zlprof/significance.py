@@ -89,6 +89,8 @@ class Verdict(StrEnum):
     FEW = "too few samples"
     ONLY_A = "only in A"
     ONLY_B = "only in B"
+    #: slower or faster, but in the direction the busy machine explains (starvation.py)
+    INCONCLUSIVE = "inconclusive"
 
     @property
     def significant(self) -> bool:
@@ -302,6 +304,9 @@ _RULE = re.compile(
 #: exit status of ``zlprof diff`` / ``zlprof bench --compare`` when a --fail-on rule is
 #: violated (1 is a failure to run, 2 a usage mistake)
 EXIT_REGRESSION = 3
+#: exit status of ``zlprof diff`` when no rule is violated but one would have been by an
+#: op whose verdict the busy machine made inconclusive (starvation.py): neither pass nor fail
+EXIT_INCONCLUSIVE = 4
 
 
 class FailRuleError(ValueError):
@@ -354,6 +359,11 @@ class Violation:
     verdict: Verdict
 
     def line(self) -> str:
+        """``FAIL p50>+5%: op median +12.0% (slower)``; an op the busy machine made
+        inconclusive: ``INCONCLUSIVE p50>+5%: op median +12.0% (slower, but ...)``."""
+        if self.verdict == Verdict.INCONCLUSIVE:
+            return (f"INCONCLUSIVE {self.rule.text}: {self.op} {self.rule.stat} "
+                    f"{self.change * 100:+.1f}% (slower, but the machine was busy)")
         return (f"FAIL {self.rule.text}: {self.op} {self.rule.stat} {self.change * 100:+.1f}% "
                 f"({self.verdict})")
 
@@ -374,6 +384,15 @@ def violations(
             if rule.matches(name) and verdict == Verdict.SLOWER and c is not None and c > rule.threshold:
                 out.append(Violation(rule, name, c, verdict))
     return out
+
+
+def inconclusive_violations(
+    rules: Sequence[FailRule], rows: Sequence[tuple[str, Verdict, dict[str, float | None]]]
+) -> list[Violation]:
+    """The violations the busy machine hid: ``rows`` as for :func:`violations`, with each
+    op's verdict before the machine made it inconclusive; each one found is returned with
+    the verdict INCONCLUSIVE."""
+    return [Violation(v.rule, v.op, v.change, Verdict.INCONCLUSIVE) for v in violations(rules, rows)]
 
 
 def unmatched_rules(rules: Sequence[FailRule], names: Sequence[str]) -> list[FailRule]:

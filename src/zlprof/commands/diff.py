@@ -19,15 +19,21 @@ def add_parser(sub: Any) -> None:
         "least 5% and by more than the op's noise floor (how far its block medians spread "
         "within either run). Caveat: a change smaller than the op's drift within a run is "
         "not reported, and a whole run shifted by machine load by more than that drift "
-        "still is: compare runs made under the same conditions.",
-        epilog="Exit status: 0; 3 when a --fail-on rule is violated; 1 or 2 for an error.",
+        "still is: compare runs made under the same conditions. When the recordings' CPU "
+        "readings say the machine slowed one run by more than 10% over the other (CPU wait, "
+        "steal, a reference loop's speed), the verdicts the machine explains are "
+        "'inconclusive'.",
+        epilog="Exit status: 0; 3 when a --fail-on rule is violated; 4 (inconclusive) when "
+               "none is but one would be by an op whose slowdown the busy machine explains; "
+               "1 or 2 for an error.",
     )
     p.add_argument("a", metavar="A")
     p.add_argument("b", metavar="B")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument(
         "--fail-on", action="append", metavar="RULE",
-        help='exit 3 when any op (or OP) got significantly slower by more than a threshold: '
+        help='exit 3 when any op (or OP) got significantly slower by more than a threshold '
+             '(4 when only the busy machine stands between it and a violation): '
              '"p95>+5%%", "forward_pass:p99>+10%%" (STAT: p50, p95, p99, mean; repeatable)')
 
 

@@ -26,6 +26,7 @@ from ..names import sanitize_block_name
 from . import accel
 from .blocks import _NOOP, Block, MemBlock, _now, _ThreadState
 from .channel import MemorySink, StreamSink
+from .cpu import CpuReader
 from .memory import MemoryReader
 from .writer import _Writer
 
@@ -102,6 +103,7 @@ class Profiler(_Writer):
             {},
         )
         self._mem_reader = MemoryReader() if memory else None
+        self._cpu_reader: CpuReader | None = None  # the sampler's (created when it starts)
         if trace_python and not tracemalloc.is_tracing():
             tracemalloc.start()
         self._sampler: threading.Thread | None = None
@@ -233,7 +235,10 @@ class Profiler(_Writer):
             self._flush_thread(ts, t)
 
     def gauge(self, name: str, value: int) -> None:
-        """Set a named memory gauge (bytes), sampled with RSS, e.g. ``kv_cache_bytes``."""
+        """Set a named memory gauge (bytes), sampled with RSS, e.g. ``kv_cache_bytes``.
+        Names beginning ``zlprof.`` are zlprof's own (profiler/cpu.py): ValueError."""
+        if name.startswith("zlprof."):
+            raise ValueError(f"gauge name {name!r}: names beginning 'zlprof.' are reserved")
         self._gauges[name] = int(value)
 
     def log(self, msg: str, level: str = "info") -> None:
@@ -278,6 +283,10 @@ class Profiler(_Writer):
                 self._sink.write(protocol.encode_bye(_now(), "closed"))
             self._sink.flush()
         self._closed = True
+        sampler = self._sampler
+        if self._cpu_reader is not None and (sampler is None or not sampler.is_alive()):
+            self._cpu_reader.close()
+            self._cpu_reader = None
         if isinstance(self._sink, StreamSink):
             self._sink.close()
 
@@ -313,6 +322,9 @@ class Profiler(_Writer):
             self._pending_threads.append((ts.tid, ts.name))
         self._gauges = {}
         self._mem_rows = ([], [], [], {})
+        if self._cpu_reader is not None:  # its fds read the parent's threads
+            self._cpu_reader.close()
+            self._cpu_reader = None
         if self._mem_reader is not None:  # its fd reads the parent's /proc/<pid>/statm
             self._mem_reader.close()
             self._mem_reader = MemoryReader()

@@ -23,6 +23,7 @@ from .. import protocol
 from . import accel
 from .blocks import _now, _ThreadState
 from .channel import MemorySink, StreamSink
+from .cpu import CpuReader
 from .memory import MemoryReader
 
 
@@ -63,6 +64,7 @@ class _Writer:
     _gauges: dict[str, int]
     _mem_rows: tuple[list[int], list[int], list[int], dict[str, list[int]]]
     _mem_reader: MemoryReader | None
+    _cpu_reader: CpuReader | None
     _sampler: threading.Thread | None
     _closed: bool
     _sink: StreamSink | MemorySink
@@ -73,17 +75,20 @@ class _Writer:
         reader = self._mem_reader or MemoryReader()
         if self._mem_reader is None:
             self._mem_reader = reader
+        # the sampler's CPU-availability readings (profiler/cpu.py): reserved gauges
+        cpu = self._cpu_reader.read() if self._cpu_reader is not None else None
         with self._lock:
             t, rss, traced, gauges = self._mem_rows
             n = len(t)
             t.append(_now())
             rss.append(reader.rss())
             traced.append(reader.traced())
-            for k in self._gauges:
+            values = self._gauges if not cpu else {**self._gauges, **cpu}
+            for k in values:
                 if k not in gauges:
                     gauges[k] = [-1] * n
             for k, col in gauges.items():
-                col.append(self._gauges.get(k, -1))
+                col.append(values.get(k, -1))
 
     def _flush_thread(self, ts: _ThreadState, now: int) -> None:
         """Owner thread ``ts``: a list is full or the deadline passed (called from blocks)."""
@@ -207,6 +212,8 @@ class _Writer:
         # writing ticks: also at least every flush interval (the owners wait for them)
         period = min(every, max(interval, 1e-4)) if interval > 0 else every
         stop, wake, q = self._stop, self._wake, self._handoff
+        if self._cpu_reader is None:
+            self._cpu_reader = CpuReader()
 
         def run() -> None:
             block_termination_signals()

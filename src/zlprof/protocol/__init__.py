@@ -53,7 +53,9 @@ Frame kinds:
 ``meas``    tid, n, path (int32 x n), t0, t1 (int64 x n, ns) and, when memory readings are
             on, m0, m1 (int64 x n, bytes at block start / end), all packed little-endian
 ``mem``     t, rss, traced (int64 columns; traced is -1 when not tracing) and gauges:
-            {name: int64 column} (e.g. kv_cache_bytes)
+            {name: int64 column} (e.g. kv_cache_bytes); names beginning ``zlprof.`` are
+            the sampler's CPU readings (profiler/cpu.py: run, wait, steal, idle, total
+            ns and the reference loop), -1 where not read
 ``tokens``  rows of [t_ns, request, index, phase, piece] (phase "prefill" or "decode")
 ``costs``   rows of [path_id, calls, flops, bytes]: increments since the previous frame
 ``log``     t, level, msg

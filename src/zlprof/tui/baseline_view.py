@@ -6,7 +6,8 @@ The comparison itself is :mod:`zlprof.baseline` (computed by the refresher threa
 * three extra columns of the operations table: the change of p50 against the baseline,
   the change of the sorted statistic (p95 or avg when the table is sorted by one, else
   p99), and a marker (``▲ slower``, ``▼ faster``, ``·`` not significant, ``new`` for an op
-  the baseline lacks, ``few`` for too few samples);
+  the baseline lacks, ``few`` for too few samples, ``? busy`` for a change the busy
+  machine explains: inconclusive, starvation.py);
 * the summary line above the table (BaselineView.summary);
 * the snapshot hook the refresher calls (:func:`collect`).
 """
@@ -27,6 +28,7 @@ MARKERS = {
     Verdict.SAME: "·",
     Verdict.FEW: "few",
     Verdict.ONLY_B: "new",
+    Verdict.INCONCLUSIVE: "? busy",
 }
 #: the sort column whose change the second Δ column shows (others: p99)
 SORTED_STAT = {"p95": ("p95", "Δp95"), "avg": ("mean", "Δavg")}

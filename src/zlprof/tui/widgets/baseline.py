@@ -22,7 +22,9 @@ from .charts import DurationHistogram, histogram_axis
 
 
 class BaselineLine(Static):
-    """``vs OLD.zlp: 3 ops slower, 1 faster, 41 unchanged; forward_pass p50 -4.1 %``."""
+    """``vs OLD.zlp: 3 ops slower, 1 faster, 41 unchanged; forward_pass p50 -4.1 %``; when
+    the machine was busy, ``...; inconclusive: the machine was busy (this run waited for a
+    CPU 31 % of its time vs 2 %)`` in yellow."""
 
     DEFAULT_CSS = """
     BaselineLine { height: 1; display: none; text-wrap: nowrap; text-overflow: ellipsis; }
@@ -38,6 +40,8 @@ class BaselineLine(Static):
         from ...significance import Verdict
 
         style = "bold red" if counts.get(Verdict.SLOWER) else ("bold green" if counts.get(Verdict.FASTER) else "dim")
+        if getattr(view, "busy", None) is not None:
+            style = "bold yellow"  # the machine, not the code: neither pass nor fail
         text.append(view.summary(), style)
         # one line of fixed height: new text needs no layout (showing the line does)
         self.update(text, layout=not self.has_class("-shown"))
