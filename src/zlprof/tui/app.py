@@ -34,7 +34,6 @@ class, :class:`~zlprof.tui.extra_panels.ExtraPanels`; the view models are
 
 from __future__ import annotations
 
-import sys
 import threading
 import weakref
 from collections.abc import Iterable
@@ -84,8 +83,6 @@ from .viewmodels.facts import Header, ScreenView
 
 #: Screen refreshes per second (the issue asks for 4-10 Hz).
 REFRESH_HZ = 5.0
-#: the GIL switch interval while the app runs (see ZlprofApp.on_mount)
-UI_SWITCH_INTERVAL_S = 0.001
 #: Default of ZlprofApp(peaks=...): load the cached machine peaks or measure them.
 AUTO_PEAKS: Any = object()
 #: The screens fed by snapshots (screens/base.py), each with its own view_request.
@@ -166,12 +163,6 @@ class ZlprofApp(ExtraPanels):
         return dict(VARIABLE_DEFAULTS)
 
     def on_mount(self) -> None:
-        # The folding and Refresher threads run Python for long stretches; the UI thread
-        # gets the GIL back from them at most every switch interval, and a key press
-        # needs it several times (event loop, handler, compositor). 1 ms, not CPython's
-        # 5 ms, keeps a key's way to the screen short while a flood is folded.
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch_interval, UI_SWITCH_INTERVAL_S))
         self.push_screen(self.main_screen)
         self.refresher.start()
         self.set_interval(1.0 / self.refresh_hz, self.tick, name="zlprof-refresh")
@@ -180,7 +171,6 @@ class ZlprofApp(ExtraPanels):
 
     def on_unmount(self) -> None:
         self.refresher.stop()
-        sys.setswitchinterval(getattr(self, "_switch_interval", sys.getswitchinterval()))
 
     # ------------------------------------------------------------------ refresh
 
