@@ -548,3 +548,36 @@ def test_sigterm_missed_by_a_blocked_main_thread_still_ends_the_process(
             assert not src.wait(3.0)  # the hang the watcher prevents
     finally:
         src.stop()
+
+
+def test_a_sigterm_in_a_forked_childs_first_moments_is_kept_pending_then_handled(tmp_path: Path) -> None:
+    """SIGTERM is blocked across fork() until zlprof's after-fork hook has run: one that
+    reaches a just-forked child (Pool.terminate racing a worker's start) stays pending,
+    not noted by CPython's handler and cleared by its after-fork signal reset (which lost
+    it for good and left terminate() waiting for that worker forever); then it ends the
+    child through zlprof's handler, as SIGTERM's default action would."""
+    script = tmp_path / "early_term.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, sys
+        r, w = os.pipe()
+
+        def early():  # an after-fork hook that runs before zlprof's (registered first)
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.write(w, b"P" if signal.SIGTERM in signal.sigpending() else b"D")
+
+        os.register_at_fork(after_in_child=early)
+        from zlprof.profiler import default  # registers its own hooks after ours
+        signal.signal(signal.SIGTERM, default._on_sigterm)
+        pid = os.fork()
+        if pid == 0:
+            for _ in range(200):  # the signal is handled at the next bytecodes
+                sum(range(1000))
+            os._exit(7)  # not reached: SIGTERM ended the child
+        _, status = os.waitpid(pid, 0)
+        print(os.read(r, 1).decode(), os.waitstatus_to_exitcode(status))
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    pending, code = out.stdout.split()
+    assert pending == "P"  # blocked in the child's first moments: kept, not lost
+    assert int(code) == -signal.SIGTERM  # then handled: the child died of it

@@ -184,16 +184,42 @@ def _install_exit_hooks(prof: Profiler) -> None:
 _forking: list[Profiler] = []
 
 
+# SIGTERM is blocked in the forking thread across fork(): the child starts with it
+# blocked and unblocks it at the end of its after-fork hook, once CPython has reset its
+# signal state and the child's watcher owns the wakeup fd. A SIGTERM sent to the child
+# in between (Pool.terminate right after a worker's fork) stays pending and is then
+# handled; unblocked, it would be noted by CPython's C handler and the note cleared by
+# the child's signal reset, lost for good, and the parent's terminate() would wait for
+# that worker forever (seen in the test suite under load).
+_fork_mask: set[int | signal.Signals] | None = None
+
+
 def _before_fork() -> None:
+    global _fork_mask
     _forking[:] = list(_profilers)
     for p in _forking:
         p._lock.acquire()
+    try:
+        _fork_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    except (AttributeError, OSError, ValueError):
+        _fork_mask = None
+
+
+def _restore_fork_mask() -> None:
+    global _fork_mask
+    mask, _fork_mask = _fork_mask, None
+    if mask is not None and signal.SIGTERM not in mask:
+        try:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        except (AttributeError, OSError, ValueError):
+            pass
 
 
 def _after_fork_parent() -> None:
     for p in reversed(_forking):
         p._lock.release()
     _forking.clear()
+    _restore_fork_mask()
 
 
 #: this interpreter was forked (zlprof was imported before the fork)
@@ -201,6 +227,13 @@ _FORKED = False
 
 
 def _after_fork_child() -> None:
+    try:
+        _reset_after_fork()
+    finally:
+        _restore_fork_mask()  # a SIGTERM that came since the fork is handled now
+
+
+def _reset_after_fork() -> None:
     global _FORKED, _default_lock, _sigterm_once, _watch_fds
     _FORKED = True
     _default_lock = threading.Lock()  # another thread may have held it across the fork
