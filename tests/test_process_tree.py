@@ -581,3 +581,37 @@ def test_a_sigterm_in_a_forked_childs_first_moments_is_kept_pending_then_handled
     pending, code = out.stdout.split()
     assert pending == "P"  # blocked in the child's first moments: kept, not lost
     assert int(code) == -signal.SIGTERM  # then handled: the child died of it
+
+
+def test_pool_workers_of_a_program_whose_threads_measure_first_lose_nothing(tmp_path: Path) -> None:
+    """The profiler made by a thread other than the main one can set no SIGTERM handler;
+    a worker forked afterwards gets it in its after-fork hook (its forking thread is its
+    main thread), so ``Pool.terminate`` (``with Pool()``) costs none of its measurements
+    (before: the last flush interval of each worker, 26-31 of 400 here)."""
+    script = tmp_path / "pool_after_threads.py"
+    script.write_text(textwrap.dedent("""
+        import threading, time
+        from multiprocessing import get_context
+        import zlprof
+
+        def task(i):
+            with zlprof.measure("pool_task"):
+                time.sleep(0.002)
+            return i
+
+        def thread_work():
+            for _ in range(300):
+                with zlprof.measure("thread_op"):
+                    time.sleep(0.001)
+
+        if __name__ == "__main__":
+            ts = [threading.Thread(target=thread_work) for _ in range(2)]
+            for t in ts: t.start()  # (the threads make the profiler)
+            with get_context("fork").Pool(2) as p:  # terminate() on exit
+                p.map(task, range(400))
+            for t in ts: t.join()
+    """))
+    src = _run([sys.executable, str(script)], None)
+    counts = _counts(src.state)
+    assert counts["thread_op"] == 600
+    assert counts["pool_task"] == 400

@@ -191,23 +191,23 @@ _forking: list[Profiler] = []
 # handled; unblocked, it would be noted by CPython's C handler and the note cleared by
 # the child's signal reset, lost for good, and the parent's terminate() would wait for
 # that worker forever (seen in the test suite under load).
-_fork_mask: set[int | signal.Signals] | None = None
+# (per thread: two threads may fork at once; the child's one thread is the forking one)
+_fork_mask = threading.local()
 
 
 def _before_fork() -> None:
-    global _fork_mask
     _forking[:] = list(_profilers)
     for p in _forking:
         p._lock.acquire()
     try:
-        _fork_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        _fork_mask.old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     except (AttributeError, OSError, ValueError):
-        _fork_mask = None
+        _fork_mask.old = None
 
 
 def _restore_fork_mask() -> None:
-    global _fork_mask
-    mask, _fork_mask = _fork_mask, None
+    mask = getattr(_fork_mask, "old", None)
+    _fork_mask.old = None
     if mask is not None and signal.SIGTERM not in mask:
         try:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
@@ -245,6 +245,12 @@ def _reset_after_fork() -> None:
     _watch_fds = None
     w = inherited[1] if inherited is not None else -1
     try:
+        if _default is not None and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            # the profiler was made off the main thread, where no handler can be set
+            # (a program whose threads measure first): the forking thread is this
+            # child's main thread, so the child gets the handler now, or a pool worker
+            # killed by Pool.terminate loses what it measured since its last flush
+            signal.signal(signal.SIGTERM, _on_sigterm)
         if signal.getsignal(signal.SIGTERM) is _on_sigterm:
             _start_watcher(inherited=w)
         if inherited is not None and _watch_fds is None:
