@@ -1,7 +1,7 @@
-"""The vectorised fold (``SessionState.ingest_many`` -> ``_fold_meas``) against the reference
+"""The vectorised fold (``SessionState.ingest_many`` -> ``_fold_block``) against the reference
 accumulator (``OpAccumulator.add``, one record at a time): same statistics for any batches.
 
-``_fold_meas`` computes every op's moments in one NumPy pass per run of measurement frames
+``_fold_block`` computes every op's moments in one NumPy pass per run of measurement frames
 and hands each op its group; the reference folds each record on its own. Counts, totals,
 minima, maxima, percentiles, recent samples and memory figures must agree exactly, mean
 and standard deviation up to float rounding. Small exact limits exercise the switch to

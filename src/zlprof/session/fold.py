@@ -61,11 +61,11 @@ class _Folding(_Paths):
                     batch.append((fr.stream, fr.body))
                     continue
                 if batch:
-                    self._fold_meas(batch)
+                    self._fold_block(batch)
                     batch = []
                 self._apply(fr)
             if batch:
-                self._fold_meas(batch)
+                self._fold_block(batch)
             self.frames += len(frames)
             self.version += 1
 

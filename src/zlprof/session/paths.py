@@ -85,19 +85,6 @@ class _Paths(_StateBase):
         self.overflow.add(pid)
         self._overflow_ids = None  # built again at the next fold (not once a path)
 
-    def _fold_meas(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
-        """Fold a run of measurement frames, in blocks of about ``FOLD_BLOCK`` records
-        (a block's sort and gathers stay in the CPU cache: a 10 M-record run folds twice as
-        fast as in one pass; each block is folded as one ``ingest_many`` of its frames)."""
-        start = total = 0
-        block = self.fold_block()
-        for i, (_stream, b) in enumerate(batch):
-            total += int(b["n"])
-            if total >= block and i + 1 < len(batch):
-                self._fold_block(batch[start : i + 1])
-                start, total = i + 1, 0
-        self._fold_block(batch[start:] if start else batch)
-
     def fold_block(self) -> int:
         """Measurements folded at once: with many paths, a block holds a few dozen
         samples of each, so the per-op cost of a block (a few appends per op) is spread
@@ -105,6 +92,9 @@ class _Paths(_StateBase):
         return min(FOLD_BLOCK_MAX, max(FOLD_BLOCK, FOLD_PER_PATH * len(self.paths)))
 
     def _fold_block(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        """Fold a run of measurement frames: about one ``fold_block`` of records at most,
+        as ``ingest_many`` cuts them (a block's sort and gathers stay in the CPU cache: a
+        10 M-record run folds twice as fast as in one pass)."""
         groups: dict[tuple[int, int], list[dict[str, Any]]] = {}
         for stream, b in batch:
             if not b["n"]:
@@ -263,7 +253,7 @@ class _Paths(_StateBase):
             self.last_ns = hi
 
 
-#: Records folded per block (see _Paths._fold_meas): at least FOLD_BLOCK, FOLD_PER_PATH
+#: Records folded per block (see _Paths.fold_block): at least FOLD_BLOCK, FOLD_PER_PATH
 #: a known path, at most FOLD_BLOCK_MAX.
 FOLD_BLOCK = 1 << 16
 FOLD_PER_PATH = 32
