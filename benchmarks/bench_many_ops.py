@@ -19,7 +19,11 @@ encoded and written to /dev/null) is measured first.
 keys are timed, as one JSON line: measurements folded and RSS every 5 s, the fold rate,
 and the Refresher's snapshots (how many, their total time, how many kept the last rows).
 
-Run: python benchmarks/bench_many_ops.py [--quick | --program-only | --flood-only [--hold S]]
+``--flood-only`` also prints how long the cycle collector stopped the app (ms per second
+of wall time; per generation: collections, median and longest pause in ms). The app tunes
+its collector (tui/collector.py); ``--gc-default`` leaves CPython's as it comes (A/B).
+
+Run: python benchmarks/bench_many_ops.py [--quick | --program-only | --flood-only [--hold S]] [--gc-default]
 Nothing is asserted; the figures are printed (the machine's load average with them).
 """
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import gc
 import os
 import statistics
 import subprocess
@@ -58,6 +63,34 @@ class BenchApp(ZlprofApp):
 
     def post_display_hook(self) -> None:
         self.paints.append(time.perf_counter())
+
+
+class GcPauses:
+    """How long the cycle collector stopped the process, per generation (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], time.perf_counter() - self._t0))
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self, wall: float) -> dict[str, Any]:
+        out: dict[str, Any] = {"gc_ms_per_s": round(sum(d for _, d in self.pauses) * 1e3 / wall, 1)}
+        for g in (0, 1, 2):
+            v = sorted(d * 1e3 for gen, d in self.pauses if gen == g)
+            out[f"gc{g}"] = [len(v), round(v[len(v) // 2], 1) if v else 0.0, round(v[-1], 1) if v else 0.0]
+        return out
 
 
 def pct(values: list[float], q: int) -> float:
@@ -177,12 +210,13 @@ async def phase_flood(rate: float, quick: bool, hold: float = 0.0) -> dict[str, 
             m0, w0, c0, s0 = src.state.measurements, time.perf_counter(), cpu_s(proc), sent(src)
             r0 = (app.refresher.taken, app.refresher.seconds, getattr(app.refresher, "paced", 0))
             timeline = []
-            while time.perf_counter() - w0 < hold:
-                await asyncio.sleep(5.0)
-                timeline.append((round(time.perf_counter() - w0, 1),
-                                 round(src.state.measurements / 1e6, 2),
-                                 round(proc.memory_info().rss / 2**20)))
-            lat = await typing_and_sorting(app, 5 if quick else 15)
+            with GcPauses() as pauses:
+                while time.perf_counter() - w0 < hold:
+                    await asyncio.sleep(5.0)
+                    timeline.append((round(time.perf_counter() - w0, 1),
+                                     round(src.state.measurements / 1e6, 2),
+                                     round(proc.memory_info().rss / 2**20)))
+                lat = await typing_and_sorting(app, 5 if quick else 15)
             wall = time.perf_counter() - w0
             folded = (src.state.measurements - m0) / wall
             cpu = (cpu_s(proc) - c0) / wall
@@ -192,7 +226,8 @@ async def phase_flood(rate: float, quick: bool, hold: float = 0.0) -> dict[str, 
             rows = len(src.state.op_rows())
             r = app.refresher
             snaps = {"snapshots": r.taken - r0[0], "snapshot_s": round(r.seconds - r0[1], 2),
-                     "kept_rows": getattr(r, "paced", 0) - r0[2], "wall_s": round(wall, 1)}
+                     "kept_rows": getattr(r, "paced", 0) - r0[2], "wall_s": round(wall, 1),
+                     **pauses.summary(wall)}
     finally:
         src.stop()
     return summary(lat) | {"offered": offered / 1e6, "rate": folded / 1e6, "cpu": cpu,
@@ -286,6 +321,8 @@ async def flood_only(hold: float) -> None:
 
 
 if __name__ == "__main__":
+    if "--gc-default" in sys.argv:
+        BenchApp.TUNE_COLLECTOR = False  # CPython's collector as it comes (A/B of tui.collector)
     if "--flood-only" in sys.argv:
         i = sys.argv.index("--hold") if "--hold" in sys.argv else -1
         asyncio.run(flood_only(float(sys.argv[i + 1]) if i >= 0 else 30.0))

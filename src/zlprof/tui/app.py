@@ -35,12 +35,14 @@ class, :class:`~zlprof.tui.extra_panels.ExtraPanels`; the view models are
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+from textual import events
 from textual.app import SystemCommand
 from textual.binding import BindingType
 from textual.css.query import NoMatches
@@ -52,7 +54,7 @@ from ..session import WHOLE, View
 from ..source_caps import HasProcess, Seekable
 from ..sources import Source, SourceError
 from ..themes import DEFAULT_THEME, THEMES, VARIABLE_DEFAULTS, css_paths, next_theme
-from . import baseline_view, model
+from . import baseline_view, collector, model
 from .actions import (
     APP_BINDINGS,
     APP_IDS,
@@ -83,6 +85,9 @@ from .viewmodels.facts import Header, ScreenView
 
 #: Screen refreshes per second (the issue asks for 4-10 Hz).
 REFRESH_HZ = 5.0
+#: after a key press, snapshots that only bring new data of the same view wait this long
+#: (the key's own change is shown at once; under a flood the UI thread then serves keys)
+KEY_QUIET_S = 0.3
 #: Default of ZlprofApp(peaks=...): load the cached machine peaks or measure them.
 AUTO_PEAKS: Any = object()
 #: The screens fed by snapshots (screens/base.py), each with its own view_request.
@@ -97,6 +102,8 @@ class ZlprofApp(ExtraPanels):
     """The live profiler. Construct with a started Source; see :func:`run_app`."""
 
     TITLE = "zlprof"
+    #: tune the process's cycle collector once the first snapshot is shown (tui.collector)
+    TUNE_COLLECTOR = True
     CSS_PATH = [Path(__file__).with_name("app.tcss"), *css_paths()]
     BINDINGS: ClassVar[list[BindingType]] = [*APP_BINDINGS]
 
@@ -149,6 +156,8 @@ class ZlprofApp(ExtraPanels):
         self._auto_peaks = peaks is AUTO_PEAKS
         self.peaks: Any = None if self._auto_peaks else peaks
         self.ticks = 0
+        #: monotonic time of the last key press (tick: input first)
+        self._key_at = 0.0
         self._hints_wanted = False
         self._hints_at = -1e9
         self._hints_version = -1
@@ -171,6 +180,12 @@ class ZlprofApp(ExtraPanels):
 
     def on_unmount(self) -> None:
         self.refresher.stop()
+        collector.restore()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._key_at = time.monotonic()
+        await super().on_event(event)
 
     # ------------------------------------------------------------------ refresh
 
@@ -179,7 +194,11 @@ class ZlprofApp(ExtraPanels):
         if not self.screen_stack:
             return  # shutting down (or not started): no screen to show anything on
         self.ticks += 1
+        typing = time.monotonic() - self._key_at < KEY_QUIET_S
+        collector.step(typing)  # the cycle collector runs here, between key bursts
         view = self.shown_view()
+        if view is not None and view.request == self.refresher.last_request and typing:
+            return  # input first: new data of the same view waits while keys come
         if view is not None:
             version = self.source.state.version
             self._hints_wanted = view.hints
@@ -281,6 +300,8 @@ class ZlprofApp(ExtraPanels):
             screen = self.screen
             view = self.shown_view()
             if isinstance(screen, FED_SCREENS) and view is not None and snap.request == view.request:
+                if self.last_snapshot is None and self.TUNE_COLLECTOR:
+                    self.call_after_refresh(collector.tune)  # the first screen is up
                 self.last_snapshot = snap
                 with self.batch_update():
                     try:

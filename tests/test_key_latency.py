@@ -1,0 +1,132 @@
+"""What keeps key presses quick under a flood (issue 11): input first, and the app's
+cycle collector (tui/collector.py). The latency itself is measured by
+benchmarks/bench_many_ops.py --flood-only; these tests check the mechanisms."""
+
+from __future__ import annotations
+
+import gc
+import time
+
+import pytest
+
+from fixtures.tui_support import PEAKS, FeedSource, settle
+from zlprof.tui import app as app_module
+from zlprof.tui import collector
+from zlprof.tui.app import ZlprofApp
+
+NAMES = [(i, 0, f"op{i:03d}") for i in range(1, 41)]
+
+
+def make_app(source, **kw) -> ZlprofApp:  # noqa: ANN001
+    return ZlprofApp(source, refresh_hz=10, peaks=PEAKS, **kw)
+
+
+async def test_new_data_of_the_same_view_waits_while_keys_come() -> None:
+    """A key press is served first: for KEY_QUIET_S after it, the timer takes no snapshot
+    that would only bring new data of the view already shown; after that it does. A key
+    that changes the view (window) is shown at once."""
+    src = FeedSource(NAMES)
+    src.start()
+    src.feed(2)
+    app = make_app(src)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")  # a new order: the same snapshot request
+        taken = app.refresher.taken
+        src.feed(2)  # new data of the same view
+        app._key_at = time.monotonic()  # as if the key had just come
+        app.tick()
+        assert not app.refresher.busy and app.refresher.taken == taken, "new data was taken during typing"
+        app._key_at = time.monotonic() - app_module.KEY_QUIET_S - 0.01  # the keys stopped
+        app.tick()
+        assert app.refresher.busy or app.refresher.taken > taken
+        await settle(pilot)
+        assert app.last_snapshot is not None and app.last_snapshot.version == src.state.version
+        # a key that changes the view asks for a snapshot of it at the next tick even
+        # while keys come (the request differs from the last one)
+        app._key_at = time.monotonic()
+        await pilot.press("w")
+        app._key_at = time.monotonic()
+        app.tick()
+        await settle(pilot)
+        assert app.last_snapshot.request.window
+
+
+def test_tune_freezes_and_takes_the_collector_over_and_restore_undoes_it() -> None:
+    before = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    assert gc.isenabled()
+    try:
+        collector.tune()
+        assert collector.tuned()
+        assert not gc.isenabled()
+        assert gc.get_freeze_count() > frozen
+        collector.tune()  # idempotent: what it saved stays the original
+    finally:
+        collector.restore()
+    assert not collector.tuned() and gc.isenabled()
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    collector.restore()  # a second restore does nothing
+    assert gc.isenabled() and gc.get_threshold() == before
+
+
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_step_collects_what_is_due_and_waits_while_keys_come(monkeypatch: pytest.MonkeyPatch) -> None:
+    """step() follows CPython's counting (young every YOUNG allocations, middle every
+    MIDDLE young, full every OLD middle), holds back while keys come until YOUNG_CAP."""
+    monkeypatch.setattr(collector, "YOUNG", 1_000)
+    monkeypatch.setattr(collector, "YOUNG_CAP", 4_000)
+    assert collector.step(False) is None  # not tuned: nothing
+    try:
+        collector.tune()
+        keep = [Cycle() for _ in range(200)]
+        assert collector.due() is None and collector.step(False) is None
+        garbage = [Cycle() for _ in range(1_500)]
+        del garbage
+        assert gc.get_count()[0] >= 1_000
+        assert collector.step(True) is None, "collected while keys came"
+        assert collector.step(False) == 0
+        assert gc.get_count()[0] < 1_000 and gc.get_count()[1] == 1
+        garbage = [Cycle() for _ in range(4_500)]
+        del garbage
+        assert collector.step(True) == 0, "past the cap it collects even while keys come"
+        gens = []
+        for _ in range(3 * collector.MIDDLE * collector.OLD):
+            garbage = [Cycle() for _ in range(1_100)]
+            del garbage
+            gens.append(collector.step(False))
+        assert gens.count(1) >= 2 and gens.count(2) >= 1 and gens.count(0) > gens.count(1)
+        assert len(keep) == 200
+    finally:
+        collector.restore()
+
+
+async def test_the_app_tunes_the_collector_once_shown_and_restores_it_on_exit() -> None:
+    before = gc.get_threshold()
+    src = FeedSource(NAMES)
+    src.start()
+    src.feed(1)
+    app = make_app(src)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.1)
+        assert collector.tuned() and not gc.isenabled()
+    assert not collector.tuned() and gc.isenabled()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+async def test_the_collector_can_be_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ZlprofApp, "TUNE_COLLECTOR", False)
+    src = FeedSource(NAMES)
+    src.start()
+    src.feed(1)
+    app = make_app(src)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.1)
+        assert not collector.tuned()
