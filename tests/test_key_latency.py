@@ -130,3 +130,33 @@ async def test_the_collector_can_be_left_alone(monkeypatch: pytest.MonkeyPatch) 
         await settle(pilot)
         await pilot.pause(0.1)
         assert not collector.tuned()
+
+
+async def test_a_replaced_session_is_freed_and_the_new_one_frozen_again() -> None:
+    """The session browser's open_source: the old source is stopped and then freed (the
+    app keeps only the thread that stops it), what was frozen with it is unfrozen, and the
+    new session's first screen freezes again."""
+    import weakref
+
+    def started(names: list[tuple[int, int, str]]) -> FeedSource:
+        s = FeedSource(names)
+        s.start()
+        s.feed(2)
+        return s
+
+    app = make_app(started(NAMES))
+    old = weakref.ref(app.source)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.1)
+        assert collector.tuned()
+        app.open_source(started(NAMES[:10]))
+        assert not collector.tuned()
+        for t in app.stoppers:
+            t.join(10)
+        await settle(pilot)
+        await pilot.pause(0.1)
+        assert collector.tuned(), "the new session's first screen did not tune again"
+        gc.collect()
+        assert old() is None, "the replaced source is still referenced"
+        assert len(app.main_screen.last.rows) == 10

@@ -135,8 +135,9 @@ class ZlprofApp(ExtraPanels):
         self.refresher = Refresher(self)
         #: bumped by open_source: snapshots of an older source are not shown
         self.source_generation = 0
-        #: sources replaced by open_source (stopped in background threads; see run_app)
-        self.replaced: list[tuple[Source, threading.Thread]] = []
+        #: the threads stopping the sources open_source replaced (run_app joins them); a
+        #: replaced source is freed once stopped
+        self.stoppers: list[threading.Thread] = []
         #: what the roofline says while there are no peaks (None: the panel's default,
         #: "no machine peaks cached ...")
         self.peaks_note: str | None = None
@@ -517,7 +518,12 @@ class ZlprofApp(ExtraPanels):
         self.refresher.last_request, self.refresher.last_version = None, -1
         stopper = threading.Thread(target=old.stop, name="zlprof-stop-old-source", daemon=True)
         stopper.start()
-        self.replaced.append((old, stopper))
+        self.stoppers.append(stopper)
+        recorded = old.recording_path if old.kind == "live" else None
+        del old
+        # what was frozen with the old session becomes collectable; the new session's
+        # first screen freezes again (on_snapshot_ready)
+        collector.restore()
         main = self._new_main_screen()
         if self.screen is self.main_screen:
             self.switch_screen(main)
@@ -527,8 +533,8 @@ class ZlprofApp(ExtraPanels):
         self._start_peaks_loader()
         what = self.replay_name or source.describe()
         self.notify(f"opened {what}", timeout=3)
-        if old.recording_path is not None and old.kind == "live":
-            self.notify(f"the program was stopped; recorded {old.recording_path}", timeout=6)
+        if recorded is not None:
+            self.notify(f"the program was stopped; recorded {recorded}", timeout=6)
         self.refresh_bindings()
 
     def set_baseline(self, comparator: Any, path: Path | None = None) -> None:

@@ -6,8 +6,8 @@ thousands of paths), and under a flood it makes tens of thousands of container o
 second that live past a young collection (snapshot rows, Textual's strips and their
 caches, which are reference cycles). Measured under a 0.6 M measurements/s flood over
 10,000 paths (benchmarks/bench_many_ops.py --flood-only, which times every collection):
-with CPython's defaults the collector stopped the app 85-100 ms of every second, in ~20
-young collections, two middle ones of 10-12 ms and, every 5 s, a full one of 150-400 ms,
+with CPython's defaults the collector stopped the app 80-114 ms of every second, in ~20
+young collections, two middle ones of 10-14 ms and, every 5 s, a full one of 150-400 ms,
 which landed in the slowest key presses.
 
 While the app runs (:func:`tune` once its first screen is up, :func:`restore` when it

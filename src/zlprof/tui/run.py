@@ -56,7 +56,7 @@ def run_app(source: Source, theme: str | None = None, baseline: Any = None) -> i
                 pass
         # the source on screen, and any the session browser replaced (already stopping)
         app.source.stop()
-        for _old, stopper in app.replaced:
+        for stopper in app.stoppers:
             stopper.join(timeout=10)
         if app.source is not source:
             source.stop()
