@@ -21,13 +21,18 @@ def make_app(source, **kw) -> ZlprofApp:  # noqa: ANN001
     return ZlprofApp(source, refresh_hz=10, peaks=PEAKS, **kw)
 
 
+def started(names: list[tuple[int, int, str]], rounds: int = 2) -> FeedSource:
+    src = FeedSource(names)
+    src.start()
+    src.feed(rounds)
+    return src
+
+
 async def test_new_data_of_the_same_view_waits_while_keys_come() -> None:
     """A key press is served first: for KEY_QUIET_S after it, the timer takes no snapshot
     that would only bring new data of the view already shown; after that it does. A key
     that changes the view (window) is shown at once."""
-    src = FeedSource(NAMES)
-    src.start()
-    src.feed(2)
+    src = started(NAMES)
     app = make_app(src)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
@@ -106,30 +111,21 @@ def test_step_collects_what_is_due_and_waits_while_keys_come(monkeypatch: pytest
         collector.restore()
 
 
-async def test_the_app_tunes_the_collector_once_shown_and_restores_it_on_exit() -> None:
+@pytest.mark.parametrize("tune", [True, False])
+async def test_the_app_tunes_the_collector_once_shown_and_restores_it_on_exit(
+    tune: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With TUNE_COLLECTOR (the default) the app takes the collector over once its first
+    screen is up and gives it back on exit; without it, leaves it alone."""
+    monkeypatch.setattr(ZlprofApp, "TUNE_COLLECTOR", tune)
     before = gc.get_threshold()
-    src = FeedSource(NAMES)
-    src.start()
-    src.feed(1)
-    app = make_app(src)
+    app = make_app(started(NAMES, 1))
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
         await pilot.pause(0.1)
-        assert collector.tuned() and not gc.isenabled()
+        assert collector.tuned() is tune and gc.isenabled() is not tune
     assert not collector.tuned() and gc.isenabled()
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
-
-
-async def test_the_collector_can_be_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ZlprofApp, "TUNE_COLLECTOR", False)
-    src = FeedSource(NAMES)
-    src.start()
-    src.feed(1)
-    app = make_app(src)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await settle(pilot)
-        await pilot.pause(0.1)
-        assert not collector.tuned()
 
 
 async def test_a_replaced_session_is_freed_and_the_new_one_frozen_again() -> None:
@@ -137,12 +133,6 @@ async def test_a_replaced_session_is_freed_and_the_new_one_frozen_again() -> Non
     app keeps only the thread that stops it), what was frozen with it is unfrozen, and the
     new session's first screen freezes again."""
     import weakref
-
-    def started(names: list[tuple[int, int, str]]) -> FeedSource:
-        s = FeedSource(names)
-        s.start()
-        s.feed(2)
-        return s
 
     app = make_app(started(NAMES))
     old = weakref.ref(app.source)
