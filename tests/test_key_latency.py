@@ -150,3 +150,31 @@ async def test_a_replaced_session_is_freed_and_the_new_one_frozen_again() -> Non
         gc.collect()
         assert old() is None, "the replaced source is still referenced"
         assert len(app.main_screen.last.rows) == 10
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual's Footer recomposes on every change of the active bindings (every focus
+    change); SteadyFooter only when what it shows changed."""
+    from zlprof.tui.widgets.footer import SteadyFooter, shown_bindings
+
+    rebuilt: list[int] = []
+    original = SteadyFooter.recompose
+
+    async def counted(self: SteadyFooter) -> None:
+        rebuilt.append(1)
+        await original(self)
+
+    monkeypatch.setattr(SteadyFooter, "recompose", counted)
+    app = make_app(started(NAMES))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        screen = app.main_screen
+        footer = screen.query_one(SteadyFooter)
+        n = len(rebuilt)
+        footer.bindings_changed(screen)  # the same keys: nothing to rebuild
+        await pilot.pause()
+        assert len(rebuilt) == n
+        keys = shown_bindings(screen)
+        await pilot.press("f")  # the filter box has focus: other keys in the footer
+        await pilot.pause()
+        assert shown_bindings(screen) != keys and len(rebuilt) > n

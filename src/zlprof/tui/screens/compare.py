@@ -14,11 +14,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from ...source_caps import Seekable
 from ...sources import Source
 from ..model import COLUMN_PADDING, COMPARE_COLUMNS, COMPARE_DROP, CompareRow, compare_rows
+from ..widgets.footer import SteadyFooter
 
 
 class CompareTable(DataTable):
@@ -71,7 +72,7 @@ class CompareScreen(Screen):
         yield Static(Text("comparing…", style="dim"), id="compare-head")
         yield CompareTable(id="compare")
         yield Static(id="compare-foot")
-        yield Footer(compact=True, show_command_palette=False)
+        yield SteadyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(CompareTable).focus()

@@ -9,13 +9,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from ..actions import DRILL_IDS, bindings
 from ..model import DrillRequest, DrillView, Snapshot
 from ..widgets import baseline as baseline_widgets
 from ..widgets.charts import DurationHistogram, RecentPlot
 from ..widgets.details import ChildrenTable, StatsPanel
+from ..widgets.footer import SteadyFooter
 from ..widgets.status import Panel, StatusBar
 from .base import SnapshotScreen
 
@@ -59,7 +60,7 @@ class DrillDownScreen(SnapshotScreen):
         controls = self.source_controls()
         if controls is not None:
             yield controls
-        yield Footer(compact=True, show_command_palette=False)
+        yield SteadyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(ChildrenTable).focus()

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Container, Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.widgets.data_table import RowDoesNotExist
 
 from ..actions import MAIN_IDS, bindings
@@ -37,6 +37,7 @@ from ..opening import DEFAULT_DESCENDING, DEFAULT_SORT, Opening, cursor_after_so
 from ..viewmodels.facts import Header
 from ..widgets import baseline as baseline_widgets
 from ..widgets.charts import MemoryGraph, ShareBars
+from ..widgets.footer import SteadyFooter
 from ..widgets.headline import HeadlineBar
 from ..widgets.ops_table import FilterInput, OpsTable
 from ..widgets.status import CrashPanel, Panel, StatusBar
@@ -105,7 +106,7 @@ class MainScreen(SnapshotScreen):
                 yield self.hints_panel()
         yield CrashPanel(id="crash")
         yield Container(id="source-controls")
-        yield Footer(compact=True, show_command_palette=False)
+        yield SteadyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         controls = self.source_controls()

@@ -6,10 +6,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.widgets import Footer, RichLog
+from textual.widgets import RichLog
 
 from ...names import display_text
 from ...sources import Source
+from ..widgets.footer import SteadyFooter
 from .modal import FOLLOW_EVERY_S, ZlprofModal
 
 #: Lines the output screen keeps while it is open (the session keeps the last 2,000).
@@ -50,7 +51,7 @@ class OutputScreen(ZlprofModal[None]):
         log = RichLog(max_lines=MAX_LINES, wrap=False, highlight=False, markup=False, id="output-log")
         log.border_title = "child output (stdout, stderr in red)"
         yield log
-        yield Footer(compact=True, show_command_palette=False)
+        yield SteadyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.follow()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from ...session import View
 from ...sources import Source
 from ..procview import COLUMNS, SHARE_NOTE, proc_lines
+from ..widgets.footer import SteadyFooter
 from .modal import FOLLOW_EVERY_S, ZlprofModal
 
 _STYLE = {"running": "bold", "exited": "", "killed": "bold red", "ended": "yellow",
@@ -52,7 +53,7 @@ class ProcessesScreen(ZlprofModal[View | None]):
         table.border_title = "processes"
         table.border_subtitle = SHARE_NOTE
         yield table
-        yield Footer(compact=True, show_command_palette=False)
+        yield SteadyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

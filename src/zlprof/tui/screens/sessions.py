@@ -14,9 +14,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from ..model import SESSION_COLUMNS, SESSION_SHORT_DATE_BELOW, session_cells, session_column_widths
+from ..widgets.footer import SteadyFooter
 
 
 class SessionTable(DataTable):
@@ -111,7 +112,7 @@ class SessionsScreen(Screen):
         yield Static(id="sessions-title")
         yield SessionTable(id="sessions")
         yield Static(id="sessions-empty")
-        yield Footer(compact=True, show_command_palette=False)
+        yield SteadyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self._title()
