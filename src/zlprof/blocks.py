@@ -32,39 +32,63 @@ COALESCE = 32
 class BlockMedians:
     """Medians of consecutive blocks of durations (see the module doc)."""
 
-    __slots__ = ("size", "_logs", "_pending", "_n_pending")
+    __slots__ = ("size", "_logs", "_ends", "_first", "_pending", "_tpending", "_n_pending")
 
     def __init__(self) -> None:
         #: samples in one new block (a power of BASE)
         self.size = 1
         self._logs: list[float] = []
+        #: end time (ns, the t1 of its last sample) of every complete block; None once a
+        #: batch came without end times (then no block has a time span)
+        self._ends: list[int] | None = []
+        #: end time of the first sample (the start of the first block); -1: none yet
+        self._first = -1
         self._pending: list[np.ndarray] = []
+        self._tpending: list[np.ndarray] = []
         self._n_pending = 0
 
-    def add(self, durations: np.ndarray) -> None:
-        """Fold durations (ns), in arrival order. Until a block is complete a batch is only
-        put aside (the common case once blocks are long: a list append). ``durations``
-        must not change afterwards (it may be kept, as ``stats.OpAccumulator`` keeps its
-        batches); every ``COALESCE`` batches put aside are joined into one array, so few
-        batch arrays are held at once."""
+    def add(self, durations: np.ndarray, t1: np.ndarray | None = None) -> None:
+        """Fold durations (ns), in arrival order, and (optionally) their end times ``t1``
+        (ns, the same length: each block then knows when it ended, :meth:`spans`). Until
+        a block is complete a batch is only put aside (the common case once blocks are
+        long: a list append). ``durations`` and ``t1`` must not change afterwards (they
+        may be kept, as ``stats.OpAccumulator`` keeps its batches); every ``COALESCE``
+        batches put aside are joined into one array, so few batch arrays are held at
+        once. A batch without ``t1`` drops every block's time span for good."""
         n = len(durations)
         if n == 0:
             return
+        if t1 is None or len(t1) != n:
+            self._ends = None
+            self._tpending = []
+        elif self._ends is not None and self._first < 0:
+            self._first = int(t1[0])
+        timed = self._ends is not None
         if self._n_pending + n < self.size:
             pending = self._pending
             pending.append(durations)
+            if timed:
+                assert t1 is not None
+                self._tpending.append(t1)
             self._n_pending += n
             if len(pending) >= COALESCE:
                 self._pending = [np.concatenate(pending)]
+                if timed:
+                    self._tpending = [np.concatenate(self._tpending)]
             return
         d = np.asarray(durations, np.int64)
+        t = np.asarray(t1, np.int64) if timed else None
         if self._pending:
             d = np.concatenate([*self._pending, d])
-            self._pending, self._n_pending = [], 0
+            if t is not None:
+                t = np.concatenate([*self._tpending, t])
+            self._pending, self._tpending, self._n_pending = [], [], 0
         pos = 0
         while len(d) - pos >= self.size:
             k = min((len(d) - pos) // self.size, MAX_BLOCKS - len(self._logs))
             rows = d[pos : pos + k * self.size].reshape(k, self.size)
+            if t is not None and self._ends is not None:
+                self._ends.extend(t[pos + self.size - 1 : pos + k * self.size : self.size].tolist())
             pos += k * self.size
             # the exact median of each block (its length is odd: the middle element);
             # np.partition costs a fraction of np.median's overhead on small blocks
@@ -76,15 +100,29 @@ class BlockMedians:
         if pos < len(d):
             rest = d[pos:].copy()
             self._pending, self._n_pending = [rest], len(rest)
+            if t is not None:
+                self._tpending = [t[pos:].copy()]
 
     def _merge(self) -> None:
         groups = np.asarray(self._logs).reshape(-1, BASE)
         self._logs = np.sort(groups, axis=1)[:, BASE // 2].tolist()
+        if self._ends is not None:
+            self._ends = self._ends[BASE - 1 :: BASE]
         self.size *= BASE
 
     def values(self) -> np.ndarray:
         """Log-median of every complete block, in arrival order."""
         return np.asarray(self._logs, np.float64)
+
+    def spans(self) -> np.ndarray | None:
+        """Start and end time (ns) of every complete block, shape (blocks, 2), in arrival
+        order: a block starts where the one before it ended (the first: at its first
+        sample's end); None when a batch came without end times."""
+        if self._ends is None or self._first < 0:
+            return None
+        ends = np.asarray(self._ends, np.int64)
+        starts = np.concatenate([[self._first], ends[:-1]]).astype(np.int64)
+        return np.stack([starts, ends], axis=1).reshape(-1, 2)
 
     def __len__(self) -> int:
         return len(self._logs)
@@ -98,7 +136,10 @@ class BlockMedians:
         out = BlockMedians()
         out.size = self.size
         out._logs = list(self._logs)
+        out._ends = None if self._ends is None else list(self._ends)
+        out._first = self._first
         out._pending = [p.copy() for p in self._pending]
+        out._tpending = [p.copy() for p in self._tpending]
         out._n_pending = self._n_pending
         return out
 
@@ -108,3 +149,117 @@ def spread(logs: np.ndarray) -> float:
     if len(logs) < 2:
         return 0.0
     return float(np.expm1(np.max(logs) - np.min(logs)))
+
+
+# --------------------------------------------------------------------------- the machine
+
+#: segments of a run's time the common level is computed on (each op's block medians,
+#: time-averaged over a segment)
+GRID = 96
+#: ops up to which each op's common level leaves the op itself out (beyond, one median)
+LEAVE_ONE_OUT = 64
+#: the prior of an op's sensitivity to the common level (beta = 1: it moves as the
+#: typical op does) and its weight, in units of squared log deviations of the common
+#: level within a run: with the machine steady within both runs (less within-run
+#: variation of the common level than this), beta stays near 1
+BETA_PRIOR = 1.0
+BETA_WEIGHT = 0.01
+#: beta is kept within these bounds
+BETA_RANGE = (0.0, 2.0)
+
+
+def _segment_means(bounds: np.ndarray, vals: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Time-average of the step function (``vals`` between consecutive ``bounds``) over each
+    segment between consecutive ``edges``, and the share of each segment it covers."""
+    b = bounds.astype(np.float64)
+    width = np.diff(b)
+    f = np.concatenate([[0.0], np.cumsum(vals * width)])
+    cover = np.concatenate([[0.0], np.cumsum(width)])
+    e = np.clip(edges.astype(np.float64), b[0], b[-1])
+    num = np.diff(np.interp(e, b, f))
+    cov = np.diff(np.interp(e, b, cover))
+    seg = np.diff(edges.astype(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cov > 0, num / np.where(cov > 0, cov, 1.0), np.nan), cov / np.where(seg > 0, seg, 1.0)
+
+
+def common_levels(
+    runs: tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, tuple[np.ndarray, np.ndarray]]],
+    min_blocks: int = 5,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The machine's part of every op's block medians in two runs (see significance.py).
+
+    ``runs``: for run A and run B, op name -> (log block medians, spans (blocks, 2) ns).
+    For every op with at least ``min_blocks`` timed blocks in both runs: each of its
+    blocks' **common level**, the level of the *other* ops over the same time: every op's
+    block medians, less that op's median over both runs, as a step function of time,
+    averaged over each of ``GRID`` segments of the run; the median over the other ops
+    (every op beyond ``LEAVE_ONE_OUT`` ops) per segment; averaged over the op's block's
+    span. The same reference (each op's median over both runs) on both sides, so a
+    common level also carries how the runs differ as a whole. Returns op -> (levels of
+    A's blocks, levels of B's blocks); NaN where no other op covered a block.
+    """
+    a, b = runs
+    names = [n for n in a if n in b and len(a[n][0]) >= min_blocks and len(b[n][0]) >= min_blocks]
+    if len(names) < 2:
+        return {}
+    refs = {n: float(np.median(np.concatenate([a[n][0], b[n][0]]))) for n in names}
+    out: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for run in (a, b):
+        lo = min(int(run[n][1][0, 0]) for n in names)
+        hi = max(int(run[n][1][-1, 1]) for n in names)
+        if hi <= lo:
+            return {}
+        edges = np.linspace(lo, hi, GRID + 1)
+        mat = np.full((len(names), GRID), np.nan)
+        for i, n in enumerate(names):
+            vals, spans = run[n]
+            bounds = np.concatenate([[spans[0, 0]], spans[:, 1]])
+            m, cov = _segment_means(bounds, vals - refs[n], edges)
+            mat[i] = np.where(cov >= 0.5, m, np.nan)
+        loo = len(names) <= LEAVE_ONE_OUT
+        if not loo:
+            with np.errstate(all="ignore"):
+                common_all = _nanmedian(mat)
+        for i, n in enumerate(names):
+            if loo:
+                common = _nanmedian(np.delete(mat, i, axis=0))
+            else:
+                common = common_all
+            vals, spans = run[n]
+            ok = np.isfinite(common)
+            levels = np.full(len(vals), np.nan)
+            if ok.any():
+                # the op's blocks: time-average of the common level over each block's span
+                bounds = edges
+                f = np.concatenate([[0.0], np.cumsum(np.where(ok, common, 0.0) * np.diff(bounds))])
+                w = np.concatenate([[0.0], np.cumsum(np.where(ok, np.diff(bounds), 0.0))])
+                s = np.clip(spans[:, 0].astype(np.float64), lo, hi)
+                e = np.clip(spans[:, 1].astype(np.float64), lo, hi)
+                num = np.interp(e, bounds, f) - np.interp(s, bounds, f)
+                den = np.interp(e, bounds, w) - np.interp(s, bounds, w)
+                full = (e - s) > 0
+                good = full & (den >= 0.5 * np.where(full, e - s, 1.0))
+                levels[good] = num[good] / den[good]
+            out[n].append(levels)
+    return {n: (v[0], v[1]) for n, v in out.items()}
+
+
+def _nanmedian(mat: np.ndarray) -> np.ndarray:
+    """Column medians ignoring NaN (NaN where a column has none), without NumPy's warning."""
+    out = np.full(mat.shape[1], np.nan)
+    have = np.isfinite(mat).any(axis=0)
+    if have.any():
+        out[have] = np.nanmedian(mat[:, have], axis=0)
+    return out
+
+
+def sensitivity(ya: np.ndarray, yb: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> float:
+    """How much an op moves with the common level (significance.py): the slope of its
+    block medians on their common levels within each run (both runs' deviations from
+    their own means pooled: how the runs differ as a whole does not enter), shrunk
+    towards ``BETA_PRIOR`` with weight ``BETA_WEIGHT``, within ``BETA_RANGE``."""
+    dc = np.concatenate([ca - ca.mean(), cb - cb.mean()])
+    dy = np.concatenate([ya - ya.mean(), yb - yb.mean()])
+    beta = (float(dc @ dy) + BETA_WEIGHT * BETA_PRIOR) / (float(dc @ dc) + BETA_WEIGHT)
+    return min(max(beta, BETA_RANGE[0]), BETA_RANGE[1])

@@ -37,19 +37,22 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
 
+from .blocks import common_levels, sensitivity
 from .blocks import spread as block_spread
 from .stats import group_by
 
 
 class BlockValues(Protocol):
     def values(self) -> np.ndarray: ...
+
+    def spans(self) -> np.ndarray | None: ...
 
 
 class Samples(Protocol):
@@ -207,26 +210,70 @@ class BlockTest:
     """The U test of one op on its block medians, and its noise floor."""
 
     test: MannWhitney
-    #: the larger spread of the two sides' block medians (max / min - 1): a change of the
-    #: median must exceed it to be reported (see the module doc)
+    #: the larger spread of the two sides' (machine-adjusted, when ``adjusted`` is set)
+    #: block medians (max / min - 1): a change must exceed it to be reported (module doc)
     floor: float
     blocks_a: int
     blocks_b: int
+    #: the change of the median block once the machine's common level is taken out
+    #: (exp(median of B's adjusted blocks - median of A's) - 1); None: not adjusted (a
+    #: recording without block times, fewer than two ops with blocks, ...)
+    adjusted: float | None = None
+    #: the op's sensitivity to the common level (blocks.sensitivity); None: not adjusted
+    beta: float | None = None
+    #: when adjusted: the test of the block medians as they are and their spread (what
+    #: decides an op without the adjustment; see diff.decide_rows)
+    raw_test: MannWhitney | None = None
+    raw_floor: float | None = None
 
 
-def compare_blocks(a: np.ndarray, b: np.ndarray) -> BlockTest:
+def compare_blocks(a: np.ndarray, b: np.ndarray, levels: tuple[np.ndarray, np.ndarray] | None = None) -> BlockTest:
     """The U test of block medians ``b`` against ``a`` (log values, blocks.BlockMedians) and
-    the noise floor of the two; ValueError if a side is empty."""
+    the noise floor of the two; ValueError if a side is empty.
+
+    ``levels``: the common level of each block of A and of B (blocks.common_levels). With
+    them, each block median less ``beta`` times its block's common level is what the test
+    ranks and the floor spreads (blocks without a level are left out); without them, or
+    with fewer than ``MIN_SAMPLES`` blocks a side that have one, the block medians as
+    they are."""
+    if levels is not None:
+        ca, cb = levels
+        ka, kb = np.isfinite(ca), np.isfinite(cb)
+        if len(ca) == len(a) and len(cb) == len(b) and ka.sum() >= MIN_SAMPLES and kb.sum() >= MIN_SAMPLES:
+            ya, yb, ca, cb = a[ka], b[kb], ca[ka], cb[kb]
+            beta = sensitivity(ya, yb, ca, cb)
+            ra, rb = ya - beta * ca, yb - beta * cb
+            adjusted = math.expm1(float(np.median(rb) - np.median(ra)))
+            return BlockTest(mann_whitney_u(ra, rb), max(block_spread(ra), block_spread(rb)),
+                             len(ra), len(rb), adjusted, beta, mann_whitney_u(a, b),
+                             max(block_spread(a), block_spread(b)))
     return BlockTest(mann_whitney_u(a, b), max(block_spread(a), block_spread(b)), len(a), len(b))
 
 
-def compare_accumulators(a: Samples, b: Samples) -> BlockTest | None:
-    """The test of two ``stats.OpAccumulator`` (or frozen copies) on their block medians;
-    None when a side has no block (its samples known only from a recording's summary)."""
+def compare_accumulators(a: Samples, b: Samples, levels: tuple[np.ndarray, np.ndarray] | None = None) -> BlockTest | None:
+    """The test of two ``stats.OpAccumulator`` (or frozen copies) on their block medians
+    (``levels``: as for :func:`compare_blocks`); None when a side has no block (its
+    samples known only from a recording's summary)."""
     va, vb = a.blocks.values(), b.blocks.values()
     if len(va) == 0 or len(vb) == 0:
         return None
-    return compare_blocks(va, vb)
+    return compare_blocks(va, vb, levels)
+
+
+def machine_levels(a: Mapping[str, Samples], b: Mapping[str, Samples]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The common level of every block of every op of two runs (blocks.common_levels),
+    from the ops' block medians and block times; empty when fewer than two ops have timed
+    blocks on both sides (then nothing is adjusted)."""
+    runs: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
+    for side in (a, b):
+        run = {}
+        for name, acc in side.items():
+            spans = acc.blocks.spans()
+            values = acc.blocks.values()
+            if spans is not None and len(values) and len(spans) == len(values):
+                run[name] = (values, spans)
+        runs.append(run)
+    return common_levels((runs[0], runs[1]), MIN_SAMPLES)
 
 
 # --------------------------------------------------------------------------- many tests
@@ -259,15 +306,27 @@ def decide(
     min_effect: float = MIN_EFFECT,
     floor: float = 0.0,
     lower_is_better: bool = True,
+    adjusted: float | None = None,
 ) -> Verdict:
-    """The verdict of one tested op: SLOWER / FASTER when the adjusted p-value is below
-    ``alpha`` and the relative change of the median is at least ``min_effect`` and more
-    than the op's noise ``floor`` (BlockTest.floor), else SAME.
+    """The verdict of one tested op: SLOWER / FASTER when the FDR-adjusted p-value is
+    below ``alpha`` and the relative change of the median is at least ``min_effect`` and
+    more than the op's noise ``floor`` (BlockTest.floor), else SAME.
+
+    ``adjusted`` (BlockTest.adjusted): the change once the machine's common level is
+    taken out. Then it is the change that must be at least ``min_effect`` and above the
+    floor (which is then the adjusted blocks' spread), and the median itself (``change``)
+    must have moved at least ``min_effect`` the same way: a change the adjustment alone
+    made is not reported.
 
     ``lower_is_better=False`` for rates (tokens per second): a drop is SLOWER.
     """
-    if (q_value is None or change is None or not (q_value < alpha) or abs(change) < min_effect
-            or abs(change) <= floor):
+    if q_value is None or change is None or not (q_value < alpha) or abs(change) < min_effect:
+        return Verdict.SAME
+    if adjusted is not None:
+        if (abs(adjusted) < min_effect or adjusted * change <= 0
+                or min(abs(adjusted), abs(change)) <= floor):
+            return Verdict.SAME
+    elif abs(change) <= floor:
         return Verdict.SAME
     worse = change > 0 if lower_is_better else change < 0
     return Verdict.SLOWER if worse else Verdict.FASTER
@@ -349,6 +408,12 @@ def parse_fail_on(text: str) -> FailRule:
     return FailRule(text.strip(), op.strip() if op else None, RULE_STATS[stat], float(m.group("pct")) / 100.0)
 
 
+#: why a verdict is INCONCLUSIVE: the busy machine (starvation.py), or the op moved only
+#: as much as the machine's common level says the other ops did (diff.decide_rows)
+BUSY = "the machine was busy"
+COMMON = "as much as every op: the machine or a change touching every op"
+
+
 @dataclass(frozen=True)
 class Violation:
     """One op that broke one rule."""
@@ -357,19 +422,24 @@ class Violation:
     op: str
     change: float
     verdict: Verdict
+    #: with the verdict INCONCLUSIVE: why (BUSY or COMMON)
+    why: str = BUSY
 
     def line(self) -> str:
-        """``FAIL p50>+5%: op median +12.0% (slower)``; an op the busy machine made
-        inconclusive: ``INCONCLUSIVE p50>+5%: op median +12.0% (slower, but ...)``."""
+        """``FAIL p50>+5%: op median +12.0% (slower)``; an op made inconclusive:
+        ``INCONCLUSIVE p50>+5%: op median +12.0% (slower, but the machine was busy)``."""
         if self.verdict == Verdict.INCONCLUSIVE:
             return (f"INCONCLUSIVE {self.rule.text}: {self.op} {self.rule.stat} "
-                    f"{self.change * 100:+.1f}% (slower, but the machine was busy)")
+                    f"{self.change * 100:+.1f}% (slower, but {self.why})")
         return (f"FAIL {self.rule.text}: {self.op} {self.rule.stat} {self.change * 100:+.1f}% "
                 f"({self.verdict})")
 
     def as_dict(self) -> dict[str, object]:
-        return {"rule": self.rule.text, "op": self.op, "stat": self.rule.stat,
-                "change": self.change, "verdict": str(self.verdict)}
+        out: dict[str, object] = {"rule": self.rule.text, "op": self.op, "stat": self.rule.stat,
+                                  "change": self.change, "verdict": str(self.verdict)}
+        if self.verdict == Verdict.INCONCLUSIVE:
+            out["why"] = self.why
+        return out
 
 
 def violations(
@@ -387,12 +457,13 @@ def violations(
 
 
 def inconclusive_violations(
-    rules: Sequence[FailRule], rows: Sequence[tuple[str, Verdict, dict[str, float | None]]]
+    rules: Sequence[FailRule], rows: Sequence[tuple[str, Verdict, dict[str, float | None]]],
+    why: str = BUSY,
 ) -> list[Violation]:
-    """The violations the busy machine hid: ``rows`` as for :func:`violations`, with each
-    op's verdict before the machine made it inconclusive; each one found is returned with
-    the verdict INCONCLUSIVE."""
-    return [Violation(v.rule, v.op, v.change, Verdict.INCONCLUSIVE) for v in violations(rules, rows)]
+    """The violations an inconclusive verdict hid: ``rows`` as for :func:`violations`,
+    with each op's verdict before it was made inconclusive (``why``); each one found is
+    returned with the verdict INCONCLUSIVE."""
+    return [Violation(v.rule, v.op, v.change, Verdict.INCONCLUSIVE, why) for v in violations(rules, rows)]
 
 
 def unmatched_rules(rules: Sequence[FailRule], names: Sequence[str]) -> list[FailRule]:
