@@ -696,7 +696,7 @@ def diff_main(args: argparse.Namespace) -> int:
     if rules and not res.violations:
         for v in res.inconclusive:
             print(f"zlprof: {v.line()}", file=sys.stderr)
-        if any(v.why == sig.BUSY for v in res.inconclusive) and res.busy is not None:
+        if res.inconclusive and res.busy is not None:
             print(f"zlprof: {res.machine_note()}", file=sys.stderr)
         if any(v.why == sig.COMMON for v in res.inconclusive):
             print(f"zlprof: {res.common_note()}", file=sys.stderr)
