@@ -8,10 +8,13 @@ refresher thread calls :meth:`BaselineComparator.compare` off the UI thread (at 
 every ``every_s`` seconds) and puts the result, a
 :class:`BaselineView`, into the snapshot; widgets only render it.
 
-Under the state's lock each op's statistics and block medians (blocks.BlockMedians, kept
-by the accumulator as samples arrive: at most 24 numbers an op) are copied; the tests,
-on at most 24 block medians a side, run after the lock is released. The cost of a
-refresh grows with the number of ops, not with the number of samples.
+Under the state's lock each op's statistics, block medians and block times
+(blocks.BlockMedians, kept by the accumulator as samples arrive: at most 24 of each an
+op) are copied; the machine's common level of every block (significance.machine_levels,
+from both sessions' blocks so far) and the tests, on at most 24 block medians a side,
+run after the lock is released. The cost of a refresh grows with the number of ops
+(the common level: with the square of it up to blocks.LEAVE_ONE_OUT ops), not with the
+number of samples.
 
 The machine: both sessions' CPU readings (starvation.py) are compared at every
 refresh; when the machine slowed one run notably more, the verdicts it explains become

@@ -15,6 +15,11 @@ of their samples). Memory per op: at most ``MAX_BLOCKS`` floats and one partial 
 
 Values are natural logarithms of nanoseconds (a duration of 0 counts as 1 ns): the
 statistics are ratios, and the median commutes with the logarithm for odd block lengths.
+
+Each block also keeps its end time (the ``t1`` of its last sample; :meth:`BlockMedians.spans`),
+so that blocks of different ops can be set side by side in time: :func:`common_levels` is
+the machine's part of every op's blocks (how slow the other ops ran over the same span)
+and :func:`sensitivity` how much an op follows it (significance.py says why).
 """
 
 from __future__ import annotations
@@ -218,31 +223,30 @@ def common_levels(
             m, cov = _segment_means(bounds, vals - refs[n], edges)
             mat[i] = np.where(cov >= 0.5, m, np.nan)
         loo = len(names) <= LEAVE_ONE_OUT
-        if not loo:
-            with np.errstate(all="ignore"):
-                common_all = _nanmedian(mat)
+        width = np.diff(edges)
+        shared = None if loo else _cumulative(_nanmedian(mat), width)
         for i, n in enumerate(names):
-            if loo:
-                common = _nanmedian(np.delete(mat, i, axis=0))
-            else:
-                common = common_all
-            vals, spans = run[n]
-            ok = np.isfinite(common)
-            levels = np.full(len(vals), np.nan)
-            if ok.any():
-                # the op's blocks: time-average of the common level over each block's span
-                bounds = edges
-                f = np.concatenate([[0.0], np.cumsum(np.where(ok, common, 0.0) * np.diff(bounds))])
-                w = np.concatenate([[0.0], np.cumsum(np.where(ok, np.diff(bounds), 0.0))])
-                s = np.clip(spans[:, 0].astype(np.float64), lo, hi)
-                e = np.clip(spans[:, 1].astype(np.float64), lo, hi)
-                num = np.interp(e, bounds, f) - np.interp(s, bounds, f)
-                den = np.interp(e, bounds, w) - np.interp(s, bounds, w)
-                full = (e - s) > 0
-                good = full & (den >= 0.5 * np.where(full, e - s, 1.0))
-                levels[good] = num[good] / den[good]
+            f, w = _cumulative(_nanmedian(np.delete(mat, i, axis=0)), width) if shared is None else shared
+            spans = run[n][1]
+            levels = np.full(len(spans), np.nan)
+            # the op's blocks: time-average of the common level over each block's span
+            s = np.clip(spans[:, 0].astype(np.float64), lo, hi)
+            e = np.clip(spans[:, 1].astype(np.float64), lo, hi)
+            num = np.interp(e, edges, f) - np.interp(s, edges, f)
+            den = np.interp(e, edges, w) - np.interp(s, edges, w)
+            length = e - s
+            good = (length > 0) & (den >= 0.5 * length)
+            levels[good] = num[good] / den[good]
             out[n].append(levels)
     return {n: (v[0], v[1]) for n, v in out.items()}
+
+
+def _cumulative(common: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Running integrals of a per-segment level (NaN: no level) and of the time it covers."""
+    ok = np.isfinite(common)
+    f = np.concatenate([[0.0], np.cumsum(np.where(ok, common, 0.0) * width)])
+    w = np.concatenate([[0.0], np.cumsum(np.where(ok, width, 0.0))])
+    return f, w
 
 
 def _nanmedian(mat: np.ndarray) -> np.ndarray:

@@ -21,15 +21,37 @@ every sample made a shift of a few percent between two runs of identical code
 "significant" with thousands of samples (on a shared VM: 20 of 20 identical pairs had
 false positives). So an op is tested on its **block medians**: each side's samples, in
 arrival order, cut into 8 to 24 consecutive blocks (one a sample below 24 samples;
-``blocks.BlockMedians``, kept as samples arrive), the U test run on the blocks' medians,
-so within-run drift is the noise the test sees. Two runs of the same code also differ as
-a whole, which one run a side cannot estimate; assuming (and measuring, see
-benchmarks/bench_baseline_fp.py) that they differ by about as much as an op's blocks
-wander within one run, the op's **noise floor** is the spread of its block medians (max /
-min - 1) in either run, the larger, and a change must exceed it (and ``min_effect``) to
-be reported. The caveat: a real change smaller than how much the op drifts within a run
-is not reported, and a run-wide shift larger than the within-run drift still can be
-(``overall_shift`` names it).
+``blocks.BlockMedians``, kept as samples arrive, each block with its time span), the U
+test run on the blocks' medians, so within-run drift is the noise the test sees.
+
+The machine (:func:`machine_levels`, :func:`compare_blocks`). On a shared virtual CPU the
+speed of the machine changes every few seconds by up to 2x, for every op at once; an
+op's block medians then spread 10-80 % within a run, and whole runs of identical code
+differ by as much. That part is common to the ops of a run: each block of an op gets the
+**common level** of the other ops over the same time span (their block medians less
+each op's median over both runs, the median over the ops: blocks.common_levels, the same
+reference on both sides, so it carries how the runs differ as a whole too), and the op's
+**sensitivity** to it (the slope of its block medians on their levels within each run,
+shrunk towards 1: blocks.sensitivity; a 30 us matmul moves half as much as a 5 us
+softmax). The test ranks block median - sensitivity x level ("machine-adjusted"), the
+change is the adjusted blocks' median change, and the **noise floor** is the adjusted
+blocks' spread (max / min - 1) in either run, the larger: two runs still differ beyond the
+machine's common level (memory layout and the like), which one run a side cannot
+estimate; the floor assumes they differ by about as much as the adjusted blocks wander
+within a run. :func:`decide` reports a change only when the adjusted change and the
+median's own change both exceed the floor and ``min_effect``, the same way. Without block
+times or with fewer than two ops with blocks on both sides (token latencies, recordings
+folded without times), the raw block medians are tested and the floor is their spread.
+
+The caveats. (1) An op that moved only as much as the other ops did cannot be told
+from the machine: a change that slows every op alike is taken out with it (diff.py then
+calls the ops the rule without the adjustment would report INCONCLUSIVE, ``COMMON``, and
+``--fail-on`` exits EXIT_INCONCLUSIVE). An op the machine moves less than the typical op
+(sensitivity below 1) shows such a change partly as its own. (2) The controls are the
+other ops of the same program: with two or three ops, a change of one leaks into the
+others' level (the median of few), and the rule that the raw median must move the same
+way keeps that from being reported. (3) A real change smaller than the adjusted blocks'
+spread within a run is not reported.
 """
 
 from __future__ import annotations
