@@ -63,24 +63,25 @@ class BlockMedians:
         n = len(durations)
         if n == 0:
             return
-        if t1 is None or len(t1) != n:
-            self._ends = None
-            self._tpending = []
-        elif self._ends is not None and self._first < 0:
+        ends = self._ends
+        if t1 is None:
+            if ends is not None:
+                self._ends = ends = None
+                self._tpending = []
+        elif self._first < 0 and ends is not None:
             self._first = int(t1[0])
-        timed = self._ends is not None
         if self._n_pending + n < self.size:
             pending = self._pending
             pending.append(durations)
-            if timed:
-                assert t1 is not None
+            if ends is not None:
                 self._tpending.append(t1)
             self._n_pending += n
             if len(pending) >= COALESCE:
                 self._pending = [np.concatenate(pending)]
-                if timed:
+                if ends is not None:
                     self._tpending = [np.concatenate(self._tpending)]
             return
+        timed = ends is not None
         d = np.asarray(durations, np.int64)
         t = np.asarray(t1, np.int64) if timed else None
         if self._pending:
