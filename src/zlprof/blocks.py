@@ -73,7 +73,7 @@ class BlockMedians:
         if self._n_pending + n < self.size:
             pending = self._pending
             pending.append(durations)
-            if ends is not None:
+            if ends is not None and t1 is not None:
                 self._tpending.append(t1)
             self._n_pending += n
             if len(pending) >= COALESCE:
