@@ -174,21 +174,6 @@ BETA_WEIGHT = 0.01
 BETA_RANGE = (0.0, 2.0)
 
 
-def _segment_means(bounds: np.ndarray, vals: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Time-average of the step function (``vals`` between consecutive ``bounds``) over each
-    segment between consecutive ``edges``, and the share of each segment it covers."""
-    b = bounds.astype(np.float64)
-    width = np.diff(b)
-    f = np.concatenate([[0.0], np.cumsum(vals * width)])
-    cover = np.concatenate([[0.0], np.cumsum(width)])
-    e = np.clip(edges.astype(np.float64), b[0], b[-1])
-    num = np.diff(np.interp(e, b, f))
-    cov = np.diff(np.interp(e, b, cover))
-    seg = np.diff(edges.astype(np.float64))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(cov > 0, num / np.where(cov > 0, cov, 1.0), np.nan), cov / np.where(seg > 0, seg, 1.0)
-
-
 def common_levels(
     runs: tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, tuple[np.ndarray, np.ndarray]]],
     min_blocks: int = 5,
@@ -209,7 +194,7 @@ def common_levels(
     names = [n for n in a if n in b and len(a[n][0]) >= min_blocks and len(b[n][0]) >= min_blocks]
     if len(names) < 2:
         return {}
-    refs = {n: float(np.median(np.concatenate([a[n][0], b[n][0]]))) for n in names}
+    refs = {n: median(np.concatenate([a[n][0], b[n][0]])) for n in names}
     out: dict[str, list[np.ndarray]] = {n: [] for n in names}
     for run in (a, b):
         lo = min(int(run[n][1][0, 0]) for n in names)
@@ -217,29 +202,76 @@ def common_levels(
         if hi <= lo:
             return {}
         edges = np.linspace(lo, hi, GRID + 1)
-        mat = np.full((len(names), GRID), np.nan)
-        for i, n in enumerate(names):
-            vals, spans = run[n]
-            bounds = np.concatenate([[spans[0, 0]], spans[:, 1]])
-            m, cov = _segment_means(bounds, vals - refs[n], edges)
-            mat[i] = np.where(cov >= 0.5, m, np.nan)
+        mat = _segment_matrix([run[n][1] for n in names], [run[n][0] - refs[n] for n in names], edges)
         loo = len(names) <= LEAVE_ONE_OUT
         width = np.diff(edges)
-        shared = None if loo else _cumulative(_nanmedian(mat), width)
+        if not loo:  # one common level for every op: every op's blocks at once
+            f, w = _cumulative(_nanmedian(mat), width)
+            spans = np.concatenate([run[n][1] for n in names]).astype(np.float64)
+            levels = _span_means(spans, edges, f, w, lo, hi)
+            cuts = np.cumsum([len(run[n][1]) for n in names])[:-1]
+            for n, lv in zip(names, np.split(levels, cuts), strict=True):
+                out[n].append(lv)
+            continue
         for i, n in enumerate(names):
-            f, w = _cumulative(_nanmedian(np.delete(mat, i, axis=0)), width) if shared is None else shared
-            spans = run[n][1]
-            levels = np.full(len(spans), np.nan)
-            # the op's blocks: time-average of the common level over each block's span
-            s = np.clip(spans[:, 0].astype(np.float64), lo, hi)
-            e = np.clip(spans[:, 1].astype(np.float64), lo, hi)
-            num = np.interp(e, edges, f) - np.interp(s, edges, f)
-            den = np.interp(e, edges, w) - np.interp(s, edges, w)
-            length = e - s
-            good = (length > 0) & (den >= 0.5 * length)
-            levels[good] = num[good] / den[good]
-            out[n].append(levels)
+            f, w = _cumulative(_nanmedian(np.delete(mat, i, axis=0)), width)
+            out[n].append(_span_means(run[n][1].astype(np.float64), edges, f, w, lo, hi))
     return {n: (v[0], v[1]) for n, v in out.items()}
+
+
+def _segment_matrix(spans: list[np.ndarray], vals: list[np.ndarray], edges: np.ndarray) -> np.ndarray:
+    """(ops, segments): each op's step function (``vals[i]`` over the blocks ``spans[i]``)
+    time-averaged over each segment between ``edges``; NaN where the op's blocks cover
+    less than half of a segment. Every op at once: the block bounds of all ops, each row
+    shifted past the one before, are searched in one sorted array."""
+    n = len(spans)
+    m = max(len(v) for v in vals)
+    lo = float(edges[0])
+    bounds = np.empty((n, m + 1))
+    val = np.zeros((n, m))
+    for i, (sp, v) in enumerate(zip(spans, vals, strict=True)):
+        nb = len(v)
+        bounds[i, 0] = sp[0, 0] - lo
+        bounds[i, 1 : nb + 1] = sp[:, 1] - lo
+        bounds[i, nb + 1 :] = bounds[i, nb]  # padding: zero-width blocks
+        val[i, :nb] = v
+    width = np.diff(bounds, axis=1)
+    f = np.concatenate([np.zeros((n, 1)), np.cumsum(val * width, axis=1)], axis=1)
+    e = np.clip((edges - lo)[None, :], bounds[:, :1], bounds[:, -1:])  # (n, segments + 1)
+    step = float(max(bounds.max(), e.max())) + 1.0
+    offset = (np.arange(n) * step)[:, None]
+    found = np.searchsorted((bounds + offset).ravel(), (e + offset).ravel(), side="right").reshape(e.shape)
+    idx = np.clip(found - 1 - np.arange(n)[:, None] * (m + 1), 0, m - 1)
+    rows = np.arange(n)[:, None]
+    at = f[rows, idx] + val[rows, idx] * (e - bounds[rows, idx])
+    num = np.diff(at, axis=1)
+    cov = np.diff(e, axis=1)
+    seg = np.diff(edges)[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = num / np.where(cov > 0, cov, 1.0)
+    return np.where(cov >= 0.5 * seg, mean, np.nan)
+
+
+def _span_means(spans: np.ndarray, edges: np.ndarray, f: np.ndarray, w: np.ndarray, lo: float,
+                hi: float) -> np.ndarray:
+    """The common level (running integrals ``f`` and ``w`` over ``edges``) averaged over
+    each span (rows of ``spans``); NaN where it covers less than half of one."""
+    s = np.clip(spans[:, 0], lo, hi)
+    e = np.clip(spans[:, 1], lo, hi)
+    num = np.interp(e, edges, f) - np.interp(s, edges, f)
+    den = np.interp(e, edges, w) - np.interp(s, edges, w)
+    length = e - s
+    good = (length > 0) & (den >= 0.5 * length)
+    out = np.full(len(spans), np.nan)
+    out[good] = num[good] / den[good]
+    return out
+
+
+def median(v: np.ndarray) -> float:
+    """The median of a few values (np.median's overhead is ten times the work here)."""
+    s = np.sort(v)
+    n = len(s)
+    return float(s[n // 2]) if n % 2 else float((s[n // 2 - 1] + s[n // 2]) / 2.0)
 
 
 def _cumulative(common: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

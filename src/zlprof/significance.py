@@ -66,7 +66,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .blocks import common_levels, sensitivity
+from .blocks import common_levels, median, sensitivity
 from .blocks import spread as block_spread
 from .stats import group_by
 
@@ -265,7 +265,7 @@ def compare_blocks(a: np.ndarray, b: np.ndarray, levels: tuple[np.ndarray, np.nd
             ya, yb, ca, cb = a[ka], b[kb], ca[ka], cb[kb]
             beta = sensitivity(ya, yb, ca, cb)
             ra, rb = ya - beta * ca, yb - beta * cb
-            adjusted = math.expm1(float(np.median(rb) - np.median(ra)))
+            adjusted = math.expm1(median(rb) - median(ra))
             return BlockTest(mann_whitney_u(ra, rb), max(block_spread(ra), block_spread(rb)),
                              len(ra), len(rb), adjusted, beta, mann_whitney_u(a, b),
                              max(block_spread(a), block_spread(b)))
