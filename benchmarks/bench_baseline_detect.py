@@ -136,9 +136,11 @@ def main() -> int:
             print(f"  {name}: {view.summary()}")  # type: ignore[attr-defined]
             print(f"    {machine(base, path)}")
             for op, c in view.ops.items():  # type: ignore[attr-defined]
+                adj = getattr(c, "adjusted", None)
                 print(f"    {op:<8} n={c.n_current:>7,}  p50 {c.change['median'] * 100:+6.2f}%  "
-                      f"p99 {(c.change['p99'] or 0) * 100:+6.2f}%  noise floor "
-                      f"{(getattr(c, 'floor', None) or 0) * 100:5.2f}%  {c.verdict}")
+                      f"p99 {(c.change['p99'] or 0) * 100:+6.2f}%  machine-adjusted "
+                      + ("   -   " if adj is None else f"{adj * 100:+6.2f}%")
+                      + f"  noise floor {(getattr(c, 'floor', None) or 0) * 100:5.2f}%  {c.verdict}")
             code, lines = fail_on(base, path, "p50>+5%")
             if name == "slowed":
                 found = f"after {when:.0f} s of data" if when is not None else "NOT DETECTED"

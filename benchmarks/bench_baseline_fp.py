@@ -4,9 +4,11 @@ Records PAIRS pairs of short runs of the built-in workload with the same preset,
 tokens (``zlprof record --preset tiny ...``, back to back), compares each pair with
 ``diff.diff_sessions`` (the test ``zlprof diff`` and ``--baseline`` share) and counts ops
 called significant. Every pair is the same code, so each such op is a false positive.
-Besides the default rule (U test on block medians, Benjamini-Hochberg adjusted p < 0.05,
-a median change of at least 5 % and more than the op's noise floor), the same pairs are
-judged by weaker rules, to show what each part buys, and by the method of round 2 (every
+Besides the default rule (U test on block medians, machine-adjusted where the runs have
+block times and two or more ops: significance.py; Benjamini-Hochberg adjusted p < 0.05, a
+median change of at least 5 % and more than the op's noise floor, and the adjusted change
+too), the same pairs are judged by weaker rules (the same test, without the floor or the
+adjusted change's conditions), to show what each part buys, and by the method of round 2 (every
 sample a unit of the U test, BH + 5 %; only where both sides hold exact samples):
 
     every sample, BH + 5 % (before) | blocks, raw p | blocks, BH | blocks, BH + 5 % |
@@ -161,7 +163,8 @@ def main() -> int:
             for r in rows:
                 p = r.q_value if bh else r.test.p_value  # type: ignore[union-attr]
                 if sig.decide(p, r.change.get("median"), min_effect=effect,
-                              floor=(r.floor or 0.0) if floor else 0.0).significant:
+                              floor=(r.floor or 0.0) if floor else 0.0,
+                              adjusted=r.adjusted if floor else None).significant:
                     n += 1
             hits[name][0] += n > 0
             hits[name][1] += n

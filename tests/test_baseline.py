@@ -16,12 +16,88 @@ from zlprof.recording import load_session
 from zlprof.significance import Verdict
 
 
-def fed(rounds: int, scale: float = 1.0, paths: list | None = None) -> FeedSource:
-    src = FeedSource(paths)
+class PartFeed(FeedSource):
+    """A FeedSource whose ``feed`` can scale some ops only (full paths in ``only``)."""
+
+    def feed(self, rounds: int = 10, scale: float = 1.0, only: tuple[str, ...] = ()) -> None:
+        if not only:
+            super().feed(rounds, scale)
+            return
+        import numpy as np
+
+        from zlprof import protocol
+
+        parents = {pid: (parent, name) for pid, parent, name in self.paths}
+
+        def full(pid: int) -> str:
+            parent, name = parents[pid]
+            return name if parent == 0 else f"{full(parent)}/{name}"
+
+        pids, t0s, t1s = [], [], []
+        t = self.t
+        for _ in range(rounds):
+            for pid, _parent, _name in self.paths:
+                d = int(1_000_000 * (scale if full(pid) in only else 1.0) * (1 + 0.1 * self.rng.rand()))
+                pids.append(pid)
+                t0s.append(t)
+                t1s.append(t + d)
+                t += d + 1000
+        self.t = t
+        frame = protocol.encode_measurements(1, np.array(pids), np.array(t0s), np.array(t1s))
+        self.state.ingest_many(protocol.decode_stream(frame))
+
+
+def fed(rounds: int, scale: float = 1.0, paths: list | None = None,
+        only: tuple[str, ...] = ()) -> PartFeed:
+    """A started feed of ``rounds`` rounds, ``only`` those ops (every op if empty) ``scale``
+    times as long."""
+    src = PartFeed(paths)
     src.start()
     if rounds:
-        src.feed(rounds, scale)
+        src.feed(rounds, scale, only)
     return src
+
+
+def write_part(path: Path, *, seconds: float, seed: int, scale: float) -> Path:
+    """test_replay_tui.write_recording's rounds (forward_pass > layerN > mlp, sampling),
+    only ``sampling`` ``scale`` times as long: a change of one op."""
+    import numpy as np
+
+    from test_replay_tui import NAMES
+    from zlprof import protocol
+    from zlprof.recording import RecordingWriter
+
+    rng = np.random.RandomState(seed)
+    start = 1_000_000_000
+    with RecordingWriter(path, force=True) as w:
+        w.write_raw(protocol.encode_hello(
+            pid=77, argv=["python", "-m", "zlprof.workload", "--preset", "tiny"], start_ns=start,
+            wall_time=1_700_000_000.0, python="3.11", numpy_version="1", platform="test"))
+        w.write_raw(protocol.encode_names(NAMES))
+        t = start
+        while t - start < seconds * 1e9:
+            pids, t0s, t1s = [], [], []
+            c = t
+            for _ in range(3):
+                d = int(1_000_000 * (1 + 0.2 * rng.rand()))
+                fp0 = c
+                for layer, mlp in ((2, 3), (4, 5)):
+                    pids += [mlp, layer]
+                    t0s += [c + 10_000, c]
+                    t1s += [c + 10_000 + d, c + d + 20_000]
+                    c += d + 30_000
+                pids.append(1)
+                t0s.append(fp0)
+                t1s.append(c)
+                ds = int(scale * d) // 4
+                pids.append(6)
+                t0s.append(c + 1000)
+                t1s.append(c + 1000 + ds)
+                c += ds + 2000
+            w.write_raw(protocol.encode_measurements(1, np.array(pids), np.array(t0s), np.array(t1s)))
+            t += 250_000_000
+        w.write_raw(protocol.encode_end(0, "exited normally"))
+    return path
 
 
 # --------------------------------------------------------------------------- comparator
@@ -40,18 +116,35 @@ def test_verdicts_follow_the_samples_as_they_arrive() -> None:
     base = fed(300)
     cmp_ = BaselineComparator(base.state, "base.zlp", every_s=0)
     live = fed(0)
-    live.feed(2, scale=1.3)
+    live.feed(2, scale=1.3, only=("forward_pass",))
     first = cmp_.compare(live.state)
     assert {c.verdict for c in first.ops.values()} == {Verdict.FEW}
-    live.feed(100, scale=1.3)
+    live.feed(100, scale=1.3, only=("forward_pass",))
     later = cmp_.compare(live.state)
-    assert {c.verdict for c in later.ops.values()} == {Verdict.SLOWER}
+    assert later.ops["forward_pass"].verdict == Verdict.SLOWER
     assert later.ops["forward_pass"].change["median"] == pytest.approx(0.3, abs=0.05)
-    assert later.summary().startswith("vs base.zlp: 5 ops slower, 0 faster, 0 unchanged")
+    # adjusted for the other ops' level at the same time (the machine's common level)
+    assert later.ops["forward_pass"].adjusted == pytest.approx(0.3, abs=0.05)
+    assert {c.verdict for n, c in later.ops.items() if n != "forward_pass"} == {Verdict.SAME}
+    assert later.summary().startswith("vs base.zlp: 1 op slower, 0 faster, 4 unchanged")
     assert "forward_pass p50 +" in later.summary()
+
+
+def test_every_op_slower_is_inconclusive() -> None:
+    # every op 30 % slower: the ops moved together, as the machine moves them; two runs
+    # cannot tell that from a change touching every op (significance.COMMON)
+    from zlprof.significance import COMMON
+
+    base = fed(300)
+    live = fed(100, scale=1.3)
+    view = BaselineComparator(base.state, "base.zlp", every_s=0).compare(live.state)
+    assert {c.verdict for c in view.ops.values()} == {Verdict.INCONCLUSIVE}
+    assert {c.why for c in view.ops.values()} == {COMMON}
+    assert view.busy is None
+    assert view.summary().startswith("vs base.zlp: 0 ops slower, 0 faster, 0 unchanged, 5 inconclusive")
     # every op moved together: the line says so
-    assert later.shift == pytest.approx(0.3, abs=0.05)
-    assert "; every op +3" in later.summary()
+    assert view.shift == pytest.approx(0.3, abs=0.05)
+    assert "; every op +3" in view.summary()
 
 
 def test_throttled_until_due() -> None:
@@ -98,7 +191,7 @@ async def test_ops_table_gains_baseline_columns_and_a_summary_line() -> None:
     from zlprof.tui.widgets.ops_table import OpsTable
 
     base = fed(300)
-    live = fed(3, scale=1.3)
+    live = fed(3, scale=1.3, only=("forward_pass",))
     app = ZlprofApp(live, refresh_hz=10, peaks=PEAKS,
                     baseline=BaselineComparator(base.state, "old.zlp", every_s=0))
     async with app.run_test(size=(160, 40)) as pilot:
@@ -109,11 +202,11 @@ async def test_ops_table_gains_baseline_columns_and_a_summary_line() -> None:
         assert table.get_cell("forward_pass", "base_mark").plain == "few"
         line = app.main_screen.query_one(BaselineLine)
         assert line.display
-        live.feed(120, scale=1.3)
+        live.feed(120, scale=1.3, only=("forward_pass",))
         await settle(pilot)
         assert table.get_cell("forward_pass", "base_mark").plain == "▲ slower"
         assert table.get_cell("forward_pass", "base_p50").plain.startswith("+")
-        assert str(line.render()).startswith("vs old.zlp: 5 ops slower, 0 faster, 0 unchanged")
+        assert str(line.render()).startswith("vs old.zlp: 1 op slower, 0 faster, 4 unchanged")
         # sorted by p95: the second column shows the change of p95
         app.main_screen.set_options(sort="p95", descending=True)
         await pilot.pause()
@@ -144,18 +237,23 @@ def test_a_busy_machine_makes_the_slower_verdicts_inconclusive() -> None:
     assert view.summary().startswith(
         "vs base.zlp: inconclusive: the machine was busy (this run waited for a CPU 50 % of its "
         "time vs 2 %); 0 ops slower, 0 faster, 0 unchanged, 5 inconclusive")
-    # the same machine on both sides: the verdicts stand
+    # the same machine on both sides: every op moved together, which is still what a
+    # machine does (significance.COMMON); one op that moved alone is slower
     quiet = with_cpu(fed(120, scale=1.3), wait=0.02)
     view = BaselineComparator(base.state, "base.zlp", every_s=0).compare(quiet.state)
-    assert view.busy is None and {c.verdict for c in view.ops.values()} == {Verdict.SLOWER}
+    assert view.busy is None and {c.verdict for c in view.ops.values()} == {Verdict.INCONCLUSIVE}
+    one = with_cpu(fed(120, scale=1.3, only=("forward_pass",)), wait=0.02)
+    view = BaselineComparator(base.state, "base.zlp", every_s=0).compare(one.state)
+    assert view.busy is None and view.ops["forward_pass"].verdict == Verdict.SLOWER
     # a busy machine but the ops did not move with it: the verdicts stand
     steady = with_cpu(fed(120, scale=1.0), wait=0.5)
     view = BaselineComparator(base.state, "base.zlp", every_s=0).compare(steady.state)
     assert view.busy is None and Verdict.INCONCLUSIVE not in {c.verdict for c in view.ops.values()}
-    # a baseline without readings: verdicts as before
-    view = BaselineComparator(fed(300).state, "old.zlp", every_s=0).compare(live.state)
+    # a baseline without readings: no machine verdict (the common level still applies)
+    busy_one = with_cpu(fed(120, scale=1.3, only=("forward_pass",)), wait=0.5)
+    view = BaselineComparator(fed(300).state, "old.zlp", every_s=0).compare(busy_one.state)
     assert view.busy is None and not view.cpu_known
-    assert {c.verdict for c in view.ops.values()} == {Verdict.SLOWER}
+    assert view.ops["forward_pass"].verdict == Verdict.SLOWER
 
 
 async def test_baseline_line_says_the_machine_was_busy() -> None:
@@ -197,7 +295,7 @@ async def test_drill_down_overlays_the_baseline_histogram() -> None:
     from zlprof.tui.widgets.baseline import OverlayHistogram
 
     base = fed(300)
-    live = fed(300, scale=1.5)
+    live = fed(300, scale=1.5, only=("forward_pass/mlp",))
     app = ZlprofApp(live, refresh_hz=10, peaks=PEAKS,
                     baseline=BaselineComparator(base.state, "old.zlp", every_s=0))
     async with app.run_test(size=(160, 40)) as pilot:
@@ -224,7 +322,7 @@ async def test_session_browser_marks_a_baseline_with_one_key(tmp_path: Path, mon
     d.mkdir(parents=True)
     old = write_recording(d / "20240601-100000-old.zlp", seconds=6, scale=1.0, seed=1,
                           wall_time=1_717_236_000.0)
-    new = write_recording(tmp_path / "new.zlp", seconds=6, scale=2.0, seed=2)
+    new = write_part(tmp_path / "new.zlp", seconds=6, seed=2, scale=2.0)
     src = ReplaySource(new, speed=None)
     src.start()
     app = ZlprofApp(src, refresh_hz=10, peaks=PEAKS)
@@ -241,7 +339,7 @@ async def test_session_browser_marks_a_baseline_with_one_key(tmp_path: Path, mon
         table = app.main_screen.query_one(OpsTable)
         await until(pilot, lambda: "base_mark" in table.column_keys())
         await settle(pilot)
-        assert table.get_cell("forward_pass", "base_mark").plain == "▲ slower"
+        assert table.get_cell("sampling", "base_mark").plain == "▲ slower"
         # the same key on the same session: no baseline
         await open_browser(pilot)
         await pilot.press("b")
@@ -257,7 +355,8 @@ def pair(tmp_path: Path) -> dict[str, Path]:
     return {
         "old": write_recording(tmp_path / "old.zlp", seconds=6, scale=1.0, seed=1),
         "same": write_recording(tmp_path / "same.zlp", seconds=6, scale=1.0, seed=2),
-        "slow": write_recording(tmp_path / "slow.zlp", seconds=6, scale=1.1, seed=3),
+        "slow": write_part(tmp_path / "slow.zlp", seconds=6, seed=3, scale=1.1),
+        "all_slow": write_recording(tmp_path / "all_slow.zlp", seconds=6, scale=1.1, seed=4),
     }
 
 
@@ -268,16 +367,22 @@ def test_diff_fail_on_exit_codes(pair: dict[str, Path], capsys: pytest.CaptureFi
     assert main(["diff", old, slow, "--fail-on", "p50>+5%"]) == 3
     err = capsys.readouterr().err.splitlines()
     fails = [line for line in err if "FAIL p50>+5%" in line]
-    assert any(": forward_pass median +" in line for line in fails)
-    assert len(fails) == 6  # every op of the recording was scaled
+    assert fails == [line for line in err if line.startswith("zlprof: FAIL p50>+5%: sampling median +")]
+    assert len(fails) == 1  # only sampling was scaled
     # a threshold above the change: passes
     assert main(["diff", old, slow, "--fail-on", "p50>+30%"]) == 0
     # a named op
-    assert main(["diff", old, slow, "--fail-on", "forward_pass:p99>+5%"]) in (0, 3)
+    assert main(["diff", old, slow, "--fail-on", "forward_pass:p99>+5%"]) == 0
     capsys.readouterr()
     assert main(["diff", old, slow, "--fail-on", "sampling:p50>+5%"]) == 3
     err = capsys.readouterr().err
     assert "sampling median" in err and "forward_pass median" not in err
+    # every op 10 % slower: moved as the machine moves every op (significance.COMMON):
+    # neither pass nor fail
+    assert main(["diff", old, str(pair["all_slow"]), "--fail-on", "p50>+5%"]) == 4
+    err = capsys.readouterr().err
+    assert "zlprof: INCONCLUSIVE p50>+5%: forward_pass median +" in err and "FAIL" not in err
+    assert "moved only as much as the other ops did" in err
 
 
 def test_diff_fail_on_mistakes(pair: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -297,9 +402,11 @@ def test_diff_json_carries_verdicts_and_violations(pair: dict[str, Path], capsys
     doc = json.loads(capsys.readouterr().out)
     assert doc["fdr"] == "benjamini-hochberg" and doc["min_effect"] == 0.05
     assert doc["exit_status"] == 3 and doc["fail_on"] == ["p50>+5%"]
-    assert {v["op"] for v in doc["violations"]} >= {"forward_pass", "sampling"}
-    row = next(r for r in doc["rows"] if r["op"] == "forward_pass")
+    assert {v["op"] for v in doc["violations"]} == {"sampling"}
+    row = next(r for r in doc["rows"] if r["op"] == "sampling")
     assert row["verdict"] == "slower" and row["test"]["q_value"] < 0.05
+    assert row["test"]["adjusted_change"] == pytest.approx(0.1, abs=0.03)
+    assert row["test"]["noise_floor_of"] == "machine-adjusted block medians"
 
 
 def test_replay_with_a_bad_baseline_is_one_line(pair: dict[str, Path], tmp_path: Path,

@@ -194,3 +194,79 @@ def test_diff_main_refuses_a_non_recording(tmp_path: Path) -> None:
     junk.write_text("nope")
     with pytest.raises(RecordingError, match="not a zlprof recording"):
         diff_main(argparse.Namespace(a=str(a), b=str(junk), format="text"))
+
+
+# --------------------------------------------------------------------------- the machine's common level
+
+
+_OPS = {"a": (1, 50_000, 1.0), "b": (2, 200_000, 0.5), "c": (3, 100_000, 1.0), "d": (4, 30_000, 1.2)}
+
+
+def _machine_run(seed: int, scale: dict[str, float] | None = None, steps: int = 24_000) -> SessionState:
+    """A run of steps of four ops (a, b, c, d: base ns, sensitivity) on a machine that
+    switches between two speeds every second or so (the slow one makes CPU-bound work
+    1.6 times as long; each op feels it to the power of its sensitivity, as ops do on a
+    shared vCPU); ``scale`` multiplies ops' durations (a change of the code)."""
+    rng = np.random.default_rng(seed)
+    scale = scale or {}
+    switches = np.cumsum(rng.uniform(0.5e9, 1.5e9, 64)).astype(np.int64)
+    slow_first = bool(rng.integers(2))
+    t = 10**12
+    pids, t0s, t1s = [], [], []
+    for _ in range(steps):
+        slow = (int(np.searchsorted(switches, t - 10**12)) % 2 == 1) != slow_first
+        for name, (pid, base, beta) in _OPS.items():
+            d = int(base * (1.6**beta if slow else 1.0) * scale.get(name, 1.0) * rng.lognormal(0, 0.02))
+            pids.append(pid)
+            t0s.append(t)
+            t1s.append(t + d)
+            t += d + 1000
+    st = SessionState()
+    frames = protocol.encode_names([(p, 0, n) for n, (p, _b, _s) in _OPS.items()])
+    for s in range(0, len(pids), 4000):
+        frames += protocol.encode_measurements(1, np.array(pids[s:s + 4000], np.int32),
+                                               np.array(t0s[s:s + 4000], np.int64),
+                                               np.array(t1s[s:s + 4000], np.int64))
+    st.ingest_many(protocol.decode_stream(frames))
+    return st
+
+
+def test_one_op_slower_on_a_machine_that_changes_speed() -> None:
+    from zlprof.significance import COMMON, EXIT_INCONCLUSIVE, EXIT_REGRESSION, parse_fail_on
+
+    base = _machine_run(1)
+    # c 12 % slower: within each run the machine swings the ops' block medians by far
+    # more than 12 % (the raw blocks' floor), but c moves against the other ops
+    res = diff_sessions(base, _machine_run(2, {"c": 1.12}))
+    c = res.row("c")
+    assert c.raw_floor is not None and c.raw_floor > 0.12
+    assert c.adjusted == pytest.approx(0.12, abs=0.03) and c.floor is not None and c.floor < 0.06
+    assert c.verdict == "slower", format_text(res)
+    assert all(res.row(n).verdict == "not significant" for n in "abd"), format_text(res)
+    res.check([parse_fail_on("p50>+5%")])
+    # the median of c itself moved with the machine too (by chance, either way), so only
+    # when it also moved past 5 % does the rule fire; the verdict does not depend on it
+    assert res.exit_status() in (0, EXIT_REGRESSION)
+    # a run identical to the base: nothing
+    same = diff_sessions(base, _machine_run(3))
+    assert all(r.verdict in ("not significant", "too few samples") for r in same.rows), format_text(same)
+    # every op 80 % slower (past the raw blocks' floor, the machine's 60 % swing): a and
+    # c moved exactly as the common level did (sensitivity 1): that is what the machine
+    # does, and two runs cannot tell it from a change touching every op: inconclusive,
+    # not "not significant". b, which the machine moves half as much (sensitivity 0.5),
+    # moved 1.8 / 1.8 ** 0.5 - 1 = 34 % more than the machine would have moved it: slower.
+    every = diff_sessions(base, _machine_run(4, {n: 1.8 for n in _OPS}))
+    every.check([parse_fail_on("a:p50>+5%")])
+    for n in "ac":
+        r = every.row(n)
+        assert abs(r.adjusted or 0) < 0.05 and r.raw_floor is not None and r.raw_floor < 0.8
+        assert r.verdict == "inconclusive" and r.why == COMMON and r.masked == "slower", format_text(every)
+    assert every.row("b").verdict == "slower" and every.row("b").adjusted == pytest.approx(0.34, abs=0.04)
+    assert every.exit_status() == EXIT_INCONCLUSIVE  # the rule names a only
+    text = format_text(every)
+    assert "op(s) moved only as much as the other ops did" in text
+    doc = json.loads(every.to_json())
+    row = next(r for r in doc["rows"] if r["op"] == "c")
+    assert row["inconclusive_because"] == COMMON and row["verdict_before_machine"] == "slower"
+    assert row["test"]["noise_floor_of"] == "machine-adjusted block medians"
+    assert doc["inconclusive"][0]["why"] == COMMON

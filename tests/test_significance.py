@@ -181,6 +181,74 @@ def test_decide_needs_more_than_the_noise_floor() -> None:
     assert decide(0.001, 0.04, floor=0.01) == Verdict.SAME  # and the minimum effect
 
 
+def test_compare_blocks_adjusted_for_the_common_level_hand_computed() -> None:
+    # x's block medians move twice as much as the common level c in A and sit 0.3 (log)
+    # higher in B at c = 0 (blocks.py's hand-computed example): beta = 1.842105 (the
+    # within-run slope 2, shrunk towards 1); adjusted A: 10 + (2 - beta) c = 10 -
+    # 0.0157895 (x4), 10 + 0.0157895 (x2); B: 10.3. Adjusted change: exp(10.3 - (10 -
+    # 0.0157895)) - 1 = exp(0.3157895) - 1 = 1.3498588 * 1.0159148 - 1 = 0.371342; floor: A's adjusted spread
+    # exp(0.031579) - 1 = 0.032083 (B's is 0); the raw blocks' spread exp(0.4) - 1 = 0.491825
+    ca = np.array([-0.1, -0.1, 0.1, 0.1, -0.1, -0.1])
+    cb = np.zeros(6)
+    a, b = 10 + 2 * ca, np.full(6, 10.3)
+    bt = sig.compare_blocks(a, b, (ca, cb))
+    assert bt.beta == pytest.approx(1.842105, abs=1e-6)
+    assert bt.adjusted == pytest.approx(0.371342, abs=1e-6)
+    assert bt.floor == pytest.approx(0.032083, abs=1e-6)
+    assert bt.raw_floor == pytest.approx(0.491825, abs=1e-6)
+    # every adjusted B block above every adjusted A block: U_B = 36 of 36
+    assert bt.test.u_b == 36 and bt.test.p_value < 0.01
+    assert bt.raw_test is not None and bt.raw_test.u_b == 36
+    # without levels, or with a level missing for too many blocks: the raw blocks
+    plain = sig.compare_blocks(a, b)
+    assert plain.adjusted is None and plain.floor == pytest.approx(0.491825, abs=1e-6)
+    few = sig.compare_blocks(a, b, (np.r_[ca[:4], np.nan, np.nan], cb))
+    assert few.adjusted is None
+    # a block without a level is left out (5 of 6 remain)
+    some = sig.compare_blocks(a, b, (np.r_[ca[:5], np.nan], cb))
+    assert some.adjusted is not None and (some.blocks_a, some.blocks_b) == (5, 6)
+
+
+def test_decide_on_the_adjusted_change() -> None:
+    # adjusted and raw change both past the floor and the minimum effect, the same way
+    assert decide(0.001, 0.12, floor=0.08, adjusted=0.10) == Verdict.SLOWER
+    assert decide(0.001, -0.12, floor=0.08, adjusted=-0.10) == Verdict.FASTER
+    # the floor applies to the smaller of the two
+    assert decide(0.001, 0.30, floor=0.08, adjusted=0.07) == Verdict.SAME
+    assert decide(0.001, 0.07, floor=0.08, adjusted=0.30) == Verdict.SAME
+    # the median itself must have moved by the minimum effect, the same way
+    assert decide(0.001, 0.04, floor=0.01, adjusted=0.10) == Verdict.SAME
+    assert decide(0.001, -0.10, floor=0.01, adjusted=0.10) == Verdict.SAME
+    assert decide(0.001, 0.10, floor=0.01, adjusted=0.04) == Verdict.SAME
+    assert decide(0.2, 0.10, floor=0.01, adjusted=0.10) == Verdict.SAME
+
+
+def test_machine_levels_of_accumulators() -> None:
+    from zlprof.blocks import BlockMedians
+
+    sec = 1_000_000_000
+
+    class Acc:
+        def __init__(self, d: list[int], timed: bool = True) -> None:
+            self.count = len(d)
+            self.blocks = BlockMedians()
+            t1 = np.arange(len(d), dtype=np.int64) * sec  # samples end at 0, 1, 2, ... s
+            self.blocks.add(np.asarray(d, np.int64), t1 if timed else None)
+
+    a = {"x": Acc([100] * 7), "y": Acc([10, 10, 10, 20, 20, 10, 10]), "old": Acc([5] * 7, timed=False)}
+    b = {"x": Acc([100] * 7), "y": Acc([10] * 7), "old": Acc([5] * 7, timed=False)}
+    levels = sig.machine_levels(a, b)
+    # "old" has no block times: no control and not adjusted. One sample a block: the
+    # first block is the instant 0 (no span: no level), then (0, 1], (1, 2], ... s. x's
+    # level is y's deviation from its median over both runs (log 10) over the same
+    # second: log 2 over (2, 3] and (3, 4] in A, 0 elsewhere
+    assert set(levels) == {"x", "y"}
+    ca, cb = levels["x"]
+    assert math.isnan(ca[0]) and math.isnan(cb[0])
+    assert ca[1:] == pytest.approx([0, 0, math.log(2), math.log(2), 0, 0], abs=1e-12)
+    assert cb[1:] == pytest.approx(np.zeros(6), abs=1e-12)
+
+
 class _Acc:
     def __init__(self, d: np.ndarray) -> None:
         from zlprof.blocks import BlockMedians

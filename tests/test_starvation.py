@@ -19,7 +19,7 @@ from zlprof.diff import diff_sessions
 from zlprof.profiler import Profiler
 from zlprof.profiler.cpu import GAUGES, IDLE, PROBE, RUN, STEAL, TICKS, WAIT, CpuReader
 from zlprof.recording import RecordingWriter, load_session
-from zlprof.significance import EXIT_INCONCLUSIVE, EXIT_REGRESSION, Verdict
+from zlprof.significance import BUSY, COMMON, EXIT_INCONCLUSIVE, EXIT_REGRESSION, Verdict
 from zlprof.starvation import BUSY_RATIO, Busy, CpuShare, compare_shares, cpu_share, machine_ratio
 
 MS = 1_000_000
@@ -166,11 +166,13 @@ def runs(tmp_path: Path) -> dict[str, Path]:
         "old": write_run(tmp_path / "old.zlp", seed=1),
         "slow_busy": write_run(tmp_path / "slow_busy.zlp", scale=1.3, wait=0.45, seed=2),
         "slow_quiet": write_run(tmp_path / "slow_quiet.zlp", scale=1.3, seed=3),
+        "one_slow_quiet": write_run(tmp_path / "one_slow_quiet.zlp", scale=1.3, seed=8, alone=True),
         "one_slow_busy": write_run(tmp_path / "one_slow_busy.zlp", scale=1.3, wait=0.45, seed=7,
                                    alone=True),
         "fast_busy": write_run(tmp_path / "fast_busy.zlp", scale=0.7, wait=0.45, seed=4),
         "old_format": write_run(tmp_path / "old_format.zlp", seed=5, wait=None),
-        "slow_old_format": write_run(tmp_path / "slow_old_format.zlp", scale=1.3, seed=6, wait=None),
+        "slow_old_format": write_run(tmp_path / "slow_old_format.zlp", scale=1.3, seed=6, wait=None,
+                                     alone=True),
     }
 
 
@@ -183,18 +185,26 @@ def test_recordings_carry_the_readings_and_the_diff_voids_what_the_machine_expla
     work = res.row("step/work")
     assert work.verdict == Verdict.INCONCLUSIVE and work.masked == Verdict.SLOWER
     assert "the machine was busy (run B waited for a CPU 45 % of its time vs 2 %)" in res.to_text()
-    # a verdict against the machine's bias stands: B faster although B had less CPU
+    # every op faster although B had less CPU: not what the busy machine explains, but
+    # every op moved together, as a machine moves them (significance.COMMON: two runs
+    # cannot tell that from a change touching every op); the against-the-bias rule is
+    # test_mark_busy_voids_only_what_the_machine_explains
     res = diff_sessions(a, load_session(runs["fast_busy"]))
-    assert res.busy is not None and res.row("step/work").verdict == Verdict.FASTER
+    work = res.row("step/work")
+    assert res.busy is not None and work.verdict == Verdict.INCONCLUSIVE
+    assert work.why == COMMON and work.masked == Verdict.FASTER
     # a busy machine, but only one op (and its parent) moved, the typical op did not:
     # the machine did not reach the medians; the op's verdict stands
     res = diff_sessions(a, load_session(runs["one_slow_busy"]))
     assert res.busy is not None and not res.busy_ops
     assert res.row("step/work").verdict == Verdict.SLOWER and res.row("other").verdict == Verdict.SAME
     assert "but the ops did not move with it (the typical op " in res.to_text()
-    # a quiet machine: verdicts as before, and the text says the runs were comparable
-    res = diff_sessions(a, load_session(runs["slow_quiet"]))
+    # a quiet machine: an op that moved alone is slower, and the text says the runs were
+    # comparable; every op slower is inconclusive (significance.COMMON), not a machine verdict
+    res = diff_sessions(a, load_session(runs["one_slow_quiet"]))
     assert res.busy is None and res.row("step/work").verdict == Verdict.SLOWER
+    every = diff_sessions(a, load_session(runs["slow_quiet"]))
+    assert every.busy is None and every.row("step/work").why == COMMON
     assert "machine: A waited for a CPU 2 % of its time, B waited for a CPU 2 % of its time; comparable" \
         in res.to_text()
 
@@ -202,8 +212,10 @@ def test_recordings_carry_the_readings_and_the_diff_voids_what_the_machine_expla
 def test_fail_on_exit_codes_with_a_busy_machine(runs: dict[str, Path],
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     old = str(runs["old"])
-    assert main(["diff", old, str(runs["slow_quiet"]), "--fail-on", "p50>+5%"]) == EXIT_REGRESSION
+    assert main(["diff", old, str(runs["one_slow_quiet"]), "--fail-on", "p50>+5%"]) == EXIT_REGRESSION
     capsys.readouterr()
+    assert main(["diff", old, str(runs["slow_quiet"]), "--fail-on", "p50>+5%"]) == EXIT_INCONCLUSIVE
+    assert "moved only as much as the other ops did" in capsys.readouterr().err
     assert main(["diff", old, str(runs["slow_busy"]), "--fail-on", "p50>+5%"]) == EXIT_INCONCLUSIVE == 4
     err = capsys.readouterr().err.splitlines()
     assert any(line.startswith("zlprof: INCONCLUSIVE p50>+5%: step/work median +") for line in err)
@@ -216,11 +228,40 @@ def test_fail_on_exit_codes_with_a_busy_machine(runs: dict[str, Path],
     assert main(["diff", old, str(runs["slow_busy"]), "--fail-on", "p50>+60%"]) == 0
     # without rules, diff reports and exits 0
     assert main(["diff", old, str(runs["slow_busy"])]) == 0
-    # recordings without readings: as before (a slowdown fails), and the text says so
+    # recordings without readings: no machine verdict (a slowdown of one op fails), and
+    # the text says so
     capsys.readouterr()
     assert main(["diff", str(runs["old_format"]), str(runs["slow_old_format"]), "--fail-on",
                  "p50>+5%"]) == EXIT_REGRESSION
     assert "CPU wait not recorded in A and B" in capsys.readouterr().out
+
+
+def test_mark_busy_voids_only_what_the_machine_explains() -> None:
+    from zlprof.diff import DiffRow, mark_busy
+
+    a = CpuShare(0.02, 0.0, 98, 2)
+    b = CpuShare(0.45, 0.0, 55, 45)
+    busy = compare_shares(a, b)
+    assert busy is not None and busy.side == "B"
+
+    def rows() -> list[DiffRow]:
+        out = [DiffRow(f"op{i}", "op", Verdict.SAME, None, None, {"median": 0.3}) for i in range(3)]
+        out[0].verdict, out[0].test = Verdict.SLOWER, object()  # type: ignore[assignment]
+        out[1].verdict, out[1].test = Verdict.FASTER, object()  # type: ignore[assignment]
+        out[2].test = object()  # type: ignore[assignment]
+        return out
+
+    # the ops moved with the machine (typical op +30 %): B slower is what the machine
+    # explains (inconclusive, why BUSY); B faster is against its bias and stands
+    r = rows()
+    assert mark_busy(r, busy)
+    assert (r[0].verdict, r[0].masked, r[0].why) == (Verdict.INCONCLUSIVE, Verdict.SLOWER, BUSY)
+    assert r[1].verdict == Verdict.FASTER and r[1].masked is None
+    # the typical op did not move: nothing voided
+    r = rows()
+    for x in r:
+        x.change = {"median": 0.0}
+    assert not mark_busy(r, busy) and r[0].verdict == Verdict.SLOWER
 
 
 def test_json_carries_the_machine(runs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

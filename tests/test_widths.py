@@ -254,7 +254,7 @@ def test_diff_piped_has_full_names(runs: tuple[Path, Path], monkeypatch: pytest.
         assert len([ln for ln in lines if ln.startswith(full + " ")]) == 1, full
     head = next(ln for ln in lines if ln.startswith("operation"))
     assert head.split() == ["operation", "n", "A", "n", "B", "median", "A", "median", "B",
-                            "median", "p95", "p99", "mean", "q-value", "floor", "verdict"]
+                            "median", "p95", "p99", "mean", "q-value", "adjusted", "floor", "verdict"]
 
 
 def test_sessions_at_80_columns_and_piped(

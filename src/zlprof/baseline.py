@@ -8,10 +8,13 @@ refresher thread calls :meth:`BaselineComparator.compare` off the UI thread (at 
 every ``every_s`` seconds) and puts the result, a
 :class:`BaselineView`, into the snapshot; widgets only render it.
 
-Under the state's lock each op's statistics and block medians (blocks.BlockMedians, kept
-by the accumulator as samples arrive: at most 24 numbers an op) are copied; the tests,
-on at most 24 block medians a side, run after the lock is released. The cost of a
-refresh grows with the number of ops, not with the number of samples.
+Under the state's lock each op's statistics, block medians and block times
+(blocks.BlockMedians, kept by the accumulator as samples arrive: at most 24 of each an
+op) are copied; the machine's common level of every block (significance.machine_levels,
+from both sessions' blocks so far) and the tests, on at most 24 block medians a side,
+run after the lock is released. The cost of a refresh grows with the number of ops
+(the common level: with the square of it up to blocks.LEAVE_ONE_OUT ops), not with the
+number of samples.
 
 The machine: both sessions' CPU readings (starvation.py) are compared at every
 refresh; when the machine slowed one run notably more, the verdicts it explains become
@@ -38,20 +41,25 @@ from .stats import OpAccumulator, PerformanceStats
 
 
 class _Blocks:
-    def __init__(self, values: np.ndarray) -> None:
+    def __init__(self, values: np.ndarray, spans: np.ndarray | None) -> None:
         self._v = values
+        self._s = spans
 
     def values(self) -> np.ndarray:
         return self._v
 
+    def spans(self) -> np.ndarray | None:
+        return self._s
+
 
 class _Frozen:
-    """What the test reads of an OpAccumulator, captured at one moment: its count and
-    block medians (at most blocks.MAX_BLOCKS floats, so the copy under the lock is cheap)."""
+    """What the test reads of an OpAccumulator, captured at one moment: its count, block
+    medians and block times (at most blocks.MAX_BLOCKS of each, so the copy under the
+    lock is cheap)."""
 
     def __init__(self, acc: OpAccumulator) -> None:
         self.count = acc.count
-        self.blocks = _Blocks(acc.blocks.values())
+        self.blocks = _Blocks(acc.blocks.values(), acc.blocks.spans())
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,11 @@ class OpComparison:
     n_current: int = 0
     #: the op's noise floor (significance.BlockTest.floor)
     floor: float | None = None
+    #: the change with the machine's common level taken out (BlockTest.adjusted; None:
+    #: not adjusted)
+    adjusted: float | None = None
+    #: an INCONCLUSIVE verdict's reason (significance.BUSY or COMMON), else None
+    why: str | None = None
 
 
 @dataclass
@@ -202,10 +215,12 @@ class BaselineComparator:
                     cur[name] = (_Frozen(acc), acc.stats(name, state.wall_ns))
             top = [r for r in state.op_rows() if r.depth == 0 and r.full in cur]
             cpu = session_share(state)
+        levels = sig.machine_levels(dict(self._frozen), {n: fz for n, (fz, _st) in cur.items()})
         rows: list[DiffRow] = []
         for name, (fz, st) in cur.items():
             base = self._frozen.get(name)
-            rows.append(compare_op(name, "op", base, fz, self._stats.get(name), st))
+            rows.append(compare_op(name, "op", base, fz, self._stats.get(name), st,
+                                   levels=levels.get(name)))
         decide_rows(rows, self.alpha, self.min_effect)
         busy = compare_shares(self.cpu, cpu)
         if not mark_busy(rows, busy, self.min_effect):
@@ -215,7 +230,8 @@ class BaselineComparator:
         for r in rows:
             view.ops[r.op] = OpComparison(
                 r.op, Verdict(r.verdict), dict(r.change), r.q_value,
-                r.a.count if r.a else 0, r.b.count if r.b else 0, r.floor,
+                r.a.count if r.a else 0, r.b.count if r.b else 0, r.floor, r.adjusted,
+                r.why,
             )
         view.shift = sig.overall_shift([r.change.get("median") for r in rows
                                         if r.test is not None and r.verdict != Verdict.FEW])

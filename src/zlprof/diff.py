@@ -13,11 +13,16 @@ only one session are listed as such; an op with fewer than ``MIN_SAMPLES`` sampl
 side is "too few samples".
 
 The unit of the test is a block of consecutive samples, not a sample: each side's samples
-of an op, in arrival order, are cut into 8-24 blocks (one a sample below 24 samples) and
-the U test ranks the blocks' medians; a change must also exceed the op's noise floor, the
-spread of its block medians within either run (significance.py says why: durations of one run are a time series, and
-runs of identical code differ as a whole). Each row carries the floor (``floor``, the
-column "floor" of the text table).
+of an op, in arrival order, are cut into 8-24 blocks (one a sample below 24 samples).
+Where both runs' blocks carry their times and two or more ops have blocks, the machine's
+**common level** (how slow the other ops ran over the same time, significance.py) is
+taken out of every block median first: the U test ranks the machine-adjusted block
+medians, the **noise floor** is their spread within either run (max / min - 1, the
+larger), and a change is reported only when the adjusted change and the median's own
+change are both beyond it and at least the minimum effect, the same way. Without block
+times (token latencies, fewer than two ops) the raw block medians are tested and the
+floor is their spread, as before. Each row carries the floor (``floor``, the column
+"floor" of the text table) and the adjusted change (``adjusted``, the column "adjusted").
 
 Token latencies (time to first token, time per output token, inter-token latency) are
 compared the same way, as rows of kind "latency".
@@ -91,8 +96,20 @@ class DiffRow:
     floor: float | None = None
     #: block medians tested on each side
     blocks: tuple[int, int] | None = None
-    #: the verdict before the busy machine made it "inconclusive" (starvation.py)
+    #: the verdict before it was made "inconclusive", and why (significance.BUSY: the busy
+    #: machine, starvation.py; significance.COMMON: the op moved only with the others)
     masked: Verdict | None = None
+    why: str | None = None
+    #: the change of the median block with the machine's common level taken out
+    #: (significance.BlockTest.adjusted; None: not adjusted, the floor is then the raw
+    #: block medians' spread) and the op's sensitivity to that level
+    adjusted: float | None = None
+    beta: float | None = None
+    #: when adjusted: the test of the block medians as they are, its FDR-adjusted p-value
+    #: and their spread (the verdict the op would get without the adjustment)
+    raw_test: MannWhitney | None = None
+    raw_q: float | None = None
+    raw_floor: float | None = None
 
     @property
     def significant(self) -> bool:
@@ -130,6 +147,7 @@ class DiffRow:
             "b": stats(self.b),
             "change": {k: _num(v) for k, v in self.change.items()},
             "verdict_before_machine": None if self.masked is None else str(self.masked),
+            "inconclusive_because": self.why,
             "test": None
             if t is None
             else {
@@ -143,6 +161,10 @@ class DiffRow:
                 "q_value": self.q_value,
                 "prob_b_greater": t.prob_b_greater,
                 "noise_floor": self.floor,
+                "noise_floor_of": None if t is None else ("machine-adjusted block medians"
+                                                          if self.adjusted is not None else "block medians"),
+                "adjusted_change": _num(self.adjusted),
+                "sensitivity": _num(self.beta),
                 "blocks_a": self.blocks[0] if self.blocks else None,
                 "blocks_b": self.blocks[1] if self.blocks else None,
             },
@@ -194,15 +216,26 @@ class DiffResult:
         self.violations = sig.violations(
             rules, [(r.op, Verdict(r.verdict), r.change) for r in self.rows if r.kind == "op"]
         )
-        self.inconclusive = sig.inconclusive_violations(
-            rules, [(r.op, r.masked, r.change) for r in self.rows
-                    if r.kind == "op" and r.masked is not None]
-        )
+        self.inconclusive = [
+            v for why in (sig.BUSY, sig.COMMON) for v in sig.inconclusive_violations(
+                rules, [(r.op, r.masked, r.change) for r in self.rows
+                        if r.kind == "op" and r.masked is not None and r.why == why], why)
+        ]
         return self.violations
+
+    def common_note(self) -> str | None:
+        """``3 op(s) moved only as much as every op (...): inconclusive`` or None."""
+        n = sum(r.verdict == Verdict.INCONCLUSIVE and r.why == sig.COMMON for r in self.rows)
+        if not n:
+            return None
+        return (f"inconclusive: {n} op(s) moved only as much as the other ops did at the same "
+                "time (the machine's common level): the machine, or a change that touches "
+                "every op; two runs cannot tell which")
 
     def exit_status(self) -> int:
         """0; EXIT_REGRESSION when a --fail-on rule is violated; EXIT_INCONCLUSIVE when
-        none is but one would be by an op the busy machine made inconclusive."""
+        none is but one would be by an op made inconclusive (the busy machine, or an op
+        that moved only with every other op)."""
         if self.violations:
             return sig.EXIT_REGRESSION
         return sig.EXIT_INCONCLUSIVE if self.inconclusive else 0
@@ -211,7 +244,7 @@ class DiffResult:
         """``inconclusive: the machine was busy (...)`` or None."""
         if self.busy is None:
             return None
-        n = sum(r.verdict == Verdict.INCONCLUSIVE for r in self.rows)
+        n = sum(r.verdict == Verdict.INCONCLUSIVE and r.why == sig.BUSY for r in self.rows)
         which = "slower" if self.busy.side == "B" else "faster"
         if not self.busy_ops:
             shift = self.shift()
@@ -250,6 +283,7 @@ class DiffResult:
                 "b": None if self.b_cpu is None else self.b_cpu.as_dict(),
                 "busy": None if self.busy is None else {**self.busy.as_dict(), "ops_moved": self.busy_ops},
                 "note": self.machine_note(),
+                "common_note": self.common_note(),
             },
             "exit_status": self.exit_status() if self.rules else 0,
         }
@@ -258,7 +292,11 @@ class DiffResult:
         return (
             f"significant when the FDR-adjusted p < {self.alpha:g} (Benjamini-Hochberg over "
             f"all tests) and the median moved by at least {self.min_effect * 100:g}% and by "
-            "more than the op's noise floor (how far its block medians spread within either run)"
+            "more than the op's noise floor (how far its block medians spread within either "
+            "run); where the runs' blocks carry their times, block medians are adjusted for "
+            "the machine's common level (how slow the other ops ran at the same time: "
+            "\"adjusted\"), the floor is the adjusted blocks' spread, and the adjusted change "
+            "must pass the same way"
         )
 
     def to_text(self) -> str:
@@ -287,9 +325,11 @@ def compare_op(
     st_a: PerformanceStats | None,
     st_b: PerformanceStats | None,
     depth: int = 0,
+    levels: tuple[Any, Any] | None = None,
 ) -> DiffRow:
     """One row, tested but without its verdict (:func:`decide_rows` gives it, after the
-    p-values of every row are adjusted together)."""
+    p-values of every row are adjusted together). ``levels``: the common level of the
+    op's blocks in A and B (significance.machine_levels), None: not adjusted."""
     if acc_a is None or acc_a.count == 0:
         return DiffRow(name, kind, Verdict.ONLY_B, None, st_b, depth=depth)
     if acc_b is None or acc_b.count == 0:
@@ -297,23 +337,41 @@ def compare_op(
     assert st_a is not None and st_b is not None
     change = {m: sig.relative_change(getattr(st_a, _FIELD[m]), getattr(st_b, _FIELD[m]))
               for m in METRICS}
-    bt = sig.compare_accumulators(acc_a, acc_b)
+    bt = sig.compare_accumulators(acc_a, acc_b, levels)
     if bt is None:  # samples known only from a summary: nothing to rank
         return DiffRow(name, kind, Verdict.FEW, st_a, st_b, change, depth=depth)
     few = min(acc_a.count, acc_b.count, bt.blocks_a, bt.blocks_b) < MIN_SAMPLES
     return DiffRow(name, kind, Verdict.FEW if few else Verdict.SAME, st_a, st_b, change, bt.test,
-                   sig.UNIT, depth, floor=bt.floor, blocks=(bt.blocks_a, bt.blocks_b))
+                   sig.UNIT, depth, floor=bt.floor, blocks=(bt.blocks_a, bt.blocks_b),
+                   adjusted=bt.adjusted, beta=bt.beta, raw_test=bt.raw_test, raw_floor=bt.raw_floor)
 
 
 def decide_rows(rows: list[DiffRow], alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> None:
     """Adjust the p-values of the tested rows together (Benjamini-Hochberg) and give each
-    its verdict (significance.decide)."""
+    its verdict (significance.decide).
+
+    A row tested on machine-adjusted blocks gets the adjusted verdict when that is slower
+    or faster. When it is not, but the block medians as they are (their own BH-adjusted
+    p-values and floor: the rule without the adjustment) would have called the op
+    slower or faster, the op moved, but only as much as the common level says the
+    other ops did: the machine, or a change that touches every op, which two runs
+    cannot tell apart. Such a verdict is INCONCLUSIVE (``why`` significance.COMMON, the
+    verdict before in ``masked``): ``--fail-on`` exits EXIT_INCONCLUSIVE, not 0."""
     tested = [r for r in rows if r.test is not None and r.verdict != Verdict.FEW]
     qs = sig.benjamini_hochberg([r.test.p_value if r.test is not None else None for r in tested])
-    for r, q in zip(tested, qs, strict=True):
+    raw = sig.benjamini_hochberg([(r.raw_test or r.test).p_value if r.test is not None else None
+                                  for r in tested])
+    for r, q, q_raw in zip(tested, qs, raw, strict=True):
         r.q_value = q
         r.verdict = sig.decide(q, r.change.get("median"), alpha=alpha, min_effect=min_effect,
-                               floor=r.floor or 0.0)
+                               floor=r.floor or 0.0, adjusted=r.adjusted)
+        if r.adjusted is None or r.verdict.significant:
+            continue
+        r.raw_q = q_raw
+        before = sig.decide(q_raw, r.change.get("median"), alpha=alpha, min_effect=min_effect,
+                            floor=r.raw_floor or 0.0)
+        if before.significant:
+            r.masked, r.why, r.verdict = before, sig.COMMON, Verdict.INCONCLUSIVE
 
 
 #: the busy machine voids op verdicts only when the ops moved with it (see mark_busy)
@@ -355,6 +413,7 @@ def mark_busy(rows: list[DiffRow], busy: Busy | None, min_effect: float = MIN_EF
         if r.verdict in (Verdict.SLOWER, Verdict.FASTER) and busy.voids(r.verdict == Verdict.SLOWER):
             r.masked = Verdict(r.verdict)
             r.verdict = Verdict.INCONCLUSIVE
+            r.why = sig.BUSY
     return moved
 
 
@@ -374,13 +433,15 @@ def diff_sessions(
         order = [r.full for r in a.op_rows() if r.full in accs_a]
         order += [r.full for r in b.op_rows() if r.full in accs_b and r.full not in accs_a]
         depth = {r.full: r.depth for r in [*a.op_rows(), *b.op_rows()]}
+        levels = sig.machine_levels(accs_a, accs_b)
         rows: list[DiffRow] = []
         for name in order:
             acc_a, acc_b = accs_a.get(name), accs_b.get(name)
             st_a = acc_a.stats(name, a.wall_ns) if acc_a is not None else None
             st_b = acc_b.stats(name, b.wall_ns) if acc_b is not None else None
             rows.append(
-                compare_op(name, "op", acc_a, acc_b, st_a, st_b, depth.get(name, 0))
+                compare_op(name, "op", acc_a, acc_b, st_a, st_b, depth.get(name, 0),
+                           levels.get(name))
             )
         for key, _title in LATENCIES:
             la: OpAccumulator = getattr(a, key)
@@ -497,7 +558,8 @@ def _columns() -> list[Any]:
         Column("p99", drop=1),
         Column("mean", drop=5),
         Column("q-value", drop=8),
-        Column("floor", drop=9),
+        Column("adjusted", drop=9),
+        Column("floor", drop=10),
         Column("verdict", align="left"),
     ]
 
@@ -533,6 +595,7 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
             _ms(r.b.median_ms) if r.b else "-",
             *(_pct(r.change.get(m)) for m in METRICS),
             p,
+            _pct(r.adjusted),
             "-" if r.floor is None else f"{r.floor * 100:.1f}%",
             _verdict(r),
         ])
@@ -564,6 +627,9 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
     else:
         out += wrap(f"machine: A {res.a_cpu.describe()}, B {res.b_cpu.describe()}; "
                     "comparable", width)
+    note = res.common_note()
+    if note is not None:
+        out += wrap(note, width)
     shift = res.shift()
     if shift is not None and abs(shift) >= res.min_effect and not (res.busy and res.busy_ops):
         out += wrap(f"overall: the typical op moved {_pct(shift)}: the whole run was "
@@ -572,7 +638,8 @@ def format_text(res: DiffResult, width: int | None = None) -> str:
     if res.rules:
         line = f"--fail-on: {len(res.violations)} violation(s) of " + ", ".join(r.text for r in res.rules)
         if res.inconclusive and not res.violations:
-            line += (f"; {len(res.inconclusive)} inconclusive (the machine was busy): exit "
+            whys = sorted({v.why for v in res.inconclusive})
+            line += (f"; {len(res.inconclusive)} inconclusive ({'; '.join(whys)}): exit "
                      f"{sig.EXIT_INCONCLUSIVE}, re-run on a quieter machine")
         out += wrap(line, width)
     return "\n".join(out) + "\n"
@@ -631,4 +698,6 @@ def diff_main(args: argparse.Namespace) -> int:
             print(f"zlprof: {v.line()}", file=sys.stderr)
         if res.inconclusive and res.busy is not None:
             print(f"zlprof: {res.machine_note()}", file=sys.stderr)
+        if any(v.why == sig.COMMON for v in res.inconclusive):
+            print(f"zlprof: {res.common_note()}", file=sys.stderr)
     return res.exit_status() if rules else 0

@@ -21,15 +21,37 @@ every sample made a shift of a few percent between two runs of identical code
 "significant" with thousands of samples (on a shared VM: 20 of 20 identical pairs had
 false positives). So an op is tested on its **block medians**: each side's samples, in
 arrival order, cut into 8 to 24 consecutive blocks (one a sample below 24 samples;
-``blocks.BlockMedians``, kept as samples arrive), the U test run on the blocks' medians,
-so within-run drift is the noise the test sees. Two runs of the same code also differ as
-a whole, which one run a side cannot estimate; assuming (and measuring, see
-benchmarks/bench_baseline_fp.py) that they differ by about as much as an op's blocks
-wander within one run, the op's **noise floor** is the spread of its block medians (max /
-min - 1) in either run, the larger, and a change must exceed it (and ``min_effect``) to
-be reported. The caveat: a real change smaller than how much the op drifts within a run
-is not reported, and a run-wide shift larger than the within-run drift still can be
-(``overall_shift`` names it).
+``blocks.BlockMedians``, kept as samples arrive, each block with its time span), the U
+test run on the blocks' medians, so within-run drift is the noise the test sees.
+
+The machine (:func:`machine_levels`, :func:`compare_blocks`). On a shared virtual CPU the
+speed of the machine changes every few seconds by up to 2x, for every op at once; an
+op's block medians then spread 10-80 % within a run, and whole runs of identical code
+differ by as much. That part is common to the ops of a run: each block of an op gets the
+**common level** of the other ops over the same time span (their block medians less
+each op's median over both runs, the median over the ops: blocks.common_levels, the same
+reference on both sides, so it carries how the runs differ as a whole too), and the op's
+**sensitivity** to it (the slope of its block medians on their levels within each run,
+shrunk towards 1: blocks.sensitivity; a 30 us matmul moves half as much as a 5 us
+softmax). The test ranks block median - sensitivity x level ("machine-adjusted"), the
+change is the adjusted blocks' median change, and the **noise floor** is the adjusted
+blocks' spread (max / min - 1) in either run, the larger: two runs still differ beyond the
+machine's common level (memory layout and the like), which one run a side cannot
+estimate; the floor assumes they differ by about as much as the adjusted blocks wander
+within a run. :func:`decide` reports a change only when the adjusted change and the
+median's own change both exceed the floor and ``min_effect``, the same way. Without block
+times or with fewer than two ops with blocks on both sides (token latencies, recordings
+folded without times), the raw block medians are tested and the floor is their spread.
+
+The caveats. (1) An op that moved only as much as the other ops did cannot be told
+from the machine: a change that slows every op alike is taken out with it (diff.py then
+calls the ops the rule without the adjustment would report INCONCLUSIVE, ``COMMON``, and
+``--fail-on`` exits EXIT_INCONCLUSIVE). An op the machine moves less than the typical op
+(sensitivity below 1) shows such a change partly as its own. (2) The controls are the
+other ops of the same program: with two or three ops, a change of one leaks into the
+others' level (the median of few), and the rule that the raw median must move the same
+way keeps that from being reported. (3) A real change smaller than the adjusted blocks'
+spread within a run is not reported.
 """
 
 from __future__ import annotations
@@ -37,19 +59,22 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
 
+from .blocks import common_levels, median, sensitivity
 from .blocks import spread as block_spread
 from .stats import group_by
 
 
 class BlockValues(Protocol):
     def values(self) -> np.ndarray: ...
+
+    def spans(self) -> np.ndarray | None: ...
 
 
 class Samples(Protocol):
@@ -207,26 +232,70 @@ class BlockTest:
     """The U test of one op on its block medians, and its noise floor."""
 
     test: MannWhitney
-    #: the larger spread of the two sides' block medians (max / min - 1): a change of the
-    #: median must exceed it to be reported (see the module doc)
+    #: the larger spread of the two sides' (machine-adjusted, when ``adjusted`` is set)
+    #: block medians (max / min - 1): a change must exceed it to be reported (module doc)
     floor: float
     blocks_a: int
     blocks_b: int
+    #: the change of the median block once the machine's common level is taken out
+    #: (exp(median of B's adjusted blocks - median of A's) - 1); None: not adjusted (a
+    #: recording without block times, fewer than two ops with blocks, ...)
+    adjusted: float | None = None
+    #: the op's sensitivity to the common level (blocks.sensitivity); None: not adjusted
+    beta: float | None = None
+    #: when adjusted: the test of the block medians as they are and their spread (what
+    #: decides an op without the adjustment; see diff.decide_rows)
+    raw_test: MannWhitney | None = None
+    raw_floor: float | None = None
 
 
-def compare_blocks(a: np.ndarray, b: np.ndarray) -> BlockTest:
+def compare_blocks(a: np.ndarray, b: np.ndarray, levels: tuple[np.ndarray, np.ndarray] | None = None) -> BlockTest:
     """The U test of block medians ``b`` against ``a`` (log values, blocks.BlockMedians) and
-    the noise floor of the two; ValueError if a side is empty."""
+    the noise floor of the two; ValueError if a side is empty.
+
+    ``levels``: the common level of each block of A and of B (blocks.common_levels). With
+    them, each block median less ``beta`` times its block's common level is what the test
+    ranks and the floor spreads (blocks without a level are left out); without them, or
+    with fewer than ``MIN_SAMPLES`` blocks a side that have one, the block medians as
+    they are."""
+    if levels is not None:
+        ca, cb = levels
+        ka, kb = np.isfinite(ca), np.isfinite(cb)
+        if len(ca) == len(a) and len(cb) == len(b) and ka.sum() >= MIN_SAMPLES and kb.sum() >= MIN_SAMPLES:
+            ya, yb, ca, cb = a[ka], b[kb], ca[ka], cb[kb]
+            beta = sensitivity(ya, yb, ca, cb)
+            ra, rb = ya - beta * ca, yb - beta * cb
+            adjusted = math.expm1(median(rb) - median(ra))
+            return BlockTest(mann_whitney_u(ra, rb), max(block_spread(ra), block_spread(rb)),
+                             len(ra), len(rb), adjusted, beta, mann_whitney_u(a, b),
+                             max(block_spread(a), block_spread(b)))
     return BlockTest(mann_whitney_u(a, b), max(block_spread(a), block_spread(b)), len(a), len(b))
 
 
-def compare_accumulators(a: Samples, b: Samples) -> BlockTest | None:
-    """The test of two ``stats.OpAccumulator`` (or frozen copies) on their block medians;
-    None when a side has no block (its samples known only from a recording's summary)."""
+def compare_accumulators(a: Samples, b: Samples, levels: tuple[np.ndarray, np.ndarray] | None = None) -> BlockTest | None:
+    """The test of two ``stats.OpAccumulator`` (or frozen copies) on their block medians
+    (``levels``: as for :func:`compare_blocks`); None when a side has no block (its
+    samples known only from a recording's summary)."""
     va, vb = a.blocks.values(), b.blocks.values()
     if len(va) == 0 or len(vb) == 0:
         return None
-    return compare_blocks(va, vb)
+    return compare_blocks(va, vb, levels)
+
+
+def machine_levels(a: Mapping[str, Samples], b: Mapping[str, Samples]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The common level of every block of every op of two runs (blocks.common_levels),
+    from the ops' block medians and block times; empty when fewer than two ops have timed
+    blocks on both sides (then nothing is adjusted)."""
+    runs: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
+    for side in (a, b):
+        run = {}
+        for name, acc in side.items():
+            spans = acc.blocks.spans()
+            values = acc.blocks.values()
+            if spans is not None and len(values) and len(spans) == len(values):
+                run[name] = (values, spans)
+        runs.append(run)
+    return common_levels((runs[0], runs[1]), MIN_SAMPLES)
 
 
 # --------------------------------------------------------------------------- many tests
@@ -259,15 +328,27 @@ def decide(
     min_effect: float = MIN_EFFECT,
     floor: float = 0.0,
     lower_is_better: bool = True,
+    adjusted: float | None = None,
 ) -> Verdict:
-    """The verdict of one tested op: SLOWER / FASTER when the adjusted p-value is below
-    ``alpha`` and the relative change of the median is at least ``min_effect`` and more
-    than the op's noise ``floor`` (BlockTest.floor), else SAME.
+    """The verdict of one tested op: SLOWER / FASTER when the FDR-adjusted p-value is
+    below ``alpha`` and the relative change of the median is at least ``min_effect`` and
+    more than the op's noise ``floor`` (BlockTest.floor), else SAME.
+
+    ``adjusted`` (BlockTest.adjusted): the change once the machine's common level is
+    taken out. Then it is the change that must be at least ``min_effect`` and above the
+    floor (which is then the adjusted blocks' spread), and the median itself (``change``)
+    must have moved at least ``min_effect`` the same way: a change the adjustment alone
+    made is not reported.
 
     ``lower_is_better=False`` for rates (tokens per second): a drop is SLOWER.
     """
-    if (q_value is None or change is None or not (q_value < alpha) or abs(change) < min_effect
-            or abs(change) <= floor):
+    if q_value is None or change is None or not (q_value < alpha) or abs(change) < min_effect:
+        return Verdict.SAME
+    if adjusted is not None:
+        if (abs(adjusted) < min_effect or adjusted * change <= 0
+                or min(abs(adjusted), abs(change)) <= floor):
+            return Verdict.SAME
+    elif abs(change) <= floor:
         return Verdict.SAME
     worse = change > 0 if lower_is_better else change < 0
     return Verdict.SLOWER if worse else Verdict.FASTER
@@ -349,6 +430,12 @@ def parse_fail_on(text: str) -> FailRule:
     return FailRule(text.strip(), op.strip() if op else None, RULE_STATS[stat], float(m.group("pct")) / 100.0)
 
 
+#: why a verdict is INCONCLUSIVE: the busy machine (starvation.py), or the op moved only
+#: as much as the machine's common level says the other ops did (diff.decide_rows)
+BUSY = "the machine was busy"
+COMMON = "as much as every op: the machine or a change touching every op"
+
+
 @dataclass(frozen=True)
 class Violation:
     """One op that broke one rule."""
@@ -357,19 +444,24 @@ class Violation:
     op: str
     change: float
     verdict: Verdict
+    #: with the verdict INCONCLUSIVE: why (BUSY or COMMON)
+    why: str = BUSY
 
     def line(self) -> str:
-        """``FAIL p50>+5%: op median +12.0% (slower)``; an op the busy machine made
-        inconclusive: ``INCONCLUSIVE p50>+5%: op median +12.0% (slower, but ...)``."""
+        """``FAIL p50>+5%: op median +12.0% (slower)``; an op made inconclusive:
+        ``INCONCLUSIVE p50>+5%: op median +12.0% (slower, but the machine was busy)``."""
         if self.verdict == Verdict.INCONCLUSIVE:
             return (f"INCONCLUSIVE {self.rule.text}: {self.op} {self.rule.stat} "
-                    f"{self.change * 100:+.1f}% (slower, but the machine was busy)")
+                    f"{self.change * 100:+.1f}% (slower, but {self.why})")
         return (f"FAIL {self.rule.text}: {self.op} {self.rule.stat} {self.change * 100:+.1f}% "
                 f"({self.verdict})")
 
     def as_dict(self) -> dict[str, object]:
-        return {"rule": self.rule.text, "op": self.op, "stat": self.rule.stat,
-                "change": self.change, "verdict": str(self.verdict)}
+        out: dict[str, object] = {"rule": self.rule.text, "op": self.op, "stat": self.rule.stat,
+                                  "change": self.change, "verdict": str(self.verdict)}
+        if self.verdict == Verdict.INCONCLUSIVE:
+            out["why"] = self.why
+        return out
 
 
 def violations(
@@ -387,12 +479,13 @@ def violations(
 
 
 def inconclusive_violations(
-    rules: Sequence[FailRule], rows: Sequence[tuple[str, Verdict, dict[str, float | None]]]
+    rules: Sequence[FailRule], rows: Sequence[tuple[str, Verdict, dict[str, float | None]]],
+    why: str = BUSY,
 ) -> list[Violation]:
-    """The violations the busy machine hid: ``rows`` as for :func:`violations`, with each
-    op's verdict before the machine made it inconclusive; each one found is returned with
-    the verdict INCONCLUSIVE."""
-    return [Violation(v.rule, v.op, v.change, Verdict.INCONCLUSIVE) for v in violations(rules, rows)]
+    """The violations an inconclusive verdict hid: ``rows`` as for :func:`violations`,
+    with each op's verdict before it was made inconclusive (``why``); each one found is
+    returned with the verdict INCONCLUSIVE."""
+    return [Violation(v.rule, v.op, v.change, Verdict.INCONCLUSIVE, why) for v in violations(rules, rows)]
 
 
 def unmatched_rules(rules: Sequence[FailRule], names: Sequence[str]) -> list[FailRule]:

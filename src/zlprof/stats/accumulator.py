@@ -113,7 +113,7 @@ class OpAccumulator:
         self.moments.add(d)
         own = d.copy()
         self._keep(own)
-        self.blocks.add(own)
+        self.blocks.add(own, None if t1 is None else np.array(t1, dtype=np.int64))
         if t1 is not None:
             self._add_recent(np.array(t1, dtype=np.int64), own)  # copies: kept aside
             self.last_t1 = max(self.last_t1, int(t1.max()))
@@ -142,7 +142,7 @@ class OpAccumulator:
         """
         self.moments.add_aggregate(*agg)
         self._keep(d)
-        self.blocks.add(d)
+        self.blocks.add(d, t1)
         self._add_recent(t1, d)
         if last_t1 > self.last_t1:
             self.last_t1 = last_t1
@@ -430,7 +430,7 @@ class OpAccumulator:
         in fold order), as the original had them."""
         self._rpend, self._n_rpend = [], 0
         self.blocks = BlockMedians()
-        self.blocks.add(d)
+        self.blocks.add(d, t1)
         if self._hist is not None:
             self._hpend, self._n_hpend = [], 0
             self._hist = LogHistogram()
