@@ -455,3 +455,14 @@ def test_change_cells_fit_their_column() -> None:
     assert all(len(cell(v)) <= 7 for v in (-0.999, 0.999, 5.0, 98.9, 1e6))
     assert change_text(None, "median") == "" and marker_text(None) == ""
     assert marker_text(OpComparison("x", Verdict.SLOWER, {})) == "▲ slower"
+
+
+def test_the_marker_says_why_a_change_is_inconclusive() -> None:
+    """``? busy``: the busy machine explains it (starvation.py); ``? all``: the op moved
+    only as much as every op did (the machine's common level)."""
+    from zlprof.baseline import OpComparison
+    from zlprof.significance import BUSY, COMMON
+    from zlprof.tui.baseline_view import marker_text
+
+    assert marker_text(OpComparison("x", Verdict.INCONCLUSIVE, {}, why=BUSY)) == "? busy"
+    assert marker_text(OpComparison("x", Verdict.INCONCLUSIVE, {}, why=COMMON)) == "? all"

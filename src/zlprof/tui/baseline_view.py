@@ -6,8 +6,9 @@ The comparison itself is :mod:`zlprof.baseline` (computed by the refresher threa
 * three extra columns of the operations table: the change of p50 against the baseline,
   the change of the sorted statistic (p95 or avg when the table is sorted by one, else
   p99), and a marker (``▲ slower``, ``▼ faster``, ``·`` not significant, ``new`` for an op
-  the baseline lacks, ``few`` for too few samples, ``? busy`` for a change the busy
-  machine explains: inconclusive, starvation.py);
+  the baseline lacks, ``few`` for too few samples, and for an inconclusive change ``? busy`` when the
+  busy machine explains it (starvation.py) or ``? all`` when the op moved only as much as
+  every other op did (the machine's common level, significance.COMMON));
 * the summary line above the table (BaselineView.summary);
 * the snapshot hook the refresher calls (:func:`collect`).
 """
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..baseline import BaselineComparator, BaselineView, OpComparison
-from ..significance import Verdict
+from ..significance import COMMON, Verdict
 from .model import Column, DrillRequest, MainRequest, Snapshot
 
 #: marker cell text of each verdict
@@ -30,6 +31,8 @@ MARKERS = {
     Verdict.ONLY_B: "new",
     Verdict.INCONCLUSIVE: "? busy",
 }
+#: the marker of an op that moved only as much as every op did
+MOVED_WITH_ALL = "? all"
 #: the sort column whose change the second Δ column shows (others: p99)
 SORTED_STAT = {"p95": ("p95", "Δp95"), "avg": ("mean", "Δavg")}
 DEFAULT_STAT = ("p99", "Δp99")
@@ -53,7 +56,11 @@ def change_text(c: OpComparison | None, stat: str) -> str:
 
 
 def marker_text(c: OpComparison | None) -> str:
-    return "" if c is None else MARKERS.get(c.verdict, str(c.verdict))
+    if c is None:
+        return ""
+    if c.verdict == Verdict.INCONCLUSIVE and c.why == COMMON:
+        return MOVED_WITH_ALL
+    return MARKERS.get(c.verdict, str(c.verdict))
 
 
 class BaselineCells:
