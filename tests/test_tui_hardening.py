@@ -437,6 +437,14 @@ async def test_filter_keys_and_new_data_do_not_lay_out_the_screen(monkeypatch: p
         await pilot.pause()
         assert sorted(table.keys()) == [n for n in names if "op001" in n]
         assert layouts["n"] == before, "a filter key stroke laid out the screen"
+        # rows below a page and back (the scrollbar stays: overflow-y scroll)
+        await pilot.press("0", "1")
+        await pilot.pause()
+        assert table.keys() == ["op00101"]
+        await pilot.press("backspace", "backspace")
+        await pilot.pause()
+        assert table.row_count == 100
+        assert layouts["n"] == before, "rows below a page and back laid out the screen"
         await pilot.press("escape")  # the filter cleared: every row again
         await pilot.pause()
         assert table.row_count == 300

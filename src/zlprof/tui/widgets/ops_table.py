@@ -82,6 +82,7 @@ class OpsTable(ScrollView, can_focus=True):
         height: 1fr;
         scrollbar-size-vertical: 1;
         scrollbar-size-horizontal: 0;
+        overflow-y: scroll;
         &:focus {
             background-tint: $foreground 5%;
             & > .datatable--cursor {
@@ -299,13 +300,17 @@ class OpsTable(ScrollView, can_focus=True):
 
     def _set_virtual_size(self, size: Size) -> None:
         """A new number of rows. Setting ``virtual_size`` lays out the whole screen
-        (tens of ms on the main screen), needed only when the scrollbar comes or goes;
+        (tens of ms on the main screen), needed only when the scrollbar comes or goes
+        (never with this table's ``overflow-y: scroll``: filter keys that take the rows
+        below a page and back laid the screen out twice each);
         otherwise the scrollbar and scroll range are updated in place (as Textual's own
         _size_updated does for a resize without layout)."""
         if size == self.virtual_size:
             return
         height = self.container_size.height
-        if not height or (size.height > height) != self.show_vertical_scrollbar:
+        overflow = self.styles.overflow_y  # "scroll" (ours: the bar stays), "auto", "hidden"
+        wanted = overflow == "scroll" or (overflow == "auto" and size.height > height)
+        if not height or wanted != self.show_vertical_scrollbar:
             self.virtual_size = size
             return
         self.set_reactive(OpsTable.virtual_size, size)
