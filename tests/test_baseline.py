@@ -16,42 +16,11 @@ from zlprof.recording import load_session
 from zlprof.significance import Verdict
 
 
-class PartFeed(FeedSource):
-    """A FeedSource whose ``feed`` can scale some ops only (full paths in ``only``)."""
-
-    def feed(self, rounds: int = 10, scale: float = 1.0, only: tuple[str, ...] = ()) -> None:
-        if not only:
-            super().feed(rounds, scale)
-            return
-        import numpy as np
-
-        from zlprof import protocol
-
-        parents = {pid: (parent, name) for pid, parent, name in self.paths}
-
-        def full(pid: int) -> str:
-            parent, name = parents[pid]
-            return name if parent == 0 else f"{full(parent)}/{name}"
-
-        pids, t0s, t1s = [], [], []
-        t = self.t
-        for _ in range(rounds):
-            for pid, _parent, _name in self.paths:
-                d = int(1_000_000 * (scale if full(pid) in only else 1.0) * (1 + 0.1 * self.rng.rand()))
-                pids.append(pid)
-                t0s.append(t)
-                t1s.append(t + d)
-                t += d + 1000
-        self.t = t
-        frame = protocol.encode_measurements(1, np.array(pids), np.array(t0s), np.array(t1s))
-        self.state.ingest_many(protocol.decode_stream(frame))
-
-
 def fed(rounds: int, scale: float = 1.0, paths: list | None = None,
-        only: tuple[str, ...] = ()) -> PartFeed:
+        only: tuple[str, ...] = ()) -> FeedSource:
     """A started feed of ``rounds`` rounds, ``only`` those ops (every op if empty) ``scale``
     times as long."""
-    src = PartFeed(paths)
+    src = FeedSource(paths)
     src.start()
     if rounds:
         src.feed(rounds, scale, only)
@@ -59,45 +28,9 @@ def fed(rounds: int, scale: float = 1.0, paths: list | None = None,
 
 
 def write_part(path: Path, *, seconds: float, seed: int, scale: float) -> Path:
-    """test_replay_tui.write_recording's rounds (forward_pass > layerN > mlp, sampling),
-    only ``sampling`` ``scale`` times as long: a change of one op."""
-    import numpy as np
-
-    from test_replay_tui import NAMES
-    from zlprof import protocol
-    from zlprof.recording import RecordingWriter
-
-    rng = np.random.RandomState(seed)
-    start = 1_000_000_000
-    with RecordingWriter(path, force=True) as w:
-        w.write_raw(protocol.encode_hello(
-            pid=77, argv=["python", "-m", "zlprof.workload", "--preset", "tiny"], start_ns=start,
-            wall_time=1_700_000_000.0, python="3.11", numpy_version="1", platform="test"))
-        w.write_raw(protocol.encode_names(NAMES))
-        t = start
-        while t - start < seconds * 1e9:
-            pids, t0s, t1s = [], [], []
-            c = t
-            for _ in range(3):
-                d = int(1_000_000 * (1 + 0.2 * rng.rand()))
-                fp0 = c
-                for layer, mlp in ((2, 3), (4, 5)):
-                    pids += [mlp, layer]
-                    t0s += [c + 10_000, c]
-                    t1s += [c + 10_000 + d, c + d + 20_000]
-                    c += d + 30_000
-                pids.append(1)
-                t0s.append(fp0)
-                t1s.append(c)
-                ds = int(scale * d) // 4
-                pids.append(6)
-                t0s.append(c + 1000)
-                t1s.append(c + 1000 + ds)
-                c += ds + 2000
-            w.write_raw(protocol.encode_measurements(1, np.array(pids), np.array(t0s), np.array(t1s)))
-            t += 250_000_000
-        w.write_raw(protocol.encode_end(0, "exited normally"))
-    return path
+    """test_replay_tui.write_recording's rounds, only ``sampling`` ``scale`` times as long:
+    a change of one op."""
+    return write_recording(path, seconds=seconds, seed=seed, sampling_scale=scale)
 
 
 # --------------------------------------------------------------------------- comparator
@@ -466,3 +399,5 @@ def test_the_marker_says_why_a_change_is_inconclusive() -> None:
 
     assert marker_text(OpComparison("x", Verdict.INCONCLUSIVE, {}, why=BUSY)) == "? busy"
     assert marker_text(OpComparison("x", Verdict.INCONCLUSIVE, {}, why=COMMON)) == "? all"
+    # the summary line says the machine was busy: every inconclusive op says so too
+    assert marker_text(OpComparison("x", Verdict.INCONCLUSIVE, {}, why=COMMON), busy=True) == "? busy"

@@ -73,10 +73,11 @@ NAMES = [(1, 0, "forward_pass"), (2, 1, "layer0"), (3, 2, "mlp"), (4, 1, "layer1
 
 def write_recording(
     path: Path, seconds: float = 30.0, scale: float = 1.0, crash: bool = False, seed: int = 0,
-    wall_time: float = 1_700_000_000.0,
+    wall_time: float = 1_700_000_000.0, sampling_scale: float = 1.0,
 ) -> Path:
-    """A recording of ``seconds`` of rounds of NAMES every 0.25 s (leaf ~1 ms x scale);
-    with ``crash`` it ends with a line on stderr and exit status 3."""
+    """A recording of ``seconds`` of rounds of NAMES every 0.25 s (leaf ~1 ms x scale,
+    ``sampling`` a quarter of that x ``sampling_scale``); with ``crash`` it ends with a
+    line on stderr and exit status 3."""
     import numpy as np
 
     from zlprof import protocol
@@ -107,10 +108,11 @@ def write_recording(
                 pids.append(1)
                 t0s.append(fp0)
                 t1s.append(c)
+                ds = int(sampling_scale * d) // 4
                 pids.append(6)
                 t0s.append(c + 1000)
-                t1s.append(c + 1000 + d // 4)
-                c += d // 4 + 2000
+                t1s.append(c + 1000 + ds)
+                c += ds + 2000
             w.write_raw(protocol.encode_measurements(
                 1, np.array(pids), np.array(t0s), np.array(t1s)))
             w.write_raw(protocol.encode_memory([c], [50_000_000 + (c - start) // 1000], [-1]))

@@ -8,7 +8,8 @@ The comparison itself is :mod:`zlprof.baseline` (computed by the refresher threa
   p99), and a marker (``▲ slower``, ``▼ faster``, ``·`` not significant, ``new`` for an op
   the baseline lacks, ``few`` for too few samples, and for an inconclusive change ``? busy`` when the
   busy machine explains it (starvation.py) or ``? all`` when the op moved only as much as
-  every other op did (the machine's common level, significance.COMMON));
+  every other op did (the machine's common level, significance.COMMON) and the machine was
+  not found busy);
 * the summary line above the table (BaselineView.summary);
 * the snapshot hook the refresher calls (:func:`collect`).
 """
@@ -55,10 +56,12 @@ def change_text(c: OpComparison | None, stat: str) -> str:
     return f"{1 + v:.3g}x"  # (a change stays within the 7-cell column)
 
 
-def marker_text(c: OpComparison | None) -> str:
+def marker_text(c: OpComparison | None, busy: bool = False) -> str:
+    """The marker cell; ``busy``: the comparison says the machine was busy (then every
+    inconclusive op is ``? busy``, as the summary line above the table says)."""
     if c is None:
         return ""
-    if c.verdict == Verdict.INCONCLUSIVE and c.why == COMMON:
+    if c.verdict == Verdict.INCONCLUSIVE and c.why == COMMON and not busy:
         return MOVED_WITH_ALL
     return MARKERS.get(c.verdict, str(c.verdict))
 
@@ -74,6 +77,9 @@ class BaselineCells:
     def get(self, full: str) -> OpComparison | None:
         return self.view.ops.get(full) if self.view is not None else None
 
+    def busy(self) -> bool:
+        return self.view is not None and self.view.busy is not None
+
     def columns(self, sort: str) -> tuple[Column, ...]:
         stat, label = SORTED_STAT.get(sort, DEFAULT_STAT)
         cols = self._cols.get(stat)
@@ -83,7 +89,7 @@ class BaselineCells:
                        lambda r: change_text(self.get(r.full), "median"), 0),
                 Column(f"base_{stat}", label, 7, _value(self, stat), self._text(stat), 0),
                 Column("base_mark", "vs base", 8, _zero,
-                       lambda r: marker_text(self.get(r.full)), 0),
+                       lambda r: marker_text(self.get(r.full), self.busy()), 0),
             )
         return cols
 
