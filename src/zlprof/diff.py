@@ -658,8 +658,9 @@ def diff_main(args: argparse.Namespace) -> int:
 
     Exit status: 0, or ``EXIT_REGRESSION`` (3) when a --fail-on rule is violated (one
     line per violation on stderr), or ``EXIT_INCONCLUSIVE`` (4) when none is but one
-    would be by an op whose slowdown the busy machine explains (starvation.py; one
-    ``INCONCLUSIVE`` line each and the machine's figures on stderr); 2 for a bad rule or
+    would be by an op made inconclusive: its slowdown the busy machine explains
+    (starvation.py) or it moved only as much as every op did (one ``INCONCLUSIVE`` line
+    each on stderr, and the machine's figures when it was busy); 2 for a bad rule or
     format. A bad file raises RecordingError (the command line prints it as one line).
     """
     from .recording import load_session

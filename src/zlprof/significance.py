@@ -386,7 +386,8 @@ _RULE = re.compile(
 #: violated (1 is a failure to run, 2 a usage mistake)
 EXIT_REGRESSION = 3
 #: exit status of ``zlprof diff`` when no rule is violated but one would have been by an
-#: op whose verdict the busy machine made inconclusive (starvation.py): neither pass nor fail
+#: op whose verdict was made inconclusive (BUSY: the busy machine, starvation.py; COMMON:
+#: the op moved only as much as every op did): neither pass nor fail
 EXIT_INCONCLUSIVE = 4
 
 
