@@ -8,11 +8,12 @@ Besides the default rule (U test on block medians, machine-adjusted where the ru
 block times and two or more ops: significance.py; Benjamini-Hochberg adjusted p < 0.05, a
 median change of at least 5 % and more than the op's noise floor, and the adjusted change
 too), the same pairs are judged by weaker rules (the same test, without the floor or the
-adjusted change's conditions), to show what each part buys, and by the method of round 2 (every
+adjusted change's conditions, or with a floor of one spread instead of two), to show what
+each part buys, and by the method of round 2 (every
 sample a unit of the U test, BH + 5 %; only where both sides hold exact samples):
 
     every sample, BH + 5 % (before) | blocks, raw p | blocks, BH | blocks, BH + 5 % |
-    blocks, BH + 5 % + noise floor (default)
+    blocks, BH + 5 % + one spread | blocks, BH + 5 % + noise floor (default: two spreads)
 
 Prints, per rule: pairs with at least one significant op, and significant ops out of
 the ops tested (ops with fewer than 5 samples a side get no test). The rules above judge
@@ -46,12 +47,13 @@ from zlprof.session import SessionState
 from zlprof.significance import Verdict
 from zlprof.starvation import BUSY_RATIO, cpu_share
 
-#: (name, BH-adjusted?, minimum effect, noise floor?)
+#: (name, BH-adjusted?, minimum effect, noise floor: times the blocks' spread)
 RULES = (
-    ("blocks, raw p < 0.05", False, 0.0, False),
-    ("blocks, BH q < 0.05", True, 0.0, False),
-    ("blocks, BH q < 0.05, effect >= 5%", True, sig.MIN_EFFECT, False),
-    ("blocks, BH, 5%, > noise floor (default)", True, sig.MIN_EFFECT, True),
+    ("blocks, raw p < 0.05", False, 0.0, 0.0),
+    ("blocks, BH q < 0.05", True, 0.0, 0.0),
+    ("blocks, BH q < 0.05, effect >= 5%", True, sig.MIN_EFFECT, 0.0),
+    ("blocks, BH, 5%, > 1 x spread", True, sig.MIN_EFFECT, 1.0),
+    ("blocks, BH, 5%, > noise floor (default)", True, sig.MIN_EFFECT, sig.FLOOR_SPREADS),
 )
 BEFORE = "every sample, BH q < 0.05, 5% (before)"
 #: the noise floor without the blocks: what the blocks add
@@ -163,7 +165,7 @@ def main() -> int:
             for r in rows:
                 p = r.q_value if bh else r.test.p_value  # type: ignore[union-attr]
                 if sig.decide(p, r.change.get("median"), min_effect=effect,
-                              floor=(r.floor or 0.0) if floor else 0.0,
+                              floor=(r.floor or 0.0) * floor / sig.FLOOR_SPREADS,
                               adjusted=r.adjusted if floor else None).significant:
                     n += 1
             hits[name][0] += n > 0

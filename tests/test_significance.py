@@ -165,11 +165,12 @@ def test_overall_shift() -> None:
 
 def test_compare_blocks_hand_computed() -> None:
     # block medians 10..14 against 20..24: complete separation of 5 and 5, exactly
-    # 2 / C(10, 5) = 2 / 252; noise floor: the larger spread, 24/20 - 1 = 0.2 vs 14/10 - 1
-    # = 0.4 -> 0.4
+    # 2 / C(10, 5) = 2 / 252; noise floor: twice the larger spread, 24/20 - 1 = 0.2 vs
+    # 14/10 - 1 = 0.4 -> 2 x 0.4 = 0.8
     bt = sig.compare_blocks(np.log([10.0, 11, 12, 13, 14]), np.log([20.0, 21, 22, 23, 24]))
     assert bt.test.method == "exact" and bt.test.p_value == pytest.approx(2 / 252)
-    assert bt.floor == pytest.approx(0.4)
+    assert sig.FLOOR_SPREADS == 2.0
+    assert bt.floor == pytest.approx(0.8)
     assert (bt.blocks_a, bt.blocks_b) == (5, 5)
 
 
@@ -186,22 +187,23 @@ def test_compare_blocks_adjusted_for_the_common_level_hand_computed() -> None:
     # higher in B at c = 0 (blocks.py's hand-computed example): beta = 1.842105 (the
     # within-run slope 2, shrunk towards 1); adjusted A: 10 + (2 - beta) c = 10 -
     # 0.0157895 (x4), 10 + 0.0157895 (x2); B: 10.3. Adjusted change: exp(10.3 - (10 -
-    # 0.0157895)) - 1 = exp(0.3157895) - 1 = 1.3498588 * 1.0159148 - 1 = 0.371342; floor: A's adjusted spread
-    # exp(0.031579) - 1 = 0.032083 (B's is 0); the raw blocks' spread exp(0.4) - 1 = 0.491825
+    # 0.0157895)) - 1 = exp(0.3157895) - 1 = 1.3498588 * 1.0159148 - 1 = 0.371342; floor: twice A's
+    # adjusted spread, 2 x (exp(0.031579) - 1) = 2 x 0.032083 = 0.064166 (B's is 0); the raw
+    # blocks': 2 x (exp(0.4) - 1) = 2 x 0.491825 = 0.983649
     ca = np.array([-0.1, -0.1, 0.1, 0.1, -0.1, -0.1])
     cb = np.zeros(6)
     a, b = 10 + 2 * ca, np.full(6, 10.3)
     bt = sig.compare_blocks(a, b, (ca, cb))
     assert bt.beta == pytest.approx(1.842105, abs=1e-6)
     assert bt.adjusted == pytest.approx(0.371342, abs=1e-6)
-    assert bt.floor == pytest.approx(0.032083, abs=1e-6)
-    assert bt.raw_floor == pytest.approx(0.491825, abs=1e-6)
+    assert bt.floor == pytest.approx(0.064166, abs=1e-6)
+    assert bt.raw_floor == pytest.approx(0.983649, abs=1e-6)
     # every adjusted B block above every adjusted A block: U_B = 36 of 36
     assert bt.test.u_b == 36 and bt.test.p_value < 0.01
     assert bt.raw_test is not None and bt.raw_test.u_b == 36
     # without levels, or with a level missing for too many blocks: the raw blocks
     plain = sig.compare_blocks(a, b)
-    assert plain.adjusted is None and plain.floor == pytest.approx(0.491825, abs=1e-6)
+    assert plain.adjusted is None and plain.floor == pytest.approx(0.983649, abs=1e-6)
     few = sig.compare_blocks(a, b, (np.r_[ca[:4], np.nan, np.nan], cb))
     assert few.adjusted is None
     # a block without a level is left out (5 of 6 remain)

@@ -17,11 +17,11 @@ of an op, in arrival order, are cut into 8-24 blocks (one a sample below 24 samp
 Where both runs' blocks carry their times and two or more ops have blocks, the machine's
 **common level** (how slow the other ops ran over the same time, significance.py) is
 taken out of every block median first: the U test ranks the machine-adjusted block
-medians, the **noise floor** is their spread within either run (max / min - 1, the
-larger), and a change is reported only when the adjusted change and the median's own
+medians, the **noise floor** is twice their spread within either run (max / min - 1,
+the larger), and a change is reported only when the adjusted change and the median's own
 change are both beyond it and at least the minimum effect, the same way. Without block
 times (token latencies, fewer than two ops) the raw block medians are tested and the
-floor is their spread, as before. Each row carries the floor (``floor``, the column
+floor is twice their spread. Each row carries the floor (``floor``, the column
 "floor" of the text table) and the adjusted change (``adjusted``, the column "adjusted").
 
 Token latencies (time to first token, time per output token, inter-token latency) are
@@ -292,10 +292,10 @@ class DiffResult:
         return (
             f"significant when the FDR-adjusted p < {self.alpha:g} (Benjamini-Hochberg over "
             f"all tests) and the median moved by at least {self.min_effect * 100:g}% and by "
-            "more than the op's noise floor (how far its block medians spread within either "
-            "run); where the runs' blocks carry their times, block medians are adjusted for "
+            "more than the op's noise floor (twice how far its block medians spread within "
+            "either run); where the runs' blocks carry their times, block medians are adjusted for "
             "the machine's common level (how slow the other ops ran at the same time: "
-            "\"adjusted\"), the floor is the adjusted blocks' spread, and the adjusted change "
+            "\"adjusted\"), the floor is twice the adjusted blocks' spread, and the adjusted change "
             "must pass the same way"
         )
 

@@ -34,14 +34,18 @@ reference on both sides, so it carries how the runs differ as a whole too), and 
 **sensitivity** to it (the slope of its block medians on their levels within each run,
 shrunk towards 1: blocks.sensitivity; a 30 us matmul moves half as much as a 5 us
 softmax). The test ranks block median - sensitivity x level ("machine-adjusted"), the
-change is the adjusted blocks' median change, and the **noise floor** is the adjusted
-blocks' spread (max / min - 1) in either run, the larger: two runs still differ beyond the
-machine's common level (memory layout and the like), which one run a side cannot
-estimate; the floor assumes they differ by about as much as the adjusted blocks wander
-within a run. :func:`decide` reports a change only when the adjusted change and the
-median's own change both exceed the floor and ``min_effect``, the same way. Without block
-times or with fewer than two ops with blocks on both sides (token latencies, recordings
-folded without times), the raw block medians are tested and the floor is their spread.
+change is the adjusted blocks' median change, and the **noise floor** is twice the
+adjusted blocks' spread (max / min - 1) in either run, the larger (``FLOOR_SPREADS``):
+two runs still differ beyond the machine's common level (memory layout and the like),
+which one run a side cannot estimate; the floor assumes each run's level may sit
+anywhere its adjusted blocks reached within the run, so that two runs of identical code
+differ by up to twice that. (Measured over 96 pairs of identical runs, 9,000 op tests:
+the largest such change was 1.6 times one spread; a 10 % slowdown of one op in 30 s
+runs, 2.9 to 10 times: README.) :func:`decide` reports a change only when the adjusted
+change and the median's own change both exceed the floor and ``min_effect``, the same
+way. Without block times or with fewer than two ops with blocks on both sides (token
+latencies, recordings folded without times), the raw block medians are tested and the
+floor is twice their spread.
 
 The caveats. (1) An op that moved only as much as the other ops did cannot be told
 from the machine: a change that slows every op alike is taken out with it (diff.py then
@@ -50,8 +54,8 @@ calls the ops the rule without the adjustment would report INCONCLUSIVE, ``COMMO
 (sensitivity below 1) shows such a change partly as its own. (2) The controls are the
 other ops of the same program: with two or three ops, a change of one leaks into the
 others' level (the median of few), and the rule that the raw median must move the same
-way keeps that from being reported. (3) A real change smaller than the adjusted blocks'
-spread within a run is not reported.
+way keeps that from being reported. (3) A real change smaller than twice the adjusted
+blocks' spread within a run is not reported.
 """
 
 from __future__ import annotations
@@ -90,6 +94,10 @@ class Samples(Protocol):
 ALPHA = 0.05
 #: A change smaller than this (relative change of the median) is never reported.
 MIN_EFFECT = 0.05
+#: A change must exceed this many times the larger spread of the two runs' block medians
+#: (max / min - 1; the noise floor, module doc): each run's level may sit anywhere its
+#: blocks reached, so two runs of identical code may differ by up to twice that.
+FLOOR_SPREADS = 2.0
 #: Fewer samples than this on a side: no verdict.
 MIN_SAMPLES = 5
 #: Largest sample size (each side) for the exact null distribution.
@@ -266,10 +274,15 @@ def compare_blocks(a: np.ndarray, b: np.ndarray, levels: tuple[np.ndarray, np.nd
             beta = sensitivity(ya, yb, ca, cb)
             ra, rb = ya - beta * ca, yb - beta * cb
             adjusted = math.expm1(median(rb) - median(ra))
-            return BlockTest(mann_whitney_u(ra, rb), max(block_spread(ra), block_spread(rb)),
-                             len(ra), len(rb), adjusted, beta, mann_whitney_u(a, b),
-                             max(block_spread(a), block_spread(b)))
-    return BlockTest(mann_whitney_u(a, b), max(block_spread(a), block_spread(b)), len(a), len(b))
+            return BlockTest(mann_whitney_u(ra, rb), noise_floor(ra, rb), len(ra), len(rb), adjusted,
+                             beta, mann_whitney_u(a, b), noise_floor(a, b))
+    return BlockTest(mann_whitney_u(a, b), noise_floor(a, b), len(a), len(b))
+
+
+def noise_floor(a: np.ndarray, b: np.ndarray) -> float:
+    """The change two runs' block medians (log values) must exceed: ``FLOOR_SPREADS``
+    times the larger of their spreads (blocks.spread: max / min - 1; module doc)."""
+    return FLOOR_SPREADS * max(block_spread(a), block_spread(b))
 
 
 def compare_accumulators(a: Samples, b: Samples, levels: tuple[np.ndarray, np.ndarray] | None = None) -> BlockTest | None:
@@ -336,7 +349,7 @@ def decide(
 
     ``adjusted`` (BlockTest.adjusted): the change once the machine's common level is
     taken out. Then it is the change that must be at least ``min_effect`` and above the
-    floor (which is then the adjusted blocks' spread), and the median itself (``change``)
+    floor (which is then twice the adjusted blocks' spread), and the median itself (``change``)
     must have moved at least ``min_effect`` the same way: a change the adjustment alone
     made is not reported.
 

@@ -49,8 +49,8 @@ def _add_baseline(p: argparse.ArgumentParser) -> None:
              "p99 and a marker (Mann-Whitney U per op on medians of blocks of consecutive "
              "samples, each less the machine's common level, the other ops over the same "
              "time; Benjamini-Hochberg false discovery rate over all ops; a change must "
-             "exceed 5%% and the op's noise floor, the spread of its adjusted block medians "
-             "within either run; as zlprof diff)")
+             "exceed 5%% and the op's noise floor, twice the spread of its adjusted block "
+             "medians within either run; as zlprof diff)")
 
 
 def _load_baseline(args: argparse.Namespace):  # noqa: ANN202 - BaselineComparator | None

@@ -262,8 +262,12 @@ class ZlprofApp(ExtraPanels):
             return False
         if view.hints and self._hints_version != version:
             return False
-        if not self.paused and view.roofline and self._roofline_version != self.source.state.ops_version:
-            return False
+        if not self.paused and view.roofline:
+            # placed for this data, and for this screen and op (a drill-down opened over
+            # a main screen whose placement is current wants its own)
+            ops_version = self.source.state.ops_version
+            if self._update_roofline(view, id(self.screen), ops_version) or self._roofline_version != ops_version:
+                return False
         return True
 
     def request_refresh(self, force: bool = False) -> None:
@@ -271,6 +275,9 @@ class ZlprofApp(ExtraPanels):
             return
         view = self.shown_view()
         if view is not None:
+            # the roofline wanted for this screen (a new screen's placement comes with its
+            # first snapshot, not one tick later)
+            self._update_roofline(view, id(self.screen), self.source.state.ops_version)
             self.refresher.request(view.request, force=force)
 
     def on_view_changed(self, message: ViewChanged) -> None:
@@ -309,12 +316,23 @@ class ZlprofApp(ExtraPanels):
                         screen.snapshot = snap  # the screen shows it (screens/base.py)
                     except NoMatches:
                         pass  # the screen is being torn down (the app is closing)
-            elif isinstance(snap.request, model.MainRequest):
-                # keep the main screen's data current while another screen is on top
-                self.last_snapshot = snap
-                self.main_screen.set_reactive(MainScreen.snapshot, snap)  # held, not shown
+            else:
+                self._not_shown(snap)
+                if isinstance(snap.request, model.MainRequest):
+                    # keep the main screen's data current while another screen is on top
+                    self.last_snapshot = snap
+                    self.main_screen.set_reactive(MainScreen.snapshot, snap)  # held, not shown
         finally:
             self.refresher.done()
+
+    def _not_shown(self, snap: Snapshot) -> None:
+        """A snapshot no screen shows (its view changed meanwhile: a drill-down that
+        learned its width, another screen on top): the roofline placement or hints it
+        carried are due again, or a finished session would never show them."""
+        if snap.roofline is not None:
+            self._roofline_key = None
+        if snap.hints is not None:
+            self._hints_version = -1
 
     def collect_extra(self, snap: Snapshot) -> None:
         """Refresher thread: what the screens show besides the op data, into the
