@@ -613,5 +613,7 @@ def test_pool_workers_of_a_program_whose_threads_measure_first_lose_nothing(tmp_
     """))
     src = _run([sys.executable, str(script)], None)
     counts = _counts(src.state)
-    assert counts["thread_op"] == 600
-    assert counts["pool_task"] == 400
+    procs = [(p.pid, p.start, p.label, p.said_bye, p.measurements)
+             for p in src.state.processes.values()]
+    assert counts["thread_op"] == 600, (counts, procs, src.state.warnings)
+    assert counts["pool_task"] == 400, (counts, procs, src.state.warnings)

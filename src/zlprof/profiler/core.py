@@ -109,6 +109,7 @@ class Profiler(_Writer):
         self._sampler: threading.Thread | None = None
         self._stop = threading.Event()
         self._closed = False
+        self._close_lock = threading.RLock()  # (a handler of the program may close too)
         self.start_ns = _now()
         self.wall_time = time.time()
         if sink is None:
@@ -265,16 +266,28 @@ class Profiler(_Writer):
             self._sink.flush()
 
     def close(self) -> None:
-        """Flush and stop the sampler; the sink stays readable for in-memory profilers."""
-        if self._closed:
-            return
+        """Flush and stop the sampler; the sink stays readable for in-memory profilers.
+
+        Once, whoever calls: a second caller waits for the first and returns. A pool
+        worker closes on its exit path (the sentinel ``Pool.terminate`` sends) and, at
+        the same moment, from the SIGTERM that follows; two interleaved closes raced in
+        the readings, and the loser's process was killed before its flush."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._close_locked()
+
+    def _close_locked(self) -> None:
         self._async = False  # from now on owners flush synchronously
         self._stop.set()
         self._wake.set()
         if self._sampler is not None and self._sampler is not threading.current_thread():
             self._sampler.join(timeout=1.0)
         if self._mem_reader is not None or self._sample_s > 0:
-            self.sample_memory()
+            try:  # a last sample; nothing here may cost the flush below
+                self.sample_memory()
+            except Exception:
+                pass
         with self._lock:
             self._write_all_locked()
             if isinstance(self._sink, StreamSink):
@@ -298,6 +311,7 @@ class Profiler(_Writer):
         never sent twice; the child gets its own stream (a new connection, opened on the
         first flush) and re-sends the names it will use."""
         self._lock = threading.RLock()
+        self._close_lock = threading.RLock()  # (a handler of the program may close too)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._handoff = collections.deque()

@@ -30,6 +30,7 @@ frames carry no such gauges.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from .memory import close_fd
@@ -96,6 +97,10 @@ class CpuReader:
         except OSError:
             self._stat = None
         self.ok = os.path.isfile(f"/proc/{self.pid}/schedstat")
+        # read() comes from the sampler and, once more, from the profiler's close(),
+        # which may run beside a sampler still finishing its tick (a SIGTERM's flush
+        # thread): two readers of an ended thread's fd would both close and forget it
+        self._lock = threading.Lock()
 
     def _rescan(self) -> None:
         try:
@@ -123,8 +128,8 @@ class CpuReader:
                 f = os.pread(fd, 64, 0).split()
                 last[tid] = (int(f[0]), int(f[1]))
             except (OSError, ValueError, IndexError):  # the thread ended: keep its last
-                close_fd(fd)
-                del self._fds[tid]
+                if self._fds.pop(tid, None) is not None:
+                    close_fd(fd)
                 run, wait = last.pop(tid, (0, 0))
                 self._gone[0] += run
                 self._gone[1] += wait
@@ -152,7 +157,11 @@ class CpuReader:
         """The gauges of one sample (empty where nothing can be read). ``/proc/stat``
         costs about twice the schedstat reads (the kernel formats every CPU's line and
         every interrupt's count), and steal ticks are 10 ms coarse: it is re-read every
-        :data:`RESCAN_EVERY` samples and repeated in between."""
+        :data:`RESCAN_EVERY` samples and repeated in between. Thread-safe."""
+        with self._lock:
+            return self._read_locked()
+
+    def _read_locked(self) -> dict[str, int]:
         out: dict[str, int] = {}
         if self._n % RESCAN_EVERY == 0 or self._steal is None:
             self._steal = self.steal()
@@ -166,8 +175,10 @@ class CpuReader:
         return out
 
     def close(self) -> None:
-        for fd in self._fds.values():
-            close_fd(fd)
-        self._fds.clear()
-        close_fd(self._stat)
-        self._stat = None
+        with self._lock:
+            self.ok = False  # a read after close reopens nothing
+            for fd in self._fds.values():
+                close_fd(fd)
+            self._fds.clear()
+            close_fd(self._stat)
+            self._stat = None
