@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -362,6 +364,38 @@ def test_cpu_reader_read_by_two_threads_while_threads_end() -> None:
     assert runs_a == sorted(runs_a) and runs_b == sorted(runs_b)
     assert r.read() == {}  # closed: reads nothing, reopens nothing
     assert r._fds == {}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_while_the_sampler_reads_does_not_hang_the_child() -> None:
+    """The child's after-fork hook closes the parent's CPU reader, whose lock a parent
+    thread (the sampler, mid-read) may have held at the fork: the child must not wait for
+    it (it did: a pool worker hung in its after-fork hook, and the pool with it)."""
+    prof = Profiler(sample_interval_ms=1.0)
+    try:
+        deadline = time.monotonic() + 5
+        while prof._cpu_reader is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        reader = prof._cpu_reader
+        assert reader is not None
+        with reader._lock:  # as the sampler holds it during a read
+            pid = os.fork()
+            if pid == 0:  # the child: the after-fork hooks have run if we get here
+                os._exit(0)
+        deadline = time.monotonic() + 10
+        code = None  # None: still running at the deadline (hung)
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                break
+            time.sleep(0.02)
+        if code is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        assert code == 0, "the child hung in its after-fork hook" if code is None else code
+    finally:
+        prof.close()
 
 
 def test_close_flushes_even_when_the_last_sample_fails() -> None:

@@ -337,7 +337,7 @@ class Profiler(_Writer):
         self._gauges = {}
         self._mem_rows = ([], [], [], {})
         if self._cpu_reader is not None:  # its fds read the parent's threads
-            self._cpu_reader.close()
+            self._cpu_reader.close_after_fork()
             self._cpu_reader = None
         if self._mem_reader is not None:  # its fd reads the parent's /proc/<pid>/statm
             self._mem_reader.close()

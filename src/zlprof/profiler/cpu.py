@@ -174,6 +174,13 @@ class CpuReader:
             out[PROBE] = probe()
         return out
 
+    def close_after_fork(self) -> None:
+        """Close the parent's reader in a forked child: a thread of the parent may have
+        held the lock across the fork (the sampler in a read), and no thread of the child
+        will release it."""
+        self._lock = threading.Lock()
+        self.close()
+
     def close(self) -> None:
         with self._lock:
             self.ok = False  # a read after close reopens nothing
