@@ -78,3 +78,12 @@ def test_layer_index() -> None:
     assert naming.layer_index("layer3") == 3 and naming.layer_index("layers.7") == 7
     assert naming.layer_index("12") == 12
     assert naming.layer_index("mlp") is None and naming.layer_index("fp32") is None
+
+
+def test_a_recordings_file_name_names_the_program_not_its_last_argument() -> None:
+    from zlprof.commands.common import command_file_name
+
+    assert command_file_name(["python", "tests/programs/many_ops.py", "--idle", "60"]) == "many_ops"
+    assert command_file_name(["python3", "-u", "-m", "mypkg.run", "--n", "3"]) == "mypkg.run"
+    assert command_file_name(["/usr/bin/mytool", "-v"]) == "mytool"
+    assert command_file_name(["python", "-c", "pass"]) == "python"

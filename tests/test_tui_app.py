@@ -129,6 +129,24 @@ async def test_filter_keeps_matches_and_their_ancestors() -> None:
         assert len(shown_keys(app)) == 16
 
 
+async def test_a_filter_matching_nothing_says_so() -> None:
+    app = make_app(FixtureSource())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f", *"nosuchop")
+        await pilot.pause()
+        assert shown_keys(app) == []
+        title = str(app.screen.query_one("#ops-panel").border_title)
+        assert "filter “nosuchop”: no op matches" in title
+        for _ in "chop":
+            await pilot.press("backspace")
+        await pilot.pause()  # "nosu": still nothing
+        await pilot.press("escape")
+        await pilot.pause()
+        assert shown_keys(app) and "no op matches" not in str(
+            app.screen.query_one("#ops-panel").border_title)
+
+
 async def test_collapse_and_expand_a_subtree() -> None:
     app = make_app(FixtureSource())
     async with app.run_test(size=(120, 40)) as pilot:

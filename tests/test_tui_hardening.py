@@ -99,6 +99,30 @@ async def test_a_program_failing_before_its_first_frame(code: str, expected: lis
         assert panel.region.height >= 3  # on screen
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_after_a_crash_the_table_keeps_its_rows(size: tuple[int, int]) -> None:
+    """The traceback takes at most 40 % of the height and the lower panels give way below
+    150 columns: the ops the program measured before it failed stay on screen (before: at
+    80x24 the table was squeezed to its border, no row shown)."""
+    code = ("import zlprof\nfor n in ('load', 'parse', 'setup', 'warmup'):\n"
+            "    with zlprof.measure(n): pass\n"
+            "raise FileNotFoundError('/nonexistent/config.yaml')")
+    src = ended_source([PY, "-c", code])
+    app = make_app(src)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.3)
+        screen = app.screen
+        panel = screen.query_one(CrashPanel)
+        assert panel.has_class("-shown") and screen.has_class("-crashed")
+        assert "FileNotFoundError: /nonexistent/config.yaml" in panel.lines
+        table = screen.query_one(OpsTable)
+        assert table.region.height >= 6  # the header row and every measured op
+        assert 3 <= panel.region.height <= size[1] * 0.4 + 1
+        side = screen.query_one("#side")
+        assert side.display == (size[0] >= 150 or size[1] >= 36)
+
+
 async def test_a_missing_script_shows_pythons_message() -> None:
     src = ended_source([PY, "/nonexistent/my_server.py"])
     app = make_app(src)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -83,10 +82,19 @@ def _size(text: str, option: str, zero_ok: bool = True) -> int:
         ) from None
 
 
+def command_file_name(command: list[str]) -> str:
+    """The program's part of a recording's file name: the script or module a command
+    runs, never its last argument (``python srv.py --port 80`` -> ``srv``, not ``80``)."""
+    from ..naming import program_name
+
+    words = program_name(command).split()
+    return (words[0] if words else "session").removesuffix(".py") or "session"
+
+
 def _child_argv(args: argparse.Namespace, command: list[str]) -> tuple[list[str], str]:
     """The child's argv and a short program name for the recording file."""
     if command:
-        return command, Path(command[-1] if len(command) > 1 else command[0]).stem
+        return command, command_file_name(command)
     from ..sources import workload_command
     from ..workload.options import workload_argv
 

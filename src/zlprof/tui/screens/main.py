@@ -189,6 +189,7 @@ class MainScreen(SnapshotScreen):
             crash.hide()
         else:
             crash.show_crash(header.crash.reason, list(header.crash.lines))
+        self.set_class(header.crash is not None, "-crashed")  # (app.tcss: room for the table)
         self.show_note(header.note)
         self.panel_note("roofline-panel", header.peaks_stale)
 
@@ -246,11 +247,13 @@ class MainScreen(SnapshotScreen):
             bits.append(self.settings.view_label)
         if o.flat:
             bits.append("flat")
+        table = self.query_one(OpsTable)
         if o.filter:
-            bits.append(f"filter “{o.filter}”")
+            # an empty table says why (a name past the path cap is in '(other paths)')
+            none = self.last is not None and self.last.rows and not table.row_count
+            bits.append(f"filter “{o.filter}”" + (": no op matches" if none else ""))
         if self.settings.paused:
             bits.append("PAUSED")
-        table = self.query_one(OpsTable)
         if table.total_rows > table.row_count:
             bits.append(f"first {table.row_count:,} of {table.total_rows:,} rows (f filters)")
         self.query_one("#ops-panel", Panel).border_title = " · ".join(bits)
