@@ -185,11 +185,15 @@ class MainScreen(SnapshotScreen):
             crash = self.query_one(CrashPanel)
         except NoMatches:
             return  # not composed yet (or being torn down): the next header says it
+        if self.has_class("-crashed") != (header.crash is not None):
+            # first: the panel's height follows (app.tcss: room for the table), and it
+            # scrolls to its end once laid out at that height
+            self.set_class(header.crash is not None, "-crashed")
+            self.refresh_bindings()  # n has no panels to cycle while they give way
         if header.crash is None:
             crash.hide()
         else:
             crash.show_crash(header.crash.reason, list(header.crash.lines))
-        self.set_class(header.crash is not None, "-crashed")  # (app.tcss: room for the table)
         self.show_note(header.note)
         self.panel_note("roofline-panel", header.peaks_stale)
 
@@ -351,7 +355,9 @@ class MainScreen(SnapshotScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next_panels":
-            return len(self.pages) > 1
+            # (a crash's traceback takes the lower panels' place on a medium screen)
+            hidden = self.has_class("-crashed") and self.has_class("-medium") and not self.has_class("-wide")
+            return len(self.pages) > 1 and not hidden
         return True
 
     def on_resize(self) -> None:

@@ -147,7 +147,8 @@ class StatusBar(Widget):
 
 class CrashPanel(VerticalScroll):
     """Shown when the program failed: its exit status or signal and the tail of its
-    stderr, wrapped (never clipped) and scrollable, scrolled to the last line."""
+    stderr, wrapped (never clipped) and scrollable, held at the last line until the user
+    scrolls."""
 
     DEFAULT_CSS = """
     CrashPanel {
@@ -179,6 +180,7 @@ class CrashPanel(VerticalScroll):
     def hide(self) -> None:
         """Hide the panel (a replay seeking back from its crashed end)."""
         self._shown = None
+        self.anchor(False)
         if self.has_class("-shown"):
             self.set_class(False, "-shown")
             self.refresh(layout=True)
@@ -197,4 +199,6 @@ class CrashPanel(VerticalScroll):
         self.query_one("#crash-text", Static).update(Text("\n".join(lines)))
         self.set_class(True, "-shown")
         self.refresh(layout=True)
-        self.call_after_refresh(self.scroll_end, animate=False)
+        # held at its end through every layout (the screen's -crashed class changes its
+        # height, the scrollbar its wrapping) until the user scrolls
+        self.anchor()
