@@ -153,6 +153,14 @@ def test_crashing_child_exit_code(tmp_path: Path) -> None:
     assert has_op_row(res.stdout, "a")  # data collected before the crash is reported
 
 
+def test_record_of_a_python_without_zlprof_says_what_to_do(tmp_path: Path) -> None:
+    res = run("record", "--out", str(tmp_path / "n.zlp"), "--", sys.executable, "-S", "-c", "import zlprof")
+    assert res.returncode == 3
+    lines = res.stderr.strip().splitlines()
+    assert lines[-2].startswith("zlprof: error: the program exited with status 1")
+    assert lines[-1].startswith(f"zlprof: hint: {sys.executable} cannot import zlprof")
+
+
 def test_sessions_lists_default_directory(tmp_path: Path) -> None:
     res = run("sessions")
     assert res.returncode == 0

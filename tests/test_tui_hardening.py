@@ -193,6 +193,42 @@ def test_run_app_exit_status_says_the_program_failed(
         assert not any("Traceback" in e for e in err)
 
 
+def test_a_python_that_cannot_import_zlprof_gets_a_hint(
+    monkeypatch: pytest.MonkeyPatch, capsys  # noqa: ANN001
+) -> None:
+    """``python -S`` (no site-packages) stands for a ``python`` outside zlprof's venv: the
+    panel and the exit lines say what to do, under the traceback."""
+    src = LiveSource([PY, "-S", "-c", "import zlprof"], None)
+    seen: dict[str, str] = {}
+
+    async def autopilot(pilot) -> None:  # noqa: ANN001
+        await wait_for(pilot, lambda: src.finished)
+        await wait_for(pilot, lambda: app_panel(pilot).hint != "")
+        seen["hint"] = app_panel(pilot).hint
+        seen["text"] = str(app_panel(pilot).query_one("#crash-text").render())
+        await pilot.press("q")
+
+    def app_panel(pilot):  # noqa: ANN001, ANN202
+        return pilot.app.screen.query_one(CrashPanel)
+
+    _run_app_headless(monkeypatch, autopilot)
+    assert run_app(src) == EXIT_PROGRAM_FAILED
+    assert seen["hint"].startswith(f"{PY} cannot import zlprof") and sys.executable in seen["hint"]
+    assert seen["text"].rstrip().endswith(seen["hint"])  # last: where the panel is held
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2] == "zlprof: error: the program exited with status 1"
+    assert err[-1] == f"zlprof: hint: {seen['hint']}"
+
+
+def test_failure_hint_only_for_a_missing_zlprof() -> None:
+    from zlprof.sources import failure_hint
+
+    tb = ["Traceback (most recent call last):", "ModuleNotFoundError: No module named 'zlprof'"]
+    assert "cannot import zlprof" in failure_hint(tb, ["/usr/bin/python3", "x.py"])
+    assert failure_hint(["ModuleNotFoundError: No module named 'numpy'"], ["python"]) == ""
+    assert failure_hint([], []) == ""
+
+
 # --------------------------------------------------------------------------- the header
 
 

@@ -38,7 +38,7 @@ def add_parser(sub: Any) -> None:
 def cmd_record(args: argparse.Namespace, command: list[str]) -> int:
     from ..recording import new_session_path
     from ..reports import render_report
-    from ..sources import EXIT_PROGRAM_FAILED, LiveSource, program_failed
+    from ..sources import EXIT_PROGRAM_FAILED, LiveSource, failure_hint, program_failed
     from ..textwidth import terminal_width
 
     argv, program = _child_argv(args, command)
@@ -70,6 +70,8 @@ def cmd_record(args: argparse.Namespace, command: list[str]) -> int:
         tail = src.stderr_tail[-1] if src.stderr_tail else ""
         msg = f"the program {src.state.end_reason}" + (f": {tail}" if tail else "")
         print(f"zlprof: error: {msg}", file=sys.stderr)
+        if hint := failure_hint(src.stderr_tail, src.argv):
+            print(f"zlprof: hint: {hint}", file=sys.stderr)
         return EXIT_PROGRAM_FAILED
     return 0
 

@@ -15,6 +15,7 @@ from .base import (
     Source,
     SourceError,
     describe_exit,
+    failure_hint,
     program_failed,
 )
 from .channel import process_suspended
@@ -29,6 +30,6 @@ from .live import (
 
 __all__ = [
     "EXIT_PROGRAM_FAILED", "GRACE_S", "SILENT_AFTER_S", "STALL_AFTER_S", "WATCH_EVERY_S",
-    "LiveSource", "Source", "SourceError", "describe_exit", "process_suspended",
+    "LiveSource", "Source", "SourceError", "describe_exit", "failure_hint", "process_suspended",
     "program_failed", "workload_command",
 ]

@@ -8,10 +8,11 @@ is in :mod:`.live`, the replay in :mod:`zlprof.replay`.
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..recording import WriteFailure
@@ -102,6 +103,17 @@ EXIT_PROGRAM_FAILED = 3
 def program_failed(source: Source) -> bool:
     """Did the live program ``source`` ran fail by itself (not stopped by zlprof)?"""
     return source.kind == "live" and source.status == "crashed"
+
+
+def failure_hint(stderr: Iterable[str], argv: Sequence[str]) -> str:
+    """What zlprof can tell about a failure beyond its traceback ('' when nothing): a
+    program run by a Python that cannot import zlprof (``python`` outside zlprof's venv,
+    the commonest first mistake)."""
+    if any("No module named 'zlprof'" in line for line in stderr):
+        prog = argv[0] if argv else "the program's Python"
+        return (f"{prog} cannot import zlprof: run the program with the Python zlprof is "
+                f"installed in ({sys.executable}), or install zlprof where {prog} finds it")
+    return ""
 
 
 def describe_exit(code: int) -> tuple[str, str]:

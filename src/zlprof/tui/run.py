@@ -12,7 +12,8 @@ import signal
 import sys
 from typing import Any
 
-from ..sources import EXIT_PROGRAM_FAILED, Source, SourceError, program_failed
+from ..source_caps import HasCommand
+from ..sources import EXIT_PROGRAM_FAILED, Source, SourceError, failure_hint, program_failed
 
 
 def run_app(source: Source, theme: str | None = None, baseline: Any = None) -> int:
@@ -66,5 +67,7 @@ def run_app(source: Source, theme: str | None = None, baseline: Any = None) -> i
         print(f"zlprof: recorded {source.recording_path}", file=sys.stderr)
     if program_failed(source):
         print(f"zlprof: error: the program {source.state.end_reason or 'crashed'}", file=sys.stderr)
+        if hint := failure_hint(source.stderr_tail, source.argv if isinstance(source, HasCommand) else []):
+            print(f"zlprof: hint: {hint}", file=sys.stderr)
         return EXIT_PROGRAM_FAILED
     return 0

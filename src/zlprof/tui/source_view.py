@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import fmt
 from ..source_caps import HasCommand, HasProcess
-from ..sources import Source
+from ..sources import Source, failure_hint
 from .model import CrashView, Snapshot, StatusView, status_view
 
 
@@ -58,7 +58,7 @@ def crash_view(src: Source) -> CrashView | None:
         with src.state.lock:
             lines = [m for _t, lvl, m in list(src.state.logs) if lvl == "stderr"]
     reason = src.state.end_reason or (f"exit status {src.exit_code}" if src.exit_code else "")
-    return CrashView(reason, tuple(lines))
+    return CrashView(reason, tuple(lines), failure_hint(lines, src.argv if isinstance(src, HasCommand) else []))
 
 
 def header_facts(src: Source) -> tuple[Any, ...]:

@@ -193,7 +193,7 @@ class MainScreen(SnapshotScreen):
         if header.crash is None:
             crash.hide()
         else:
-            crash.show_crash(header.crash.reason, list(header.crash.lines))
+            crash.show_crash(header.crash.reason, list(header.crash.lines), hint=header.crash.hint)
         self.show_note(header.note)
         self.panel_note("roofline-panel", header.peaks_stale)
 

@@ -35,6 +35,8 @@ class CrashView:
 
     reason: str
     lines: tuple[str, ...]
+    #: what zlprof can tell beyond the traceback (sources.failure_hint), or ""
+    hint: str = ""
 
 
 @dataclass(frozen=True)

@@ -171,8 +171,9 @@ class CrashPanel(VerticalScroll):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.lines: list[str] = []
+        self.hint = ""
         self.border_title = "program failed"
-        self._shown: tuple[str, tuple[str, ...]] | None = None
+        self._shown: tuple[str, tuple[str, ...], str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="crash-text", markup=False)
@@ -185,18 +186,25 @@ class CrashPanel(VerticalScroll):
             self.set_class(False, "-shown")
             self.refresh(layout=True)
 
-    def show_crash(self, reason: str, lines: list[str], max_lines: int | None = None) -> None:
-        """Show ``reason`` in the border and the last lines of stderr (idempotent)."""
+    def show_crash(self, reason: str, lines: list[str], max_lines: int | None = None,
+                   hint: str = "") -> None:
+        """Show ``reason`` in the border, the last lines of stderr and, under them (where
+        the panel is held), zlprof's ``hint`` about the failure (idempotent)."""
         keep = max_lines or self.MAX_LINES
         lines = [display_text(line.expandtabs()) for line in lines[-keep:]] or ["(no output on stderr)"]
-        key = (reason, tuple(lines))
+        key = (reason, tuple(lines), hint)
         if key == self._shown:
             return
         self._shown = key
         self.lines = lines
+        self.hint = hint
         self.border_title = f"program failed: {reason}" if reason else "program failed"
         self.border_subtitle = "l: all its output"
-        self.query_one("#crash-text", Static).update(Text("\n".join(lines)))
+        text = Text("\n".join(lines))
+        if hint:
+            text.append("\n\nzlprof: ", style="bold")
+            text.append(hint, style="bold")
+        self.query_one("#crash-text", Static).update(text)
         self.set_class(True, "-shown")
         self.refresh(layout=True)
         # held at its end through every layout (the screen's -crashed class changes its
