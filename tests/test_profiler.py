@@ -609,3 +609,35 @@ def test_sampler_thread_leaves_sigterm_to_the_main_thread() -> None:
         assert not main_blocked & (1 << (signal.SIGTERM - 1))  # control: main takes it
     finally:
         prof.close()
+
+
+def test_blocks_in_asyncio_tasks_warn_once_that_they_nest_per_thread() -> None:
+    """The open blocks are a stack per thread: two tasks whose blocks stay open across an
+    await nest into each other. The profiler says so, once, as a session warning (the app
+    shows it over the table); a program without an event loop gets no such warning."""
+    import asyncio
+
+    from zlprof.profiler.core import ASYNCIO_WARNING
+
+    prof = Profiler()
+
+    async def request() -> None:
+        with prof.measure("request"):
+            await asyncio.sleep(0)
+
+    async def main() -> None:
+        await asyncio.gather(request(), request(), request())
+        with prof.measure("between_awaits"):  # a second new name: no second warning
+            pass
+
+    asyncio.run(main())
+    state = prof.state
+    assert state.warnings == [ASYNCIO_WARNING.removeprefix("zlprof: ")]
+    assert sum(1 for _t, lvl, _m in state.logs if lvl == "warning") == 1
+    # what the warning is about: the limitation is real, and documented by this test
+    assert {r.full for r in state.op_rows()} >= {"request", "request/request"}
+
+    plain = Profiler()
+    with plain.measure("request"):
+        pass
+    assert plain.state.warnings == []

@@ -142,7 +142,14 @@ class _Folding(_Paths):
             self.config.update(b["config"])
         elif k == "log":
             self.logs_seen += 1
-            self.logs.append((int(b.get("t", 0) or 0), str(b.get("level", "info")), b["msg"]))
+            level, msg = str(b.get("level", "info")), b["msg"]
+            self.logs.append((int(b.get("t", 0) or 0), level, msg))
+            if level == "warning" and str(msg).startswith("zlprof: "):
+                # the profiler's own (profiler.core.ASYNCIO_WARNING): once, whichever
+                # processes send it
+                note = str(msg).removeprefix("zlprof: ")
+                if note not in self.warnings:
+                    self.warnings.append(note)
         elif k == "end":
             self.end_status = int(b["status"])
             self.end_reason = str(b.get("reason", ""))
