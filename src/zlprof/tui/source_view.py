@@ -16,14 +16,19 @@ from ..sources import Source, failure_hint
 from .model import CrashView, Snapshot, StatusView, status_view
 
 
+def _command(src: Source, info: dict[str, Any]) -> list[str]:
+    """The program's command: as launched (python -m pkg ...: it reads better than the
+    child's sys.argv), else as its hello frame recorded it (a replay)."""
+    return list((src.argv if isinstance(src, HasCommand) else None) or info.get("argv") or [])
+
+
 def source_status(
     src: Source, snap: Snapshot, *, paused: bool, window: bool, replay: str | None
 ) -> StatusView:
     """The header: the source's status and the snapshot's counters (``paused``, ``window``:
     the view settings; ``replay``: the replayed file's name, None for a live session)."""
     info = snap.info
-    # the command as launched (python -m pkg ...) reads better than the child's sys.argv
-    argv = (src.argv if isinstance(src, HasCommand) else None) or info.get("argv") or []
+    argv = _command(src, info)
     live = src if isinstance(src, HasProcess) else None
     pid = info.get("pid")
     if pid is None and live is not None and live.proc is not None:
@@ -32,7 +37,7 @@ def source_status(
         status=src.status,
         exit_code=src.exit_code,
         end_reason=snap.end_reason or src.state.end_reason,
-        argv=list(argv),
+        argv=argv,
         pid=pid,
         recording=(src.recording_failure.banner() if src.recording_failure is not None
                    else str(src.recording_path) if src.recording_path else None),
@@ -58,7 +63,7 @@ def crash_view(src: Source) -> CrashView | None:
         with src.state.lock:
             lines = [m for _t, lvl, m in list(src.state.logs) if lvl == "stderr"]
     reason = src.state.end_reason or (f"exit status {src.exit_code}" if src.exit_code else "")
-    return CrashView(reason, tuple(lines), failure_hint(lines, src.argv if isinstance(src, HasCommand) else []))
+    return CrashView(reason, tuple(lines), failure_hint(lines, _command(src, src.state.info)))
 
 
 def header_facts(src: Source) -> tuple[Any, ...]:
