@@ -10,6 +10,7 @@ from textual.widgets import DataTable
 from ...session import View
 from ...sources import Source
 from ..procview import COLUMNS, SHARE_NOTE, proc_lines
+from ..widgets.fitted_table import FittedTable
 from ..widgets.footer import SteadyFooter
 from .modal import FOLLOW_EVERY_S, ZlprofModal
 
@@ -49,15 +50,15 @@ class ProcessesScreen(ZlprofModal[View | None]):
         self._version = -1
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="procs")
+        table = FittedTable(cursor_type="row", zebra_stripes=True, id="procs")
         table.border_title = "processes"
         table.border_subtitle = SHARE_NOTE
         yield table
         yield SteadyFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns(*COLUMNS)
+        table = self.query_one(FittedTable)
+        table.set_columns([(Text(c), c) for c in COLUMNS])
         self.follow()
         self.set_interval(FOLLOW_EVERY_S, self.follow, name="zlprof-processes")
         current = self.current
@@ -72,15 +73,11 @@ class ProcessesScreen(ZlprofModal[View | None]):
             return
         self._version = state.version
         lines = proc_lines(state.process_rows())
-        table = self.query_one(DataTable)
+        table = self.query_one(FittedTable)
         row = table.cursor_row
-        table.clear()
-        self._views = []
-        for line in lines:
-            style = _STYLE.get(line.kind, "")
-            table.add_row(*(Text(c, style=style if i in (0, 3) else "")
-                            for i, c in enumerate(line.cells)))
-            self._views.append(line.view)
+        table.fill([(None, [Text(c, style=_STYLE.get(line.kind, "") if i in (0, 3) else "")
+                            for i, c in enumerate(line.cells)]) for line in lines])
+        self._views = [line.view for line in lines]
         if 0 <= row < len(lines):
             table.move_cursor(row=row)
         n = len(lines) - 1 - sum(1 for ln in lines if ln.kind == "thread")

@@ -6,12 +6,13 @@ from rich.table import Table
 from rich.text import Text
 from textual.actions import SkipAction
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from ... import fmt
 from ...source_caps import Seekable
 from ..model import STAT_FIELDS, WINDOW_S, ChildRow, DrillView, stat_text
+from .fitted_table import FittedTable
 
 
 class StatsPanel(Static):
@@ -49,7 +50,7 @@ class StatsPanel(Static):
         self._rows = rows
 
 
-class ChildrenTable(DataTable):
+class ChildrenTable(FittedTable):
     """The op's children with their total and self time (Enter opens a child)."""
 
     DEFAULT_CSS = """
@@ -61,14 +62,13 @@ class ChildrenTable(DataTable):
     COLS = (("child", "name"), ("count", "count"), ("total ms", "total"), ("self ms", "self"), ("of parent", "share"))
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+        super().__init__(cursor_type="row", **kwargs)
         self.keys: list[str] = []
         self.by_key: dict[str, ChildRow] = {}
 
     def on_mount(self) -> None:
-        for label, key in self.COLS:
-            right = key != "name"
-            self.add_column(Text(label, justify="right" if right else "left"), key=key)
+        self.set_columns([(Text(label, justify="left" if key == "name" else "right"), key)
+                          for label, key in self.COLS])
 
     @staticmethod
     def _cells(c: ChildRow) -> list[Text]:
@@ -78,9 +78,10 @@ class ChildrenTable(DataTable):
     def show(self, children: list[ChildRow]) -> None:
         keys = [str(c.path_id) for c in children]
         self.by_key = dict(zip(keys, children, strict=True))
-        if keys == self.keys:
-            for k, c in zip(keys, children, strict=True):
-                for (_, ck), cell in zip(self.COLS, self._cells(c), strict=True):
+        cells = [self._cells(c) for c in children]
+        if keys == self.keys and all(self.fits(i, cell) for row in cells for i, cell in enumerate(row)):
+            for k, row in zip(keys, cells, strict=True):
+                for (_, ck), cell in zip(self.COLS, row, strict=True):
                     try:
                         if self.get_cell(k, ck).plain != cell.plain:
                             self.update_cell(k, ck, cell)
@@ -88,9 +89,7 @@ class ChildrenTable(DataTable):
                         pass
             return
         current = self.keys[self.cursor_row] if self.keys and self.cursor_row < len(self.keys) else None
-        self.clear()
-        for k, c in zip(keys, children, strict=True):
-            self.add_row(*self._cells(c), key=k)
+        self.fill(list(zip(keys, cells, strict=True)))
         self.keys = keys
         if current in keys:
             self.move_cursor(row=keys.index(current), animate=False)
