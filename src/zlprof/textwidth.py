@@ -164,8 +164,9 @@ class Table:
         return f"({' and '.join(what)} to fit {width} columns; pipe the output for all)"
 
 
-def _natural(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> list[int]:
-    return [max([cell_len(c.header), *(cell_len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+def natural_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    """Each column's width uncut: its widest cell or header, in terminal cells."""
+    return [max([cell_len(h), *(cell_len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
 
 
 def render_table(
@@ -180,7 +181,7 @@ def render_table(
 
     ``width`` None: the natural layout, nothing cut or dropped (piped output).
     """
-    natural = _natural(columns, rows)
+    natural = natural_widths([c.header for c in columns], rows)
     keep = list(range(len(columns)))
     widths = list(natural)
     dropped: list[str] = []

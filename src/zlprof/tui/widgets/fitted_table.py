@@ -17,15 +17,12 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from ...textwidth import natural_widths
+
 
 def fitted_widths(labels: Sequence[Text], rows: Sequence[Sequence[Text]]) -> list[int]:
     """Each column's width: its widest cell or label (terminal cells)."""
-    widths = [label.cell_len for label in labels]
-    for cells in rows:
-        for i, cell in enumerate(cells[: len(widths)]):
-            if cell.cell_len > widths[i]:
-                widths[i] = cell.cell_len
-    return widths
+    return natural_widths([label.plain for label in labels], [[c.plain for c in cells] for cells in rows])
 
 
 class FittedTable(DataTable):
@@ -36,13 +33,13 @@ class FittedTable(DataTable):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._labels: list[Text] = []
-        self._keys: list[str] = []
+        self._col_keys: list[str] = []
         self._widths: list[int] = []
 
     def set_columns(self, columns: Sequence[tuple[Text, str]]) -> None:
         """The columns as (label, key)."""
         self._labels = [label for label, _ in columns]
-        self._keys = [key for _, key in columns]
+        self._col_keys = [key for _, key in columns]
         self._widths = []
         self.clear(columns=True)
 
@@ -52,7 +49,7 @@ class FittedTable(DataTable):
         widths = [max(a, b) for a, b in zip(new, self._widths, strict=False)] + new[len(self._widths):]
         if widths != self._widths:
             self.clear(columns=True)
-            for label, key, width in zip(self._labels, self._keys, widths, strict=True):
+            for label, key, width in zip(self._labels, self._col_keys, widths, strict=True):
                 self.add_column(label, width=width, key=key)
             self._widths = widths
         else:
