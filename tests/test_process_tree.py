@@ -617,3 +617,37 @@ def test_pool_workers_of_a_program_whose_threads_measure_first_lose_nothing(tmp_
              for p in src.state.processes.values()]
     assert counts["thread_op"] == 600, (counts, procs, src.state.warnings)
     assert counts["pool_task"] == 400, (counts, procs, src.state.warnings)
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_a_raw_fork_child_ending_with_os_exit_loses_nothing(tmp_path: Path, pure: bool) -> None:
+    """A raw ``os.fork`` child that ends with ``os._exit`` (skipping atexit) and never
+    calls ``zlprof.flush()``: its measurements arrive, and it says goodbye (before: a
+    short child's 200 blocks were all lost, found in the tmux pass)."""
+    script = tmp_path / "raw_fork.py"
+    script.write_text(textwrap.dedent("""
+        import os
+        import zlprof
+
+        with zlprof.measure("parent_work"):
+            pass
+        pid = os.fork()
+        if pid == 0:
+            for _ in range(200):
+                with zlprof.measure("fork_child"):
+                    pass
+            os._exit(3)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status))
+    """))
+    env = child_env()
+    if pure:
+        env["ZLPROF_PURE_PYTHON"] = "1"
+    src = _run([sys.executable, str(script)], None, env=env)
+    counts = _counts(src.state)
+    procs = [(p.pid, p.start, p.said_bye, p.measurements) for p in src.state.processes.values()]
+    assert counts.get("fork_child") == 200, (counts, procs, src.state.warnings)
+    assert counts.get("parent_work") == 1
+    child = next(p for p in src.state.processes.values() if p.start == "fork")
+    assert child.said_bye, procs
+    assert "3" in src.stdout_tail  # the child's own exit status is kept

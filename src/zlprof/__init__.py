@@ -17,7 +17,7 @@ The instrumentation API (what a program's own code calls)::
 Under ``zlprof live`` / ``zlprof record`` the process-wide profiler of every process of the
 tree streams frames to zlprof over its own connection to a Unix socket (``ZLPROF_SOCKET``);
 otherwise it collects in memory. ``zlprof.flush()`` sends what is held now (call it before
-``os._exit`` in a raw ``os.fork`` child).
+``os._exit``; in a forked child zlprof's ``os._exit`` closes the profiler itself).
 """
 
 from .profiler import (

@@ -285,8 +285,10 @@ class Profiler(_Writer):
     def flush(self) -> None:
         """Send everything recorded so far (names first, each thread's records in order).
 
-        A process that ends with ``os._exit`` (a raw ``os.fork`` child) calls this first;
-        multiprocessing's workers are flushed by zlprof's hook on their exit path.
+        A process that ends with ``os._exit`` calls this first; a forked child need not
+        (its ``os._exit`` is zlprof's, which closes the default profiler first:
+        ``default._exit_after_close``), nor multiprocessing's workers (their exit path is
+        hooked).
         """
         with self._lock:
             self._write_all_locked()

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from .channel import ENV_FD, ENV_OPTIONS, ENV_SOCKET, StreamSink, connect_channel
 from .core import Profiler, _profilers, _register_mp_exit
@@ -225,6 +225,24 @@ def _after_fork_parent() -> None:
 #: this interpreter was forked (zlprof was imported before the fork)
 _FORKED = False
 
+#: ``os._exit`` as Python gives it (a forked child's is :func:`_exit_after_close`)
+_os_exit = os._exit
+
+
+def _exit_after_close(status: int) -> NoReturn:
+    """``os._exit`` in a forked child: the default profiler sends what it holds and its
+    goodbye first. A raw ``os.fork`` child ends with ``os._exit``, which skips atexit, and
+    lost what it measured since its last flush (all of it, for a short one) unless it
+    called ``zlprof.flush()``; multiprocessing's workers have closed by then (their exit
+    path is hooked), and a second close returns at once."""
+    prof = _default
+    if prof is not None:
+        try:
+            prof.close()
+        except Exception:  # never keep a process from exiting
+            pass
+    _os_exit(status)
+
 
 def _after_fork_child() -> None:
     try:
@@ -270,6 +288,8 @@ def _reset_after_fork() -> None:
         except Exception:  # never break the user's fork
             p._off = True
     _forking.clear()
+    if os._exit is _os_exit:
+        os._exit = _exit_after_close
 
 
 if hasattr(os, "register_at_fork"):
@@ -303,8 +323,8 @@ def measure(name: str | Callable[..., Any], memory: bool | None = None) -> Any:
 
 
 def flush() -> None:
-    """Send everything the process-wide profiler holds now. Call it before ``os._exit``
-    (a raw ``os.fork`` child), which skips every exit hook."""
+    """Send everything the process-wide profiler holds now. Call it before ``os._exit``,
+    which skips every exit hook (a forked child's ``os._exit`` closes the profiler itself)."""
     if _default is not None:
         _default.flush()
 
